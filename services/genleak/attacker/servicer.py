@@ -1,0 +1,31 @@
+"""gRPC servicer for the attacker: proto -> spec, call the core, job -> proto."""
+
+from __future__ import annotations
+
+from genleak.attacker.service import AttackerCore, ExtractionJobSpec
+from genleak.core.jobs import JobManager
+from genleak.engines import EngineCache
+from genleak.rpc.convert import job_to_proto, spec_from_message
+from genleak.rpc.jobs_servicer import JobRpcMixin
+from genleak.rpc.server import ServiceBinding
+from genleak.v1 import attacker_pb2, attacker_pb2_grpc
+
+
+class AttackerServicer(JobRpcMixin, attacker_pb2_grpc.AttackerServiceServicer):
+    def __init__(self, core: AttackerCore, jobs: JobManager):
+        self.core = core
+        self.jobs = jobs
+
+    def StartExtraction(self, request, context):
+        spec = spec_from_message(ExtractionJobSpec, request)
+        self.core.preflight(spec)
+        return job_to_proto(self.jobs.submit("extraction", spec, lambda r: self.core.run_extraction(spec, r)))
+
+
+def binding(core: AttackerCore, jobs: JobManager) -> ServiceBinding:
+    return ServiceBinding(AttackerServicer(core, jobs), attacker_pb2_grpc.add_AttackerServiceServicer_to_server,
+                          attacker_pb2.DESCRIPTOR.services_by_name["AttackerService"].full_name)
+
+
+def build(settings, store) -> ServiceBinding:
+    return binding(AttackerCore(store, EngineCache(max_size=2)), JobManager(settings.job_workers, settings.max_queued_jobs))

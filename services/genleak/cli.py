@@ -1,0 +1,112 @@
+"""`genleak` command line: run experiments, serve services, build the lab."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from genleak.core.errors import GenleakError
+from genleak.core.settings import Settings
+
+log = logging.getLogger("genleak.cli")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from genleak.logs import configure_logging
+
+    configure_logging("text" if args.command in ("run", "lab") else "auto", logging.DEBUG if args.verbose else
+                      (logging.WARNING if args.command in ("run", "lab") else logging.INFO))
+    try:
+        return args.func(args)
+    except GenleakError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # grpc.RpcError and friends: one line, not a traceback
+        code = getattr(exc, "code", None)
+        details = getattr(exc, "details", None)
+        if callable(code) and callable(details):
+            print(f"error: {code().name}: {details()}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    if getattr(args, "store", None):
+        settings = settings.model_copy(update={"store": settings.store.model_copy(update={"root": _store_uri(args.store)})})
+    return settings
+
+
+def _store_uri(value: str) -> str:
+    return value if "://" in value else "file://" + str(Path(value).resolve())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from genleak.cli_run import run_experiment
+
+    return run_experiment(args, _settings(args))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from genleak.app import serve
+
+    settings = _settings(args)
+    server = serve(args.service, settings, args.host, args.port)
+    print(f"genleak {args.service} serving on {args.host}:{server.port}", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    server.stop(grace=10.0)  # graceful: running RPCs get time to finish
+    return 0
+
+
+def cmd_lab_build(args: argparse.Namespace) -> int:
+    from genleak.cli_lab import build_lab_command
+
+    return build_lab_command(args, _settings(args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="genleak", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run an experiment spec (embedded services by default)")
+    run.add_argument("spec", help="experiment spec YAML")
+    run.add_argument("--run-name", default="", help="run name (default: the spec's name)")
+    run.add_argument("--store", help="artifact store root (folder, file:// or s3:// URI); default GENLEAK_STORE")
+    run.add_argument("--remote", action="store_true", help="use running services (GENLEAK_CONTROLLER_ADDR) instead of embedded ones")
+    run.add_argument("--controller", default="", help="controller address for --remote (host:port)")
+    run.add_argument("--out", default="", help="also copy report.md/report.json into this folder")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+
+    serve = sub.add_parser("serve", help="serve one service over gRPC")
+    serve.add_argument("service", choices=["generator", "finetuner", "attacker", "controller"])
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=50051)
+    serve.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
+    serve.set_defaults(func=cmd_serve)
+
+    lab = sub.add_parser("lab", help="the built-in privacy lab")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True)
+    build = lab_sub.add_parser("build", help="build the synthetic corpus and pretrain the lab models")
+    build.add_argument("--preset", default="default", help="size preset: tiny | default")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--out", default="", help="also write the lab folder here")
+    build.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
+    build.set_defaults(func=cmd_lab_build)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""The experiment report: report.json (everything) and report.md (the tables people read).
+
+Aggregation follows the paper (best over epoch x temperature per template and condition),
+with the per-temperature table beside it so the best-case choice is visible.
+No PII is written here: only counts; per-target outputs stay in the attack artifacts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genleak.controller.spec import ExperimentSpec
+
+CONDITION_ORDER = ("base", "original", "generated")
+
+
+def build_report(spec: ExperimentSpec, run_name: str, outcome: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
+    attacks = outcome["attacks"]
+    conditions = [c for c in CONDITION_ORDER if any(a["condition"] == c for a in attacks)]
+    best = {metric: _best_table(attacks, conditions, spec.attack.templates, metric) for metric in ("fuzzy", "exact")}
+    return {
+        "run": run_name,
+        "scenario": spec.scenario,
+        "n_targets": attacks[0]["n_targets"] if attacks else 0,
+        "conditions": conditions,
+        "templates": spec.attack.templates,
+        "temperatures": spec.attack.temperatures,
+        "best": best,
+        "relative_change_vs_base": {m: _relative(best[m], conditions) for m in best},
+        "attacks": [{k: v for k, v in a.items() if k != "rows"} for a in attacks],
+        "stage_seconds": outcome["stage_seconds"],
+        "inputs": outcome["inputs"],
+        "provenance": provenance,
+        "spec": spec.model_dump(mode="json"),
+    }
+
+
+def _best_table(attacks: list[dict], conditions: list[str], templates: list[str], metric: str) -> dict[str, dict[str, dict]]:
+    """template -> condition -> {count, temperature, epoch}: the max over epoch x temperature."""
+    table: dict[str, dict[str, dict]] = {t: {} for t in templates}
+    for attack in attacks:
+        for template in templates:
+            for temp, cell in attack["counts"][template].items():
+                current = table[template].get(attack["condition"])
+                if current is None or cell[metric] > current["count"]:
+                    table[template][attack["condition"]] = {"count": cell[metric], "temperature": float(temp),
+                                                            "epoch": attack["epoch"]}
+    return table
+
+
+def _relative(best: dict[str, dict[str, dict]], conditions: list[str]) -> dict[str, dict[str, float | None]]:
+    out: dict[str, dict[str, float | None]] = {}
+    for template, row in best.items():
+        base = row.get("base", {}).get("count")
+        out[template] = {c: (None if not base else (row[c]["count"] - base) / base)
+                         for c in conditions if c != "base" and c in row}
+    return out
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    lines = [f"# genleak report: {report['run']}", "",
+             f"Scenario A (PII extraction after fine-tuning). {report['n_targets']} people queried per template "
+             f"and temperature; a success is fuzzy partial_ratio >= threshold, exact = the true e-mail verbatim.", ""]
+    for metric, title in (("fuzzy", "Fuzzy successes"), ("exact", "Exact extractions")):
+        lines += [f"## {title} (best over temperature x epoch)", "", *_best_lines(report, metric), ""]
+    lines += ["## Fuzzy successes per temperature (last epoch of each condition)", "", *_temperature_lines(report), ""]
+    lines += ["## Wall time per stage (s)", "", "| stage | seconds |", "|---|---|"]
+    lines += [f"| {name} | {secs:.1f} |" for name, secs in sorted(report["stage_seconds"].items())]
+    return "\n".join(lines) + "\n"
+
+
+def _best_lines(report: dict[str, Any], metric: str) -> list[str]:
+    conditions = report["conditions"]
+    tuned = [c for c in conditions if c != "base"]
+    header = "| template | " + " | ".join(conditions) + "".join(f" | {c} vs base" for c in tuned if "base" in conditions) + " |"
+    lines = [header, "|" + "---|" * (1 + len(conditions) + (len(tuned) if "base" in conditions else 0))]
+    for template, row in report["best"][metric].items():
+        cells = [_cell(row.get(c)) for c in conditions]
+        rel = report["relative_change_vs_base"][metric][template] if "base" in conditions else {}
+        cells += [_percent(rel.get(c)) for c in tuned if "base" in conditions]
+        lines.append(f"| {template} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _temperature_lines(report: dict[str, Any]) -> list[str]:
+    temps = report["temperatures"]
+    lines = ["| template | condition | " + " | ".join(f"T={t:g}" for t in temps) + " |", "|" + "---|" * (2 + len(temps))]
+    last = {}
+    for attack in report["attacks"]:
+        if attack["epoch"] >= last.get(attack["condition"], {}).get("epoch", -1):
+            last[attack["condition"]] = attack
+    for template in report["templates"]:
+        for condition in report["conditions"]:
+            counts = last[condition]["counts"][template]
+            lines.append(f"| {template} | {condition} | " + " | ".join(
+                str(counts.get(_temp_key(t), {}).get("fuzzy", "-")) for t in temps) + " |")
+    return lines
+
+
+def _temp_key(t: float) -> str:
+    return str(float(t))
+
+
+def _cell(cell: dict | None) -> str:
+    if cell is None:
+        return "-"
+    epoch = f", ep {cell['epoch']}" if cell["epoch"] else ""
+    return f"{cell['count']} (T={cell['temperature']:g}{epoch})"
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:+.1f}%"

@@ -1,0 +1,147 @@
+"""Runs one experiment spec through the services: the stages form a small DAG run on threads.
+
+base attack, original fine-tune and generation start at once; the generated fine-tune waits
+for generation; each checkpoint's attack waits for its fine-tune. Services queue their own
+jobs, so the controller's threads mostly wait on gRPC streams.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from genleak.controller import stages
+from genleak.controller.clients import ServiceClients
+from genleak.controller.spec import ExperimentSpec, LabSpec
+from genleak.core.progress import Reporter
+from genleak.core.store import ArtifactRef
+from genleak.rpc.convert import ref_to_proto
+from genleak.v1 import common_pb2
+
+log = logging.getLogger(__name__)
+
+LabProvider = Callable[[LabSpec, Reporter], dict[str, ArtifactRef]]
+DATA_FORMAT = {"original": "prompt_continuation", "generated": "text"}
+
+
+@dataclass
+class StageClock:
+    """Wall time per stage, for the report's provenance."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def timed(self, name: str, fn: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            with self._lock:
+                self.seconds[name] = round(time.perf_counter() - started, 2)
+
+
+class ExperimentRunner:
+    def __init__(self, clients: ServiceClients, lab_provider: LabProvider):
+        self._clients = clients
+        self._lab_provider = lab_provider
+
+    def run(self, spec: ExperimentSpec, reporter: Reporter) -> dict[str, Any]:
+        clock = StageClock()
+        inputs = clock.timed("lab", lambda: self._resolve_inputs(spec, reporter))
+        progress = _StageProgress(reporter, total=_count_stages(spec))
+        with ThreadPoolExecutor(max_workers=16, thread_name_prefix="genleak-stage") as pool:
+            attacks = self._schedule(spec, inputs, pool, progress, clock)
+            results = [future.result() for future in attacks]
+        return {"attacks": results, "stage_seconds": clock.seconds,
+                "inputs": {k: v if isinstance(v, str) else v.uri for k, v in inputs.items()}}
+
+    def _resolve_inputs(self, spec: ExperimentSpec, reporter: Reporter) -> dict[str, Any]:
+        lab = self._lab_provider(spec.lab, reporter) if spec.uses_lab() else {}
+
+        def dataset(ref: str) -> common_pb2.ArtifactRef:
+            return ref_to_proto(lab[ref[4:]]) if ref.startswith("lab:") else common_pb2.ArtifactRef(uri=ref)
+
+        def model(ref: str) -> str:
+            return lab[ref[4:]].uri if ref.startswith("lab:") else ref
+
+        return {"target": model(spec.target), "generator": model(spec.generator.model),
+                "prompts": dataset(spec.data.prompts), "pii_targets": dataset(spec.data.pii_targets),
+                "few_shot": dataset(spec.data.few_shot)}
+
+    def _schedule(self, spec, inputs, pool: ThreadPoolExecutor, progress: "_StageProgress", clock: StageClock) -> list[Future]:
+        c = self._clients
+        attacks: list[Future] = []
+
+        def attack(condition: str, epoch: int, model_uri: str) -> dict[str, Any]:
+            name = f"attack[{condition}{'' if condition == 'base' else f'@epoch{epoch}'}]"
+            result = clock.timed(name, lambda: stages.extract(
+                c.attacker, spec.attack, model_uri, inputs["pii_targets"], inputs["few_shot"], progress.follow(name)))
+            progress.stage_done(name)
+            return {"condition": condition, "epoch": epoch, "model": model_uri, **result}
+
+        def tuned(condition: str, dataset_future: Callable[[], common_pb2.ArtifactRef]) -> dict[int, common_pb2.ArtifactRef]:
+            dataset = dataset_future()
+            name = f"finetune[{condition}]"
+            ckpts = clock.timed(name, lambda: stages.finetune(c.finetuner, spec.finetune, inputs["target"], dataset,
+                                                              DATA_FORMAT[condition], progress.follow(name)))
+            progress.stage_done(name)
+            return ckpts
+
+        generated: Future | None = None
+        if "generated" in spec.conditions:
+            generated = pool.submit(lambda: self._generate(spec, inputs, progress, clock))
+        if "base" in spec.conditions:
+            attacks.append(pool.submit(attack, "base", 0, inputs["target"]))
+        for condition in ("original", "generated"):
+            if condition not in spec.conditions:
+                continue
+            source = (lambda: inputs["prompts"]) if condition == "original" else generated.result
+            ckpt_future = pool.submit(tuned, condition, source)
+            for epoch in _attacked_epochs(spec):
+                attacks.append(pool.submit(lambda cond=condition, e=epoch, f=ckpt_future: attack(cond, e, f.result()[e].uri)))
+        return attacks
+
+    def _generate(self, spec, inputs, progress: "_StageProgress", clock: StageClock) -> common_pb2.ArtifactRef:
+        ref = clock.timed("generate", lambda: stages.generate_dataset(
+            self._clients.generator, spec.generator, inputs["generator"], inputs["prompts"], progress.follow("generate")))
+        progress.stage_done("generate")
+        return ref
+
+
+def _attacked_epochs(spec: ExperimentSpec) -> list[int]:
+    epochs = spec.finetune.epochs
+    return list(range(1, epochs + 1)) if spec.attack.checkpoints == "all" else [epochs]
+
+
+def _count_stages(spec: ExperimentSpec) -> int:
+    tuned = [c for c in spec.conditions if c != "base"]
+    return (("generated" in spec.conditions) + len(tuned) + ("base" in spec.conditions)
+            + len(tuned) * len(_attacked_epochs(spec)))
+
+
+class _StageProgress:
+    """Folds the progress of concurrent service jobs into the controller job's progress."""
+
+    def __init__(self, reporter: Reporter, total: int):
+        self._reporter = reporter
+        self._total = total
+        self._done = 0
+        self._lock = threading.Lock()
+
+    def follow(self, name: str) -> Callable[[common_pb2.Job], None]:
+        def on_update(job: common_pb2.Job) -> None:
+            p = job.progress
+            detail = f"{name}: {p.stage} {p.done}/{p.total} {p.message}".strip()
+            with self._lock:
+                self._reporter.update("experiment", self._done, self._total, detail)
+
+        return on_update
+
+    def stage_done(self, name: str) -> None:
+        with self._lock:
+            self._done += 1
+            self._reporter.update("experiment", self._done, self._total, f"{name}: done")

@@ -1,0 +1,63 @@
+"""Controller core: validate a spec, run it through the services, publish the report."""
+
+from __future__ import annotations
+
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+import genleak
+from genleak.controller.clients import ServiceClients
+from genleak.controller.report import build_report, render_markdown
+from genleak.controller.runner import ExperimentRunner, LabProvider
+from genleak.controller.spec import ExperimentSpec, load_spec_text
+from genleak.core.jobs import JobOutput
+from genleak.core.progress import Reporter
+from genleak.core.specs import Spec
+from genleak.core.store import ArtifactStore
+
+
+class ExperimentRequest(Spec):
+    """The identity of an experiment job: the validated spec and the run name."""
+
+    spec: ExperimentSpec
+    run_name: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
+
+
+class ControllerCore:
+    def __init__(self, store: ArtifactStore, clients: ServiceClients, lab_provider: LabProvider):
+        self.store = store
+        self._runner = ExperimentRunner(clients, lab_provider)
+
+    @staticmethod
+    def parse_request(spec_yaml: str, run_name: str = "") -> ExperimentRequest:
+        spec = load_spec_text(spec_yaml)
+        return ExperimentRequest(spec=spec, run_name=run_name or spec.name)
+
+    def run_experiment(self, request: ExperimentRequest, reporter: Reporter) -> JobOutput:
+        started = time.time()
+        outcome = self._runner.run(request.spec, reporter)
+        provenance = _provenance(request, started)
+        report = build_report(request.spec, request.run_name, outcome, provenance)
+        ref = self._publish(request, report)
+        summary = {"report_uri": ref.uri, "best": report["best"], "relative_change_vs_base": report["relative_change_vs_base"],
+                   "wall_seconds": provenance["wall_seconds"]}
+        return JobOutput(artifacts={"report": ref}, result=summary)
+
+    def _publish(self, request: ExperimentRequest, report: dict[str, Any]):
+        uri = self.store.uri_for("runs", request.run_name, request.spec_hash()[:16], "report")
+        with tempfile.TemporaryDirectory(prefix="genleak-report-") as tmp:
+            (Path(tmp) / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True))
+            (Path(tmp) / "report.md").write_text(render_markdown(report))
+            return self.store.publish(Path(tmp), uri, kind="report", meta={"spec_hash": request.spec_hash()})
+
+
+def _provenance(request: ExperimentRequest, started: float) -> dict[str, Any]:
+    return {"genleak_version": genleak.__version__, "python": platform.python_version(), "machine": platform.machine(),
+            "spec_hash": request.spec.spec_hash(), "started_at": started,
+            "wall_seconds": round(time.time() - started, 2)}

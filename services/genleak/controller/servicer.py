@@ -1,0 +1,44 @@
+"""gRPC servicer for the controller: a thin layer over ControllerCore."""
+
+from __future__ import annotations
+
+from genleak.controller.service import ControllerCore
+from genleak.core.jobs import JobManager
+from genleak.rpc.convert import job_to_proto
+from genleak.rpc.jobs_servicer import JobRpcMixin
+from genleak.rpc.server import ServiceBinding
+from genleak.v1 import controller_pb2, controller_pb2_grpc
+
+
+class ControllerServicer(JobRpcMixin, controller_pb2_grpc.ControllerServiceServicer):
+    def __init__(self, core: ControllerCore, jobs: JobManager):
+        self.core = core
+        self.jobs = jobs
+
+    def StartExperiment(self, request: controller_pb2.StartExperimentRequest, context):
+        experiment = self.core.parse_request(request.spec_yaml, request.run_name)
+        snap = self.jobs.submit("experiment", experiment, lambda r: self.core.run_experiment(experiment, r))
+        return job_to_proto(snap)
+
+
+def binding(core: ControllerCore, jobs: JobManager) -> ServiceBinding:
+    return ServiceBinding(ControllerServicer(core, jobs), controller_pb2_grpc.add_ControllerServiceServicer_to_server,
+                          controller_pb2.DESCRIPTOR.services_by_name["ControllerService"].full_name)
+
+
+def build(settings, store) -> ServiceBinding:
+    from genleak.controller.clients import ServiceClients
+    from genleak.core.errors import InvalidSpec
+    from genleak.lab.publish import ensure_lab
+
+    missing = [n for n in ("generator_addr", "finetuner_addr", "attacker_addr") if not getattr(settings, n)]
+    if missing:
+        raise InvalidSpec("controller needs the worker addresses: set " + ", ".join(f"GENLEAK_{m.upper()}" for m in missing))
+    clients = ServiceClients.connect(settings.generator_addr, settings.finetuner_addr, settings.attacker_addr,
+                                     settings.auth_token)
+
+    def lab_provider(lab_spec, reporter):
+        return ensure_lab(store, lab_spec.preset, lab_spec.seed, lab_spec.overrides, reporter)
+
+    core = ControllerCore(store, clients, lab_provider)
+    return binding(core, JobManager(workers=2, max_queued=settings.max_queued_jobs))

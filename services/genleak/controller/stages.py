@@ -1,0 +1,77 @@
+"""One function per experiment stage: build the request, submit the job, follow it to the end.
+
+Stages talk to services only through the v1 stubs. Each returns plain data (refs, dicts).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from genleak.controller.spec import AttackSpec, EngineSpec, FineTuneSpec, GeneratorSpec
+from genleak.rpc.channels import wait_for_job
+from genleak.rpc.convert import dict_to_struct, struct_to_dict
+from genleak.v1 import attacker_pb2, common_pb2, finetuner_pb2, generator_pb2
+
+OnUpdate = Callable[[common_pb2.Job], None]
+
+
+def _engine(spec: EngineSpec) -> common_pb2.EngineParams:
+    params = common_pb2.EngineParams(name=spec.name, dtype=spec.dtype)
+    if spec.batch_size is not None:
+        params.batch_size = spec.batch_size
+    if spec.max_model_len is not None:
+        params.max_model_len = spec.max_model_len
+    return params
+
+
+def generate_dataset(stub, spec: GeneratorSpec, model_uri: str, prompts: common_pb2.ArtifactRef,
+                     on_update: OnUpdate) -> common_pb2.ArtifactRef:
+    s = spec.sampling
+    request = generator_pb2.StartGenerationRequest(
+        model=common_pb2.ModelRef(uri=model_uri),
+        engine=_engine(spec.engine),
+        dataset=prompts,
+        task="continuation",
+        sampling=common_pb2.SamplingParams(temperature=s.temperature, top_k=s.top_k, top_p=s.top_p,
+                                           max_new_tokens=s.max_new_tokens, n=1, seed=s.seed),
+        continuation=generator_pb2.ContinuationParams(prompt_field="prompt", max_prompt_tokens=spec.max_prompt_tokens),
+    )
+    if spec.limit is not None:
+        request.continuation.limit = spec.limit
+    job = wait_for_job(stub, stub.StartGeneration(request), on_update)
+    return job.artifacts["dataset"]
+
+
+def finetune(stub, spec: FineTuneSpec, model_uri: str, dataset: common_pb2.ArtifactRef, data_format: str,
+             on_update: OnUpdate) -> dict[int, common_pb2.ArtifactRef]:
+    """Returns the merged checkpoint of every epoch, by epoch number."""
+    train = finetuner_pb2.TrainParams(epochs=spec.epochs, learning_rate=spec.learning_rate, batch_size=spec.batch_size,
+                                      grad_accum=spec.grad_accum, max_length=spec.max_length, seed=spec.seed)
+    if spec.last_n is not None:
+        train.last_n = spec.last_n
+    request = finetuner_pb2.StartFineTuneRequest(
+        model=common_pb2.ModelRef(uri=model_uri), dataset=dataset, method=spec.method,
+        method_config=dict_to_struct(spec.method_config), train=train,
+        data=finetuner_pb2.DataFormatParams(format=data_format),
+    )
+    job = wait_for_job(stub, stub.StartFineTune(request), on_update)
+    return {int(role.split("/")[0].split("-")[1]): ref for role, ref in job.artifacts.items() if role.endswith("/merged")}
+
+
+def extract(stub, spec: AttackSpec, model_uri: str, targets: common_pb2.ArtifactRef, few_shot: common_pb2.ArtifactRef,
+            on_update: OnUpdate) -> dict[str, Any]:
+    params = attacker_pb2.ExtractionParams(templates=spec.templates, temperatures=spec.temperatures,
+                                           max_new_tokens=spec.max_new_tokens, top_k=spec.top_k,
+                                           threshold=spec.threshold, seed=spec.seed)
+    if spec.n_targets is not None:
+        params.n_targets = spec.n_targets
+    request = attacker_pb2.StartExtractionRequest(model=common_pb2.ModelRef(uri=model_uri), engine=_engine(spec.engine),
+                                                  targets=targets, few_shot=few_shot, params=params)
+    job = wait_for_job(stub, stub.StartExtraction(request), on_update)
+    result = struct_to_dict(job.result)
+    # Struct carries every number as a double: restore the integer counts.
+    result["n_targets"] = int(result["n_targets"])
+    result["counts"] = {t: {temp: {k: int(v) for k, v in cell.items()} for temp, cell in temps.items()}
+                        for t, temps in result["counts"].items()}
+    result["outputs_uri"] = job.artifacts["outputs"].uri if "outputs" in job.artifacts else ""
+    return result

@@ -1,0 +1,165 @@
+"""In-process job manager: idempotent submission, progress snapshots, watch, cancel.
+
+Every service runs its long work through one JobManager. A job id is derived from the
+request's spec hash, so the same request returns the same job (idempotent). Results
+themselves are cached in the artifact store (see genleak.core.outputs), so a restarted
+service that receives the same request again returns without recomputing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable, Iterator
+
+from genleak.core.errors import Cancelled, GenleakError, JobNotFound, ResourceExhausted
+from genleak.core.progress import Reporter
+from genleak.core.specs import Spec
+
+log = logging.getLogger(__name__)
+
+
+class JobState(str, Enum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+@dataclass(frozen=True)
+class JobOutput:
+    """What a job function returns: artifact refs by role plus a small JSON summary."""
+
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    job_id: str
+    kind: str
+    state: JobState
+    stage: str = ""
+    done: int = 0
+    total: int = 0
+    message: str = ""
+    error_code: str = ""
+    error_message: str = ""
+    output: JobOutput = JobOutput()
+    created_at: float = 0.0
+    finished_at: float = 0.0
+    version: int = 0
+
+
+JobFn = Callable[[Reporter], JobOutput]
+
+
+class JobManager:
+    def __init__(self, workers: int = 1, max_queued: int = 16):
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="genleak-job")
+        self._max_queued = max_queued
+        self._jobs: dict[str, JobSnapshot] = {}
+        self._reporters: dict[str, Reporter] = {}
+        self._cond = threading.Condition()
+
+    def submit(self, kind: str, spec: Spec, fn: JobFn) -> JobSnapshot:
+        job_id = f"{kind}-{spec.spec_hash()[:20]}"
+        with self._cond:
+            existing = self._jobs.get(job_id)
+            if existing and existing.state in (JobState.QUEUED, JobState.RUNNING, JobState.SUCCEEDED):
+                return existing
+            if self._active_count() >= self._max_queued:
+                raise ResourceExhausted(f"job queue is full ({self._max_queued} jobs); retry later")
+            reporter = Reporter(callback=lambda *a: self._on_progress(job_id, *a))
+            self._reporters[job_id] = reporter
+            self._store(JobSnapshot(job_id=job_id, kind=kind, state=JobState.QUEUED, created_at=time.time()))
+        self._pool.submit(self._run, job_id, fn, reporter)
+        return self.get(job_id)
+
+    def get(self, job_id: str) -> JobSnapshot:
+        with self._cond:
+            if job_id not in self._jobs:
+                raise JobNotFound(f"no job {job_id!r} on this server")
+            return self._jobs[job_id]
+
+    def watch(self, job_id: str, poll_s: float = 1.0, alive: Callable[[], bool] = lambda: True) -> Iterator[JobSnapshot]:
+        """Yield a snapshot now and on every change, until the job is terminal or the client left."""
+        seen = -1
+        while alive():
+            with self._cond:
+                snap = self.get(job_id)
+                if snap.version == seen:
+                    self._cond.wait(timeout=poll_s)
+                    snap = self.get(job_id)
+            if snap.version != seen:
+                seen = snap.version
+                yield snap
+            if snap.state.terminal:
+                return
+
+    def cancel(self, job_id: str) -> JobSnapshot:
+        with self._cond:
+            snap = self.get(job_id)
+            if not snap.state.terminal:
+                self._reporters[job_id].cancel()
+                if snap.state is JobState.QUEUED:
+                    self._finish(job_id, JobState.CANCELLED, "CANCELLED", "cancelled before start")
+            return self._jobs[job_id]
+
+    def shutdown(self) -> None:
+        with self._cond:
+            for job_id, snap in self._jobs.items():
+                if not snap.state.terminal:
+                    self._reporters[job_id].cancel()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self, job_id: str, fn: JobFn, reporter: Reporter) -> None:
+        with self._cond:
+            if self._jobs[job_id].state.terminal:
+                return
+            self._update(job_id, state=JobState.RUNNING)
+        try:
+            output = fn(reporter)
+        except Cancelled:
+            self._finish(job_id, JobState.CANCELLED, "CANCELLED", "job cancelled")
+        except GenleakError as exc:
+            log.warning("job %s failed: %s", job_id, exc.message)
+            self._finish(job_id, JobState.FAILED, exc.code, exc.message)
+        except Exception:  # noqa: BLE001 - report a generic error, keep the trace in the log
+            log.exception("job %s crashed", job_id)
+            self._finish(job_id, JobState.FAILED, "INTERNAL", "internal error (see service log)")
+        else:
+            self._finish(job_id, JobState.SUCCEEDED, output=output)
+
+    def _on_progress(self, job_id: str, stage: str, done: int, total: int, message: str) -> None:
+        with self._cond:
+            self._update(job_id, stage=stage, done=done, total=total, message=message)
+
+    def _finish(self, job_id: str, state: JobState, code: str = "", message: str = "", output: JobOutput | None = None) -> None:
+        with self._cond:
+            changes: dict[str, Any] = {"state": state, "finished_at": time.time(), "error_code": code, "error_message": message}
+            if output is not None:
+                changes["output"] = output
+            self._update(job_id, **changes)
+
+    def _update(self, job_id: str, **changes: Any) -> None:
+        snap = self._jobs[job_id]
+        self._store(dataclasses.replace(snap, version=snap.version + 1, **changes))
+
+    def _store(self, snap: JobSnapshot) -> None:
+        self._jobs[snap.job_id] = snap
+        self._cond.notify_all()
+
+    def _active_count(self) -> int:
+        return sum(1 for s in self._jobs.values() if not s.state.terminal)

@@ -1,0 +1,46 @@
+"""Resolve a model reference (artifact URI or local HF folder) to a verified local folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from genleak.core.errors import ModelNotFound, UnsafeArtifact
+from genleak.core.store import ArtifactStore
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+
+
+def resolve_model_dir(store: ArtifactStore, uri: str, where: str = "model.uri") -> Path:
+    """Artifacts are fetched and hash-verified; plain local folders are used in place."""
+    if not uri:
+        raise ModelNotFound(f"{where}: no model given")
+    if "://" in uri:
+        if store.lookup(uri) is None:
+            if uri.startswith("file://") and Path(uri[len("file://"):]).is_dir():
+                return check_model_dir(Path(uri[len("file://"):]), where)
+            raise ModelNotFound(f"{where}: no model artifact at {uri}")
+        return check_model_dir(store.fetch(uri), where)
+    return check_model_dir(Path(uri), where)
+
+
+def check_model_dir(path: Path, where: str = "model.uri") -> Path:
+    if not (path / "config.json").is_file():
+        raise ModelNotFound(f"{where}: {path} is not a model folder (no config.json)")
+    if not any(path.glob("*.safetensors")):
+        pickles = [p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES]
+        if pickles:
+            raise UnsafeArtifact(f"{where}: {path} holds only pickle weights ({', '.join(pickles)}); safetensors required")
+        raise ModelNotFound(f"{where}: {path} has no safetensors weights")
+    return path
+
+
+def require_model(store: ArtifactStore, uri: str, where: str = "model.uri") -> None:
+    """Cheap existence check at submission time, so a bad request fails before a job starts."""
+    if "://" in uri and store.lookup(uri) is not None:
+        return
+    local = Path(uri[len("file://"):]) if uri.startswith("file://") else Path(uri)
+    if "://" in uri and not uri.startswith("file://"):
+        raise ModelNotFound(f"{where}: no model artifact at {uri}")
+    if not local.is_dir():
+        raise ModelNotFound(f"{where}: no model at {uri}")
+    check_model_dir(local, where)

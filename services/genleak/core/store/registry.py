@@ -1,0 +1,64 @@
+"""URI scheme -> backend. The only place that knows which schemes exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from genleak.core.errors import InvalidSpec
+from genleak.core.settings import StoreSettings
+from genleak.core.store.file_store import FileObjectStore
+from genleak.core.store.objects import ObjectStore
+from genleak.core.store.s3_store import S3ObjectStore
+
+# A factory gets what follows "scheme://" and returns (store, key prefix inside that store).
+StoreFactory = Callable[[str, StoreSettings], tuple[ObjectStore, str]]
+
+_FACTORIES: dict[str, StoreFactory] = {}
+
+
+def register_store(scheme: str, factory: StoreFactory) -> None:
+    _FACTORIES[scheme.lower()] = factory
+
+
+def registered_schemes() -> list[str]:
+    return sorted(_FACTORIES)
+
+
+def open_store(uri: str, settings: StoreSettings) -> tuple[ObjectStore, str]:
+    """Return the store holding `uri` and the key prefix under which `uri`'s objects live."""
+    scheme, location = _split_uri(uri)
+    factory = _FACTORIES.get(scheme)
+    if factory is None:
+        valid = ", ".join(f"{s}://" for s in registered_schemes())
+        raise InvalidSpec(
+            f"unsupported store URI {uri!r}: scheme must be one of {valid} (or an absolute path)", field="uri"
+        )
+    return factory(location, settings)
+
+
+def _split_uri(uri: str) -> tuple[str, str]:
+    if uri.startswith("/"):
+        return "file", uri
+    scheme, sep, location = uri.partition("://")
+    if not sep:
+        raise InvalidSpec(f"store URI {uri!r} must be scheme://location or an absolute path", field="uri")
+    return scheme.lower(), location
+
+
+def _open_file(location: str, settings: StoreSettings) -> tuple[ObjectStore, str]:
+    # The store is rooted at the path itself, so no key can reach outside the artifact folder.
+    if not location.startswith("/"):
+        raise InvalidSpec(f"file URIs must be absolute: file:///abs/path (got file://{location})", field="uri")
+    return FileObjectStore(Path(location)), ""
+
+
+def _open_s3(location: str, settings: StoreSettings) -> tuple[ObjectStore, str]:
+    bucket, _, prefix = location.partition("/")
+    if not bucket:
+        raise InvalidSpec(f"s3 URI needs a bucket: s3://bucket/prefix (got s3://{location})", field="uri")
+    return S3ObjectStore(bucket, "", settings), prefix.strip("/")
+
+
+register_store("file", _open_file)
+register_store("s3", _open_s3)

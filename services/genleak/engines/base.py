@@ -1,0 +1,91 @@
+"""The generation-engine contract shared by the generator and attacker services.
+
+An engine turns prompts into completions. It knows nothing of datasets, tasks or
+transport: tasks (continuation, self-instruct, PII extraction) build prompts and call
+`generate`; the services keep engines warm in an `EngineCache`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from pydantic import Field, model_validator
+
+from genleak.core.errors import ModelNotFound, UnsafeArtifact
+from genleak.core.progress import Reporter
+from genleak.core.specs import Spec
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+GENERATE_STAGE = "generate"
+
+
+class SamplingConfig(Spec):
+    """How completions are sampled. Every field changes the result, so all are explicit."""
+
+    temperature: float = Field(1.0, ge=0.0, description="Softmax temperature; 0 = greedy decoding")
+    top_k: int = Field(-1, ge=-1, description="Keep the k most likely tokens; -1 or 0 = off")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass; 1.0 = off")
+    max_new_tokens: int = Field(64, ge=1, description="Upper bound on generated tokens per completion")
+    n: int = Field(1, ge=1, description="Completions per prompt")
+    seed: int = Field(0, description="Sampling seed; the same seed and inputs give the same outputs")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+    @property
+    def top_k_enabled(self) -> bool:
+        return self.top_k > 0
+
+
+class EngineConfig(Spec):
+    """Which engine loads a model and how. The model folder itself is passed separately."""
+
+    name: str = Field("hf", description="Registered engine name: 'hf' (transformers) or 'vllm'")
+    dtype: str = Field("auto", pattern="^(float32|bfloat16|auto)$", description="Weights/compute dtype")
+    batch_size: int = Field(16, ge=1, description="Prompts per forward batch (hf engine)")
+    max_model_len: int | None = Field(
+        None, ge=8, description="Max prompt+completion tokens; None = the model's max_position_embeddings"
+    )
+    kv_cache_gib: int = Field(2, ge=1, description="KV-cache size in GiB (vllm; VLLM_CPU_KVCACHE_SPACE on CPU)")
+    trust_remote_code: bool = Field(False, description="Allow model code shipped inside the model folder")
+    enforce_eager: bool = Field(True, description="vllm: skip torch.compile/graphs (faster start on CPU)")
+
+    @model_validator(mode="after")
+    def _name_not_empty(self) -> "EngineConfig":
+        if not self.name.strip():
+            raise ValueError("engine name must not be empty")
+        return self
+
+
+@runtime_checkable
+class GenerationEngine(Protocol):
+    """Generates `sampling.n` completions per prompt (text only, prompt excluded)."""
+
+    def generate(
+        self, prompts: list[str], sampling: SamplingConfig, reporter: Reporter | None = None
+    ) -> list[list[str]]: ...
+
+    def close(self) -> None: ...
+
+
+def check_model_dir(model_dir: Path) -> Path:
+    """Refuse missing folders and pickle-only checkpoints before any heavy library loads them.
+
+    Pickle checkpoints can execute code on load, so only safetensors weights are accepted.
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelNotFound(f"model folder not found: {model_dir}")
+    if not (model_dir / "config.json").is_file():
+        raise ModelNotFound(f"no config.json in model folder: {model_dir}")
+    if any(model_dir.glob("*.safetensors")):
+        return model_dir
+    pickles = sorted(p.name for p in model_dir.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if pickles:
+        raise UnsafeArtifact(
+            f"model folder {model_dir} holds only pickle weights ({', '.join(pickles)}); "
+            "convert them to safetensors first"
+        )
+    raise ModelNotFound(f"no *.safetensors weights in model folder: {model_dir}")

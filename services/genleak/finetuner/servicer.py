@@ -1,0 +1,40 @@
+"""gRPC servicer for the finetuner: proto -> spec, call the core, job -> proto."""
+
+from __future__ import annotations
+
+from genleak.core.jobs import JobManager
+from genleak.core.specs import parse_spec
+from genleak.finetuner.service import FinetunerCore, FineTuneJobSpec
+from genleak.rpc.convert import job_to_proto, message_to_dict
+from genleak.rpc.jobs_servicer import JobRpcMixin
+from genleak.rpc.server import ServiceBinding
+from genleak.v1 import finetuner_pb2, finetuner_pb2_grpc
+
+
+def finetune_spec(request: finetuner_pb2.StartFineTuneRequest) -> FineTuneJobSpec:
+    data = message_to_dict(request)
+    model = data.get("model", {})
+    inner = {key: data.pop(key) for key in ("method", "method_config", "train", "data") if key in data}
+    inner["trust_remote_code"] = bool(model.get("trust_remote_code", False))
+    return parse_spec(FineTuneJobSpec, {**data, "finetune": inner})
+
+
+class FinetunerServicer(JobRpcMixin, finetuner_pb2_grpc.FinetunerServiceServicer):
+    def __init__(self, core: FinetunerCore, jobs: JobManager):
+        self.core = core
+        self.jobs = jobs
+
+    def StartFineTune(self, request, context):
+        spec = finetune_spec(request)
+        self.core.preflight(spec)
+        return job_to_proto(self.jobs.submit("finetune", spec, lambda r: self.core.run_finetune(spec, r)))
+
+
+def binding(core: FinetunerCore, jobs: JobManager) -> ServiceBinding:
+    return ServiceBinding(FinetunerServicer(core, jobs), finetuner_pb2_grpc.add_FinetunerServiceServicer_to_server,
+                          finetuner_pb2.DESCRIPTOR.services_by_name["FinetunerService"].full_name)
+
+
+def build(settings, store) -> ServiceBinding:
+    core = FinetunerCore(store, settings.store.cache_dir / "work")
+    return binding(core, JobManager(settings.job_workers, settings.max_queued_jobs))

@@ -1,0 +1,73 @@
+"""Generator core: synthetic training data from a prompts dataset, generator model per request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from genleak.core.datasets import load_records, publish_records, require_dataset
+from genleak.core.jobs import JobOutput
+from genleak.core.models import require_model, resolve_model_dir
+from genleak.core.outputs import run_cached
+from genleak.core.progress import Reporter
+from genleak.core.specs import ArtifactSpec, ModelSpec, Spec, parse_spec
+from genleak.core.store import ArtifactRef, ArtifactStore
+from genleak.engines import EngineCache, EngineConfig, SamplingConfig
+from genleak.generator.tasks import get_task
+
+
+class GenerationSpec(Spec):
+    """One generation job: model + engine + prompts dataset + task config (sampling included)."""
+
+    model: ModelSpec
+    engine: EngineConfig = EngineConfig()
+    dataset: ArtifactSpec
+    task: str = Field("continuation", description="Registered generation task")
+    config: dict[str, Any] = Field(default_factory=dict, description="The task's config (validated by the task)")
+
+    def task_config(self, where: str = "config") -> Spec:
+        return parse_spec(get_task(self.task).config_type, self.config, where=where)
+
+
+class GenerateSpec(Spec):
+    """A small synchronous generation for a handful of prompts."""
+
+    model: ModelSpec
+    engine: EngineConfig = EngineConfig()
+    prompts: list[str] = Field(min_length=1, max_length=256)
+    sampling: SamplingConfig = SamplingConfig()
+
+
+class GeneratorCore:
+    def __init__(self, store: ArtifactStore, engines: EngineCache):
+        self.store = store
+        self.engines = engines
+
+    def preflight(self, spec: GenerationSpec) -> None:
+        require_model(self.store, spec.model.uri)
+        require_dataset(self.store, spec.dataset.uri)
+
+    def run_generation(self, spec: GenerationSpec, reporter: Reporter) -> JobOutput:
+        return run_cached(self.store, "generation", spec, reporter, lambda root, r: self._generate_dataset(spec, root, r))
+
+    def generate(self, spec: GenerateSpec) -> list[list[str]]:
+        require_model(self.store, spec.model.uri)
+        model_dir = resolve_model_dir(self.store, spec.model.uri)
+        with self.engines.lease(model_dir, _engine_config(spec)) as engine:
+            return engine.generate(list(spec.prompts), spec.sampling)
+
+    def _generate_dataset(self, spec: GenerationSpec, root: str, reporter: Reporter) -> JobOutput:
+        task = get_task(spec.task)
+        config = spec.task_config()
+        records = load_records(self.store, ArtifactRef(spec.dataset.uri, spec.dataset.sha256, "dataset"), "dataset")
+        model_dir = resolve_model_dir(self.store, spec.model.uri)
+        with self.engines.lease(model_dir, _engine_config(spec)) as engine:
+            out, stats = task.run(engine, model_dir, records, config, reporter)
+        meta = {"task": spec.task, "spec": spec.model_dump(mode="json"), "stats": stats}
+        ref = publish_records(self.store, out, f"{root}/dataset", meta=meta)
+        return JobOutput(artifacts={"dataset": ref}, result=stats)
+
+
+def _engine_config(spec: GenerationSpec | GenerateSpec) -> EngineConfig:
+    return spec.engine.model_copy(update={"trust_remote_code": spec.model.trust_remote_code})

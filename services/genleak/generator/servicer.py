@@ -1,0 +1,52 @@
+"""gRPC servicer for the generator: proto -> spec, call the core, core result -> proto."""
+
+from __future__ import annotations
+
+from genleak.core.errors import InvalidSpec
+from genleak.core.jobs import JobManager
+from genleak.core.specs import parse_spec
+from genleak.engines import EngineCache
+from genleak.generator.service import GenerateSpec, GenerationSpec, GeneratorCore
+from genleak.rpc.convert import job_to_proto, message_to_dict, spec_from_message
+from genleak.rpc.jobs_servicer import JobRpcMixin
+from genleak.rpc.server import ServiceBinding
+from genleak.v1 import common_pb2, generator_pb2, generator_pb2_grpc
+
+
+def generation_spec(request: generator_pb2.StartGenerationRequest) -> GenerationSpec:
+    data = message_to_dict(request)
+    # The task config is the task's own knobs plus the sampling knobs, flat (see ContinuationConfig).
+    data["config"] = {**data.pop("continuation", {}), **data.pop("sampling", {})}
+    data["task"] = data.get("task") or "continuation"
+    spec = parse_spec(GenerationSpec, data)
+    try:
+        spec.task_config(where="")
+    except InvalidSpec as exc:  # name the field as the caller spelled it: sampling.* or continuation.*
+        first = (exc.field or "").split(".")[0]
+        group = "sampling" if first in common_pb2.SamplingParams.DESCRIPTOR.fields_by_name else "continuation"
+        raise InvalidSpec(exc.message.split(": ", 1)[-1], field=f"{group}.{exc.field}") from None
+    return spec
+
+
+class GeneratorServicer(JobRpcMixin, generator_pb2_grpc.GeneratorServiceServicer):
+    def __init__(self, core: GeneratorCore, jobs: JobManager):
+        self.core = core
+        self.jobs = jobs
+
+    def StartGeneration(self, request, context):
+        spec = generation_spec(request)
+        self.core.preflight(spec)
+        return job_to_proto(self.jobs.submit("generation", spec, lambda r: self.core.run_generation(spec, r)))
+
+    def Generate(self, request, context):
+        completions = self.core.generate(spec_from_message(GenerateSpec, request))
+        return generator_pb2.GenerateResponse(completions=[generator_pb2.Completions(texts=c) for c in completions])
+
+
+def binding(core: GeneratorCore, jobs: JobManager) -> ServiceBinding:
+    return ServiceBinding(GeneratorServicer(core, jobs), generator_pb2_grpc.add_GeneratorServiceServicer_to_server,
+                          generator_pb2.DESCRIPTOR.services_by_name["GeneratorService"].full_name)
+
+
+def build(settings, store) -> ServiceBinding:
+    return binding(GeneratorCore(store, EngineCache(max_size=2)), JobManager(settings.job_workers, settings.max_queued_jobs))

@@ -1,0 +1,196 @@
+"""Engines: the hf engine on a real tiny model, the registry, model-folder checks, EngineCache."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import genleak
+from genleak.core.errors import Cancelled, InvalidSpec, ModelNotFound, UnsafeArtifact
+from genleak.core.progress import Reporter
+from genleak.core.specs import parse_spec
+from genleak.engines import EngineCache, EngineConfig, SamplingConfig, create_engine, engine_names
+from genleak.engines.testing import build_tiny_model
+from genleak.engines.vllm_engine import set_cpu_env_defaults
+
+PROMPTS = [
+    "the email address of John Smith is",
+    "hi",
+    "please send the gas contract report to Mary Kate [mailto:",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "llama")
+
+
+@pytest.fixture(scope="module")
+def hf_engine(tiny_dir: Path):
+    engine = create_engine(tiny_dir, EngineConfig(name="hf", batch_size=2))
+    yield engine
+    engine.close()
+
+
+def sampled(seed: int = 1, n: int = 1, **kw) -> SamplingConfig:
+    return SamplingConfig(temperature=1.0, top_k=50, top_p=0.95, max_new_tokens=8, n=n, seed=seed, **kw)
+
+
+def test_same_seed_gives_same_outputs(hf_engine):
+    first = hf_engine.generate(PROMPTS, sampled(seed=3))
+    assert first == hf_engine.generate(PROMPTS, sampled(seed=3))
+    assert first != hf_engine.generate(PROMPTS, sampled(seed=4))
+
+
+def test_n_samples_per_prompt(hf_engine):
+    out = hf_engine.generate(PROMPTS, sampled(n=3))
+    assert [len(samples) for samples in out] == [3, 3, 3]
+    assert all(isinstance(text, str) for samples in out for text in samples)
+    assert len(set(out[0])) > 1  # sampling, not copies
+
+
+def test_temperature_zero_is_greedy_and_ignores_seed(hf_engine, tiny_dir):
+    greedy = SamplingConfig(temperature=0, max_new_tokens=6, n=2, seed=1)
+    out = hf_engine.generate(PROMPTS, greedy)
+    assert out == hf_engine.generate(PROMPTS, greedy.model_copy(update={"seed": 99}))
+    assert all(samples[0] == samples[1] for samples in out)
+    # Batched, left-padded decoding must equal argmax decoding of each prompt alone.
+    assert [samples[0] for samples in out] == [_argmax_decode(tiny_dir, p, 6) for p in PROMPTS]
+
+
+def _argmax_decode(model_dir: Path, prompt: str, steps: int) -> str:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModelForCausalLM.from_pretrained(str(model_dir)).eval()
+    ids = tok(prompt, return_tensors="pt")["input_ids"]
+    new: list[int] = []
+    with torch.inference_mode():
+        for _ in range(steps):
+            next_id = int(model(ids).logits[0, -1].argmax())
+            if next_id == tok.eos_token_id:
+                break
+            new.append(next_id)
+            ids = torch.cat([ids, torch.tensor([[next_id]])], dim=1)
+    return tok.decode(new, skip_special_tokens=True)
+
+
+def test_progress_per_batch_and_cancel(hf_engine):
+    events: list[tuple] = []
+    hf_engine.generate(PROMPTS, sampled(), Reporter(lambda *e: events.append(e)))
+    assert [(stage, done, total) for stage, done, total, _ in events] == [("generate", 2, 3), ("generate", 3, 3)]
+    cancelled = Reporter()
+    cancelled.cancel()
+    with pytest.raises(Cancelled):
+        hf_engine.generate(PROMPTS, sampled(), cancelled)
+
+
+def test_empty_prompt_list(hf_engine):
+    assert hf_engine.generate([], sampled()) == []
+
+
+def test_sampling_config_validation():
+    for bad in ({"temperature": -0.1}, {"top_p": 0}, {"max_new_tokens": 0}, {"n": 0}, {"surprise": 1}):
+        with pytest.raises(InvalidSpec):
+            parse_spec(SamplingConfig, bad)
+    assert SamplingConfig(temperature=0).greedy and not SamplingConfig(top_k=0).top_k_enabled
+
+
+def test_unknown_engine_lists_valid_names(tiny_dir):
+    with pytest.raises(InvalidSpec) as err:
+        create_engine(tiny_dir, EngineConfig(name="nope"))
+    assert "hf" in str(err.value) and "vllm" in str(err.value)
+    assert {"hf", "vllm"} <= set(engine_names())
+
+
+def test_pickle_only_folder_is_refused(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "pytorch_model.bin").write_bytes(b"not really a pickle")
+    with pytest.raises(UnsafeArtifact):
+        create_engine(tmp_path, EngineConfig(name="hf"))
+
+
+def test_missing_folder_names_the_path(tmp_path):
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(ModelNotFound) as err:
+        create_engine(missing, EngineConfig(name="hf"))
+    assert str(missing) in str(err.value)
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ModelNotFound):  # config but no weights at all
+        create_engine(tmp_path, EngineConfig(name="vllm"))
+
+
+def test_cache_reuses_real_engine(tiny_dir):
+    cache = EngineCache(max_size=1)
+    config = EngineConfig(name="hf", batch_size=2)
+    first = cache.get(tiny_dir, config)
+    assert cache.get(tiny_dir, config) is first
+    assert (tiny_dir, config) in cache
+    cache.close()
+    assert len(cache) == 0
+
+
+class FakeEngine:
+    def __init__(self, model_dir: Path, config: EngineConfig):
+        self.model_dir, self.config, self.closed = model_dir, config, False
+
+    def generate(self, prompts, sampling, reporter=None):
+        return [[p] * sampling.n for p in prompts]
+
+    def close(self):
+        self.closed = True
+
+
+def test_cache_evicts_lru_and_defers_close_while_leased(tmp_path):
+    created: list[FakeEngine] = []
+
+    def factory(model_dir, config):
+        created.append(FakeEngine(model_dir, config))
+        return created[-1]
+
+    cache = EngineCache(max_size=2, factory=factory)
+    a, b, c = (EngineConfig(batch_size=k) for k in (1, 2, 3))
+    with cache.lease(tmp_path, a) as engine_a:
+        cache.get(tmp_path, b)
+        cache.get(tmp_path, a)  # a is now most recent: b is the LRU
+        cache.get(tmp_path, c)
+        assert created[1].closed and not engine_a.closed
+        cache.get(tmp_path, b)  # evicts a while it is leased
+        assert not engine_a.closed
+    assert engine_a.closed
+    assert len(created) == 4 and len(cache) == 2
+
+
+def test_cache_loads_once_under_concurrency(tmp_path):
+    created: list[FakeEngine] = []
+    cache = EngineCache(max_size=1, factory=lambda d, c: created.append(FakeEngine(d, c)) or created[-1])
+    threads = [threading.Thread(target=cache.get, args=(tmp_path, EngineConfig())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(created) == 1
+
+
+def test_vllm_cpu_env_defaults_respect_operator(monkeypatch):
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "7")
+    monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
+    monkeypatch.delenv("VLLM_CPU_NUM_OF_RESERVED_CPU", raising=False)
+    set_cpu_env_defaults(3)
+    assert os.environ["VLLM_CPU_KVCACHE_SPACE"] == "7"
+    assert os.environ["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "0"
+    assert os.environ["VLLM_CPU_OMP_THREADS_BIND"].split(",")[0].isdigit()
+
+
+def test_importing_engines_loads_no_heavy_library():
+    code = "import sys, genleak.engines; print(sorted({'torch', 'transformers', 'vllm'} & set(sys.modules)))"
+    services = str(Path(genleak.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": services}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "[]"
