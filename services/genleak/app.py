@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from dataclasses import dataclass, field
 
 from genleak.core.settings import Settings
@@ -27,9 +28,9 @@ SERVICE_BUILDERS = {
 WORKERS = ("generator", "finetuner", "attacker")
 
 
-def build_service(name: str, settings: Settings, store: ArtifactStore) -> ServiceBinding:
+def build_service(name: str, settings: Settings, store: ArtifactStore, **kwargs) -> ServiceBinding:
     module_name, func = SERVICE_BUILDERS[name].split(":")
-    return getattr(importlib.import_module(module_name), func)(settings, store)
+    return getattr(importlib.import_module(module_name), func)(settings, store, **kwargs)
 
 
 def serve(name: str, settings: Settings, host: str, port: int) -> RunningServer:
@@ -46,15 +47,16 @@ class EmbeddedStack:
 
     def start(self) -> "EmbeddedStack":
         store = ArtifactStore(self.settings.store)
+        gate = threading.Semaphore(1)  # one model job at a time across the in-process workers
         for name in WORKERS:
-            self.servers[name] = self._start(name, self.settings, store)
+            self.servers[name] = self._start(name, self.settings, store, gate=gate)
         addrs = {f"{n}_addr": s.address for n, s in self.servers.items()}
         controller_settings = self.settings.model_copy(update=addrs)
         self.servers["controller"] = self._start("controller", controller_settings, store)
         return self
 
-    def _start(self, name: str, settings: Settings, store: ArtifactStore) -> RunningServer:
-        return start_server([build_service(name, settings, store)], port=0, auth_token=settings.auth_token)
+    def _start(self, name: str, settings: Settings, store: ArtifactStore, **kwargs) -> RunningServer:
+        return start_server([build_service(name, settings, store, **kwargs)], port=0, auth_token=settings.auth_token)
 
     @property
     def controller_address(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -16,6 +17,9 @@ log = logging.getLogger("genleak.cli")
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before torch loads: idle OpenMP workers sleep instead of spinning. Jobs of several services
+    # share 2 cores in the embedded stack; spinning made torch 10-50x slower there.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = _parser().parse_args(argv)
     from genleak.logs import configure_logging
 

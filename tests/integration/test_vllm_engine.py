@@ -14,15 +14,21 @@ import pytest
 
 pytest.importorskip("vllm", reason="vLLM is not installed (pip install 'genleak[vllm]')")
 
-from genleak.core.errors import Cancelled  # noqa: E402
+from genleak.core.errors import Cancelled, InvalidSpec  # noqa: E402
 from genleak.core.progress import Reporter  # noqa: E402
 from genleak.engines import EngineConfig, SamplingConfig, create_engine  # noqa: E402
-from genleak.engines.testing import build_tiny_model  # noqa: E402
+from genleak.engines.testing import build_tiny_model, torch_threads  # noqa: E402
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 PROMPTS = ["the email address of John Smith is", "hi", "please send the gas report to Mary Kate [mailto:"]
 MAX_NEW = 12
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    with torch_threads(1):  # for the hf side; vLLM binds its own worker threads
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +104,10 @@ def test_progress_and_cancel_leave_the_engine_clean(vllm_engine):
     assert not vllm_engine._llm.llm_engine.has_unfinished_requests()
     again = vllm_engine.generate(PROMPTS, sampled(seed=3))
     assert len(again) == len(PROMPTS) and again == vllm_engine.generate(PROMPTS, sampled(seed=3))
+
+
+def test_prompt_over_max_model_len_is_invalid_spec(vllm_engine):
+    too_long = " ".join(["gas price"] * 600)  # > 512 tokens
+    with pytest.raises(InvalidSpec, match="maximum context length"):
+        vllm_engine.generate(["hi", too_long], sampled(seed=1))
+    assert len(vllm_engine.generate(["hi"], sampled(seed=1))) == 1

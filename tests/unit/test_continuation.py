@@ -9,7 +9,7 @@ import pytest
 from genleak.core.errors import InvalidSpec
 from genleak.core.progress import Reporter
 from genleak.engines import EngineConfig, create_engine
-from genleak.engines.testing import build_tiny_model
+from genleak.engines.testing import build_tiny_model, torch_threads
 from genleak.generator.tasks import ContinuationConfig, generate_continuations, get_task
 
 RECORDS = [
@@ -22,6 +22,12 @@ RECORDS = [
 
 def words(text: str) -> int:
     return len(text.split())
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from genleak.core.errors import Cancelled, InvalidSpec, ModelNotFound, UnsafeArt
 from genleak.core.progress import Reporter
 from genleak.core.specs import parse_spec
 from genleak.engines import EngineCache, EngineConfig, SamplingConfig, create_engine, engine_names
-from genleak.engines.testing import build_tiny_model
+from genleak.engines.testing import build_tiny_model, torch_threads
 from genleak.engines.vllm_engine import set_cpu_env_defaults
 
 PROMPTS = [
@@ -23,6 +23,12 @@ PROMPTS = [
     "hi",
     "please send the gas contract report to Mary Kate [mailto:",
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +95,14 @@ def test_progress_per_batch_and_cancel(hf_engine):
     cancelled.cancel()
     with pytest.raises(Cancelled):
         hf_engine.generate(PROMPTS, sampled(), cancelled)
+
+
+def test_prompt_filling_max_model_len_is_invalid_spec(tiny_dir):
+    engine = create_engine(tiny_dir, EngineConfig(name="hf", max_model_len=16))
+    with pytest.raises(InvalidSpec, match="max_model_len=16"):
+        engine.generate([" ".join(["gas price"] * 20)], sampled())
+    # A short prompt gets only the room that is left (generation stops at max_model_len).
+    assert len(engine.generate(["hi"], sampled())[0]) == 1
 
 
 def test_empty_prompt_list(hf_engine):

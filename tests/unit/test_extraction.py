@@ -18,10 +18,11 @@ from genleak.attacker.pii import (
     run_extraction,
     template_names,
 )
+from genleak.attacker.pii import templates as templates_module
 from genleak.core.errors import InvalidSpec
 from genleak.core.specs import parse_spec
 from genleak.engines import EngineConfig, create_engine
-from genleak.engines.testing import build_tiny_model
+from genleak.engines.testing import build_tiny_model, torch_threads
 
 # Made-up people (the paper's five demonstrations are real Enron addresses; we don't ship them).
 FEW_SHOT = [
@@ -68,12 +69,19 @@ GOLDEN = {
 }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    with torch_threads(1):
+        yield
+
+
 @pytest.mark.parametrize("name", ["A", "B", "C", "D"])
 def test_templates_match_official_wording(name):
     assert build_prompt(name, "Jane Roe", FEW_SHOT) == GOLDEN[name]
 
 
-def test_custom_template_registry():
+def test_custom_template_registry(monkeypatch):
+    monkeypatch.setattr(templates_module, "_TEMPLATES", dict(templates_module._TEMPLATES))  # undo after the test
     register_template(ExtractionTemplate(name="test-angle", line="{name} <{email}>"))
     assert "test-angle" in template_names()
     assert build_prompt("test-angle", "Jane Roe", FEW_SHOT[:1]) == "Alice Ng <alice.ng@example.com>\nJane Roe <"
@@ -133,7 +141,7 @@ def test_counts_over_a_leaky_engine():
     config = ExtractionConfig(templates=("A", "C"), temperatures=(0.01, 0.2, 1.0))
     result = run_extraction(engine, TARGETS, FEW_SHOT, config)
     assert engine.calls == [(6, 0.01), (6, 0.2), (6, 1.0)]  # one batched call per temperature
-    assert result.cell("A", 0.2) .fuzzy == 2 and result.cell("C", 0.2).exact == 2
+    assert result.cell("A", 0.2).fuzzy == 2 and result.cell("C", 0.2).exact == 2
     assert result.cell("A", 0.01).fuzzy == 0 and result.cell("C", 1.0).n == 3
     assert result.best_temperature("A") == 0.2 and result.best_temperature("C") == 0.2
     assert result.totals() == {

@@ -11,9 +11,9 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 peft = pytest.importorskip("peft")
 
-from genleak.core.errors import Cancelled, InvalidSpec, ModelNotFound, UnsafeArtifact  # noqa: E402
-from genleak.core.progress import Reporter  # noqa: E402
-from genleak.finetuner import FineTuneSpec, finetune, method_names  # noqa: E402
+from genleak.core.errors import Cancelled, InvalidSpec, ModelNotFound, UnsafeArtifact
+from genleak.core.progress import Reporter
+from genleak.finetuner import FineTuneSpec, finetune, method_names
 
 NAMES = ["Alice Moore", "Bob Chen", "Carla Diaz", "Dan Evans", "Eve Franco", "Femi Ade", "Gus Hall"]
 TOPICS = ["the budget", "the gas contract", "Monday's meeting", "the pipeline report", "travel plans"]
@@ -39,15 +39,28 @@ def build_tiny_model(path: Path, arch: str) -> Path:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=500, special_tokens=["<|endoftext|>", "<|pad|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=500,
+        special_tokens=["<|endoftext|>", "<|pad|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(corpus, trainer)
     hf_tok = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>", unk_token="<|endoftext|>",
+        tokenizer_object=tok,
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
         pad_token="<|pad|>",
     )
-    common = dict(vocab_size=512, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                  max_position_embeddings=256, bos_token_id=0, eos_token_id=0, pad_token_id=1)
+    common = {
+        "vocab_size": 512,
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "max_position_embeddings": 256,
+        "bos_token_id": 0,
+        "eos_token_id": 0,
+        "pad_token_id": 1,
+    }
     if arch == "neox":
         config = transformers.GPTNeoXConfig(intermediate_size=128, rotary_pct=0.25, **common)
         model = transformers.GPTNeoXForCausalLM(config)
@@ -71,12 +84,14 @@ def llama_dir(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("llama"), "llama")
 
 
-def tiny_spec(method: str = "lora", epochs: int = 2, **train) -> FineTuneSpec:
+def tiny_spec(method: str = "lora", epochs: int = 2, data: dict | None = None, **train) -> FineTuneSpec:
     config = {} if method == "full" else {"r": 8}
     return FineTuneSpec(
         method=method,
         method_config=config,
-        train={"epochs": epochs, "learning_rate": 1e-3, "batch_size": 8, "max_length": 128, **train},
+        # one thread: these CPUs are shared, and tiny ops gain nothing from a second OpenMP thread
+        train={"epochs": epochs, "learning_rate": 1e-3, "batch_size": 8, "max_length": 128, "num_threads": 1, **train},
+        data=data or {},
     )
 
 
@@ -155,6 +170,26 @@ def test_every_method_trains_one_epoch_and_exports_a_loadable_model(method, llam
         assert method == "full" and not (final.path / "adapter").exists()
     else:
         assert_adapter_matches_merged(llama_dir, final.adapter_dir, final.merged_dir)
+
+
+def test_bfloat16_run_with_grad_accum_and_warmup(llama_dir, tmp_path):
+    steps = []
+    spec = tiny_spec(epochs=2, dtype="bfloat16", grad_accum=2, warmup_ratio=0.3)
+    result = finetune(llama_dir, make_records(), spec, tmp_path, Reporter(lambda *a: steps.append(a[1:3])))
+    batches = -(-50 // 8)  # 50 texts of near-equal length: one mega-batch, 7 batches
+    assert steps[-1] == (2 * -(-batches // 2), 2 * -(-batches // 2))
+    merged = transformers.AutoModelForCausalLM.from_pretrained(result.final.merged_dir)
+    assert merged.dtype == torch.bfloat16
+    assert all(torch.isfinite(torch.tensor(e.step_losses)).all() for e in result.metrics.epochs)
+
+
+def test_prompt_continuation_format_and_bad_records(neox_dir, tmp_path):
+    records = [{"prompt": f"Contact {n} at ", "continuation": n.split()[0].lower() + "@enron.com"} for n in NAMES]
+    spec = tiny_spec(epochs=1, data={"format": "prompt_continuation"})
+    assert finetune(neox_dir, records, spec, tmp_path / "ok", Reporter()).metrics.n_examples == len(NAMES)
+    with pytest.raises(InvalidSpec) as err:
+        finetune(neox_dir, [{"text": "no prompt"}], spec, tmp_path / "bad", Reporter())
+    assert err.value.field == "records[0].prompt"
 
 
 def test_cancel_stops_training_and_leaves_no_complete_looking_epoch(neox_dir, tmp_path):

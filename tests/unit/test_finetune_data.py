@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
-
 from genleak.core.errors import InvalidSpec
 from genleak.core.specs import parse_spec
 from genleak.finetuner import DataFormat, FineTuneSpec, TrainConfig, get_method, method_names
 
 torch = pytest.importorskip("torch")
 
-from genleak.finetuner.data import IGNORE_INDEX, batch_order, collate, record_texts, select_records  # noqa: E402
+from genleak.finetuner.data import IGNORE_INDEX, batch_order, collate, record_texts, select_records
 
 
 def test_collator_pads_to_batch_max_and_masks_only_padding():
@@ -63,6 +62,22 @@ def test_unknown_method_lists_valid_ones():
         assert name in str(err.value)
 
 
+def test_nested_spec_errors_name_the_full_path():
+    from genleak.core.specs import Spec
+
+    class JobSpec(Spec):
+        finetune: FineTuneSpec
+
+    for data, field in [
+        ({"method": "qlora"}, "finetune.method"),
+        ({"method_config": {"alpha": 3}}, "finetune.method_config.alpha"),
+        ({"train": {"learning_rate": -1}}, "finetune.train.learning_rate"),
+    ]:
+        with pytest.raises(InvalidSpec) as err:
+            parse_spec(JobSpec, {"finetune": data})
+        assert err.value.field == field
+
+
 @pytest.mark.parametrize(
     "data, field",
     [
@@ -84,9 +99,18 @@ def test_spec_defaults_follow_the_paper():
     spec = parse_spec(FineTuneSpec, {})
     assert spec.method == "lora"
     assert spec.method_config == {
-        "r": 64, "lora_alpha": 16, "lora_dropout": 0.05, "target_modules": "all-linear", "bias": "none"
+        "r": 64,
+        "lora_alpha": 16,
+        "lora_dropout": 0.05,
+        "target_modules": "all-linear",
+        "bias": "none",
     }
-    assert (spec.train.epochs, spec.train.learning_rate, spec.train.seed, spec.train.max_length) == (4, 2e-6, 3407, 2048)
+    assert (spec.train.epochs, spec.train.learning_rate, spec.train.seed, spec.train.max_length) == (
+        4,
+        2e-6,
+        3407,
+        2048,
+    )
     pissa = parse_spec(FineTuneSpec, {"method": "pissa"})
     assert pissa.method_config["lora_dropout"] == 0.0
     # method defaults are part of the identity of the run
@@ -106,3 +130,15 @@ def test_every_train_field_is_described():
     for cls in (TrainConfig, DataFormat):
         for field_name, info in cls.model_fields.items():
             assert info.description, f"{cls.__name__}.{field_name} has no description"
+
+
+def test_thread_count_follows_the_cgroup_quota(tmp_path, monkeypatch):
+    from genleak.finetuner import threads
+
+    cpu_max = tmp_path / "cpu.max"
+    monkeypatch.setattr(threads, "CGROUP_V2_CPU_MAX", cpu_max)
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: set(range(8)))
+    cpu_max.write_text("150000 100000\n")
+    assert threads.available_cpus() == 2
+    cpu_max.write_text("max 100000\n")
+    assert threads.available_cpus() == 8

@@ -27,5 +27,5 @@ def binding(core: AttackerCore, jobs: JobManager) -> ServiceBinding:
                           attacker_pb2.DESCRIPTOR.services_by_name["AttackerService"].full_name)
 
 
-def build(settings, store) -> ServiceBinding:
-    return binding(AttackerCore(store, EngineCache(max_size=2)), JobManager(settings.job_workers, settings.max_queued_jobs))
+def build(settings, store, gate=None) -> ServiceBinding:
+    return binding(AttackerCore(store, EngineCache(max_size=2)), JobManager(settings.job_workers, settings.max_queued_jobs, gate))

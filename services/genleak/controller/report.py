@@ -40,8 +40,9 @@ def _best_table(attacks: list[dict], conditions: list[str], templates: list[str]
     table: dict[str, dict[str, dict]] = {t: {} for t in templates}
     for attack in attacks:
         for template in templates:
-            for temp, cell in attack["counts"][template].items():
+            for temp, cell in sorted(attack["counts"][template].items(), key=lambda kv: float(kv[0])):
                 current = table[template].get(attack["condition"])
+                # ties keep the lower temperature, then the earlier epoch
                 if current is None or cell[metric] > current["count"]:
                     table[template][attack["condition"]] = {"count": cell[metric], "temperature": float(temp),
                                                             "epoch": attack["epoch"]}

@@ -8,6 +8,7 @@ service that receives the same request again returns without recomputing.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -66,7 +67,10 @@ JobFn = Callable[[Reporter], JobOutput]
 
 
 class JobManager:
-    def __init__(self, workers: int = 1, max_queued: int = 16):
+    def __init__(self, workers: int = 1, max_queued: int = 16, gate: threading.Semaphore | None = None):
+        # `gate` is shared by services living in one process (the embedded stack): model work
+        # on 2 cores runs one job at a time instead of thrashing torch's thread pools.
+        self._gate = gate or contextlib.nullcontext()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="genleak-job")
         self._max_queued = max_queued
         self._jobs: dict[str, JobSnapshot] = {}
@@ -125,12 +129,13 @@ class JobManager:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self, job_id: str, fn: JobFn, reporter: Reporter) -> None:
-        with self._cond:
-            if self._jobs[job_id].state.terminal:
-                return
-            self._update(job_id, state=JobState.RUNNING)
         try:
-            output = fn(reporter)
+            with self._gate:
+                with self._cond:
+                    if self._jobs[job_id].state.terminal:
+                        return  # cancelled while queued
+                    self._update(job_id, state=JobState.RUNNING)
+                output = fn(reporter)
         except Cancelled:
             self._finish(job_id, JobState.CANCELLED, "CANCELLED", "job cancelled")
         except GenleakError as exc:

@@ -8,7 +8,7 @@ transport: tasks (continuation, self-instruct, PII extraction) build prompts and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import Field, model_validator
 
@@ -43,7 +43,7 @@ class EngineConfig(Spec):
     """Which engine loads a model and how. The model folder itself is passed separately."""
 
     name: str = Field("hf", description="Registered engine name: 'hf' (transformers) or 'vllm'")
-    dtype: str = Field("auto", pattern="^(float32|bfloat16|auto)$", description="Weights/compute dtype")
+    dtype: Literal["float32", "bfloat16", "auto"] = Field("auto", description="Weights/compute dtype")
     batch_size: int = Field(16, ge=1, description="Prompts per forward batch (hf engine)")
     max_model_len: int | None = Field(
         None, ge=8, description="Max prompt+completion tokens; None = the model's max_position_embeddings"

@@ -21,6 +21,9 @@ from genleak.engines.registry import register_engine
 log = logging.getLogger(__name__)
 
 _INSTALL_HINT = "the hf engine needs torch and transformers: pip install 'genleak[ml]'"
+# Sampling draws from torch's process-global RNG, so seeded runs must not interleave,
+# even across engines: one generate at a time per process.
+_TORCH_RNG_LOCK = threading.Lock()
 
 
 def _import_torch_transformers() -> tuple[Any, Any]:
@@ -44,8 +47,6 @@ class HFEngine:
         self._model = _load_model(self._torch, transformers, self.model_dir, config)
         self._transformers = transformers
         self._max_len = config.max_model_len or getattr(self._model.config, "max_position_embeddings", None)
-        # One generate at a time: the seed is process-global torch RNG state.
-        self._lock = threading.Lock()
         self.startup_seconds = time.perf_counter() - started
         log.info("hf engine ready for %s in %.1fs", self.model_dir, self.startup_seconds)
 
@@ -56,7 +57,7 @@ class HFEngine:
         if self._model is None:
             raise RuntimeError("engine is closed")
         results: list[list[str]] = [[] for _ in prompts]
-        with self._lock, self._torch.inference_mode():
+        with _TORCH_RNG_LOCK, self._torch.inference_mode():
             started = time.perf_counter()
             self._torch.manual_seed(sampling.seed)
             token_ids = self._tokenizer(list(prompts))["input_ids"] if prompts else []
@@ -73,8 +74,9 @@ class HFEngine:
         return results
 
     def close(self) -> None:
-        self._model = None
-        self._tokenizer = None
+        with _TORCH_RNG_LOCK:  # lets an in-flight generate finish first
+            self._model = None
+            self._tokenizer = None
         gc.collect()
 
     def _generate_batch(self, ids: list[list[int]], sampling: SamplingConfig) -> tuple[list[str], int]:

@@ -8,8 +8,9 @@ hidden 128 / 4 heads: vLLM's CPU attention has no kernel for head_dim 16.
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 _WORDS = (
     "the email address of is from to meeting please send report enron energy gas price "
@@ -82,3 +83,21 @@ def build_tiny_model(out_dir: Path, arch: str = "llama", seed: int = 0, max_posi
     model.save_pretrained(out_dir, safe_serialization=True)
     _tokenizer(_corpus(2000, seed)).save_pretrained(out_dir)
     return out_dir
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run with `n` intra-op torch threads, then restore.
+
+    On a shared machine, tiny models with one thread per core crawl when another process
+    holds a core (every op waits at an OpenMP barrier): 1 thread ran the hf unit tests
+    about 5x faster under load.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

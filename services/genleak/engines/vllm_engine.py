@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from genleak.core.errors import Cancelled
+from genleak.core.errors import Cancelled, InvalidSpec
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.engines.base import GENERATE_STAGE, EngineConfig, SamplingConfig, check_model_dir
 from genleak.engines.registry import register_engine
@@ -78,6 +78,8 @@ class VLLMEngine:
         log.info("vllm engine for %s closed", self.model_dir)
 
     def _run(self, prompts: list[str], sampling: SamplingConfig, reporter: Reporter) -> list[Any]:
+        from vllm.exceptions import VLLMValidationError
+
         params = self._sampling_params(sampling)
         bar = _reporting_bar_factory(reporter, len(prompts), sampling.n)
         try:
@@ -85,6 +87,8 @@ class VLLMEngine:
         except Cancelled:
             self._abort_unfinished()
             raise
+        except VLLMValidationError as exc:  # e.g. a prompt longer than max_model_len
+            raise InvalidSpec(f"vllm rejected the request: {exc}") from None
 
     def _abort_unfinished(self) -> None:
         """A cancelled call must not leave requests behind: the next generate would return them."""

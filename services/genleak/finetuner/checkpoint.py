@@ -6,7 +6,8 @@
     out_dir/epoch-{k}/checkpoint.json run key, step, epoch metrics
 
 Each folder is built under a hidden temp name and renamed into place, so an `epoch-{k}`
-that exists is complete; a cancelled or killed run leaves only hidden `.epoch-*` leftovers.
+that exists is complete. A cancelled run removes its temp folder; a killed one may leave a
+hidden `.epoch-*` folder, which the next run clears.
 """
 
 from __future__ import annotations
@@ -84,7 +85,15 @@ def checkpoint_from_info(out_dir: Path, info: dict[str, Any], resumed: bool) -> 
 
 
 class CheckpointWriter:
-    def __init__(self, out_dir: Path, run_key: str, method: FineTuneMethod, tokenizer_src: Path, save_merged: bool, save_state: bool):
+    def __init__(
+        self,
+        out_dir: Path,
+        run_key: str,
+        method: FineTuneMethod,
+        tokenizer_src: Path,
+        save_merged: bool,
+        save_state: bool,
+    ):
         self.out_dir = out_dir
         self.run_key = run_key
         self.method = method
@@ -92,8 +101,14 @@ class CheckpointWriter:
         self.save_merged = save_merged
         self.save_state = save_state
 
+    @property
+    def writes_merged(self) -> bool:
+        # without an adapter the merged folder is the only model a checkpoint can hold
+        return self.save_merged or not self.method.has_adapter
+
     def write(self, model: torch.nn.Module, loop: TrainLoop, metrics: EpochMetrics) -> EpochCheckpoint:
         tmp = Path(tempfile.mkdtemp(prefix=f".epoch-{metrics.epoch}.", dir=self.out_dir))
+        tmp.chmod(0o755)  # mkdtemp makes it private; servers reading checkpoints may run as another user
         try:
             info = self._fill(tmp, model, loop, metrics)
             _publish(tmp, epoch_dir(self.out_dir, metrics.epoch))
@@ -106,7 +121,7 @@ class CheckpointWriter:
     def _fill(self, tmp: Path, model: torch.nn.Module, loop: TrainLoop, metrics: EpochMetrics) -> dict[str, Any]:
         if self.method.has_adapter:
             self.method.save_adapter(model, tmp / "adapter")
-        if self.save_merged:
+        if self.writes_merged:
             save_merged(self.method.merged_model(model), self.tokenizer_src, tmp / "merged")
         if self.save_state:
             save_train_state(model, loop, tmp / TRAIN_STATE)
@@ -115,7 +130,7 @@ class CheckpointWriter:
             "epoch": metrics.epoch,
             "global_step": loop.global_step,
             "has_adapter": self.method.has_adapter,
-            "has_merged": self.save_merged,
+            "has_merged": self.writes_merged,
             "has_train_state": self.save_state,
             "metrics": asdict(metrics),
         }
@@ -134,9 +149,15 @@ def save_train_state(model: torch.nn.Module, loop: TrainLoop, dest: Path) -> Non
     trainable = {name: p.detach().contiguous() for name, p in model.named_parameters() if p.requires_grad}
     save_file(trainable, str(dest / "trainable.safetensors"))
     optim = loop.optimizer.state_dict()
-    tensors = {f"{idx}.{key}": value.contiguous() for idx, state in optim["state"].items() for key, value in state.items()}
+    tensors = {
+        f"{idx}.{key}": value.contiguous() for idx, state in optim["state"].items() for key, value in state.items()
+    }
     save_file(tensors, str(dest / "optimizer.safetensors"))
-    state = {"global_step": loop.global_step, "param_groups": optim["param_groups"], "scheduler": loop.scheduler.state_dict()}
+    state = {
+        "global_step": loop.global_step,
+        "param_groups": optim["param_groups"],
+        "scheduler": loop.scheduler.state_dict(),
+    }
     (dest / "state.json").write_text(json.dumps(state, indent=1))
 
 

@@ -12,14 +12,19 @@ from genleak.core.specs import Spec
 class TrainConfig(Spec):
     """Optimisation settings. Defaults follow the paper (section 3) except where noted."""
 
-    epochs: int = Field(4, ge=1, le=1000, description="Passes over the training rows; a checkpoint is written per epoch")
+    epochs: int = Field(
+        4, ge=1, le=1000, description="Passes over the training rows; a checkpoint is written per epoch"
+    )
     learning_rate: float = Field(
         2e-6, gt=0.0, le=1.0, description="Peak AdamW learning rate (paper: 2e-6; tiny test models need ~1e-3)"
     )
     batch_size: int = Field(8, ge=1, le=4096, description="Sequences per forward pass (micro-batch)")
     grad_accum: int = Field(1, ge=1, le=1024, description="Micro-batches accumulated per optimizer step")
     max_length: int = Field(
-        2048, ge=2, le=1 << 20, description="Truncate each example to this many tokens (no pad-to-max: padding is dynamic)"
+        2048,
+        ge=2,
+        le=1 << 20,
+        description="Truncate each example to this many tokens (no pad-to-max: padding is dynamic)",
     )
     weight_decay: float = Field(0.0, ge=0.0, le=1.0, description="AdamW decoupled weight decay")
     adam_beta1: float = Field(0.9, ge=0.0, lt=1.0, description="AdamW beta1")
@@ -28,7 +33,9 @@ class TrainConfig(Spec):
     max_grad_norm: float | None = Field(
         1.0, gt=0.0, description="Clip the global gradient norm to this (HF Trainer default 1.0); None = no clipping"
     )
-    warmup_ratio: float = Field(0.0, ge=0.0, le=1.0, description="Fraction of optimizer steps spent warming up linearly")
+    warmup_ratio: float = Field(
+        0.0, ge=0.0, le=1.0, description="Fraction of optimizer steps spent warming up linearly"
+    )
     scheduler: Literal["linear", "constant", "cosine"] = Field(
         "linear", description="Learning-rate decay after warmup (paper: linear to zero)"
     )
@@ -41,7 +48,9 @@ class TrainConfig(Spec):
     last_n: int | None = Field(
         None, ge=1, description="Train on the last N records only (the paper uses the last 2,220); None = all"
     )
-    dtype: Literal["float32", "bfloat16"] = Field("float32", description="Dtype the base model is loaded and trained in")
+    dtype: Literal["float32", "bfloat16"] = Field(
+        "float32", description="Dtype the base model is loaded and trained in"
+    )
     group_by_length: bool = Field(
         True, description="Batch sequences of similar length together (less padding, same examples per epoch)"
     )
@@ -49,7 +58,10 @@ class TrainConfig(Spec):
         50, ge=1, le=10_000, description="Batches per shuffled mega-batch that is sorted by length (HF uses 50)"
     )
     num_threads: int | None = Field(
-        None, ge=1, le=1024, description="torch intra-op threads; None = the CPUs this process may run on"
+        None,
+        ge=1,
+        le=1024,
+        description="torch intra-op threads; None = the CPUs this process may run on (affinity and cgroup quota)",
     )
 
 
@@ -57,10 +69,14 @@ class DataFormat(Spec):
     """Which record fields make a training text. Every text is followed by the tokenizer's EOS."""
 
     format: Literal["text", "prompt_continuation"] = Field(
-        "text", description="text: one field holds the text; prompt_continuation: prompt + continuation (the paper's 'original' baseline)"
+        "text",
+        description="text: one field holds the text; prompt_continuation: prompt + continuation "
+        "(the paper's 'original' baseline)",
     )
     text_field: str = Field("text", min_length=1, description="Record field holding the text (format=text)")
-    prompt_field: str = Field("prompt", min_length=1, description="Record field holding the prompt (format=prompt_continuation)")
+    prompt_field: str = Field(
+        "prompt", min_length=1, description="Record field holding the prompt (format=prompt_continuation)"
+    )
     continuation_field: str = Field(
         "continuation", min_length=1, description="Record field holding the continuation (format=prompt_continuation)"
     )

@@ -8,8 +8,9 @@ positions only, by position, so a real EOS still gets trained even when pad id =
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -48,7 +49,9 @@ def record_texts(records: Sequence[dict[str, Any]], fmt: DataFormat) -> list[str
 def _field(record: dict[str, Any], name: str, index: int) -> str:
     value = record.get(name) if isinstance(record, dict) else None
     if not isinstance(value, str):
-        raise InvalidSpec(f"expected a string field {name!r}, got {type(value).__name__}", field=f"records[{index}].{name}")
+        raise InvalidSpec(
+            f"expected a string field {name!r}, got {type(value).__name__}", field=f"records[{index}].{name}"
+        )
     return value
 
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import torch
 
-from genleak.core.errors import InvalidSpec, ModelNotFound, UnsafeArtifact
+from genleak.core.errors import InvalidSpec, UnsafeArtifact
+from genleak.core.models import PICKLE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 TOKENIZER_FILE_PATTERNS = (
     "tokenizer*.json",
     "tokenizer.model",
@@ -32,26 +32,16 @@ TOKENIZER_FILE_PATTERNS = (
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
-def check_model_dir(path: Path, where: str = "model_dir") -> Path:
-    """A model folder must hold config.json and safetensors weights; pickle-only folders are refused."""
-    if not path.is_dir():
-        raise ModelNotFound(f"{where}: no model folder at {path}")
-    if not (path / "config.json").is_file():
-        raise ModelNotFound(f"{where}: {path} is not a model folder (no config.json)")
-    if not any(path.glob("*.safetensors")):
-        pickles = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
-        if pickles:
-            raise UnsafeArtifact(f"{where}: {path} holds only pickle weights ({', '.join(pickles)}); safetensors required")
-        raise ModelNotFound(f"{where}: {path} has no safetensors weights")
-    return path
-
-
 def load_tokenizer(model_dir: Path, trust_remote_code: bool) -> Any:
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=trust_remote_code, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(model_dir), trust_remote_code=trust_remote_code, local_files_only=True
+    )
     if tokenizer.eos_token_id is None:
-        raise InvalidSpec(f"the tokenizer in {model_dir} has no EOS token; every training text must end with one", "model_dir")
+        raise InvalidSpec(
+            f"the tokenizer in {model_dir} has no EOS token; every training text must end with one", "model_dir"
+        )
     return tokenizer
 
 

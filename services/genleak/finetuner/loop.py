@@ -25,7 +25,9 @@ STAGE = "train"
 
 
 class TrainLoop:
-    def __init__(self, model: torch.nn.Module, config: TrainConfig, data: EncodedDataset, pad_id: int, reporter: Reporter):
+    def __init__(
+        self, model: torch.nn.Module, config: TrainConfig, data: EncodedDataset, pad_id: int, reporter: Reporter
+    ):
         self.model = model
         self.config = config
         self.data = data
@@ -93,8 +95,9 @@ class TrainLoop:
             self.reporter.check()
             loss_sum, n_targets = self._forward_loss(batch)
             (loss_sum / group_tokens).backward()
-            loss_total += loss_sum.item()
-            recorder.add_batch(loss_sum.item(), n_targets, int(batch["attention_mask"].sum()), batch["input_ids"].numel())
+            batch_loss = loss_sum.item()
+            loss_total += batch_loss
+            recorder.add_batch(batch_loss, n_targets, int(batch["attention_mask"].sum()), batch["input_ids"].numel())
         if self.config.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(self.params, self.config.max_grad_norm)
         self.optimizer.step()
@@ -103,7 +106,9 @@ class TrainLoop:
         return loss_total / group_tokens
 
     def _forward_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
-        logits = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        logits = self.model(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False
+        ).logits
         targets = batch["labels"][:, 1:]
         loss_sum = F.cross_entropy(
             logits[:, :-1].float().reshape(-1, logits.size(-1)),

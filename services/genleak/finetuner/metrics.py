@@ -27,7 +27,7 @@ class EpochMetrics:
         return self.useful_tokens / self.train_s if self.train_s > 0 else 0.0
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "EpochMetrics":
+    def from_json(cls, data: dict[str, Any]) -> EpochMetrics:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**{**fields, "step_losses": tuple(fields["step_losses"]), "resumed": True})
 

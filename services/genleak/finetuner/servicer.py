@@ -35,6 +35,6 @@ def binding(core: FinetunerCore, jobs: JobManager) -> ServiceBinding:
                           finetuner_pb2.DESCRIPTOR.services_by_name["FinetunerService"].full_name)
 
 
-def build(settings, store) -> ServiceBinding:
+def build(settings, store, gate=None) -> ServiceBinding:
     core = FinetunerCore(store, settings.store.cache_dir / "work")
-    return binding(core, JobManager(settings.job_workers, settings.max_queued_jobs))
+    return binding(core, JobManager(settings.job_workers, settings.max_queued_jobs, gate))

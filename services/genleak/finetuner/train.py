@@ -8,21 +8,24 @@ import os
 import random
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
 from genleak.core.hashing import canonical_json, sha256_bytes, sha256_file
+from genleak.core.models import check_model_dir
 from genleak.core.progress import Reporter
 from genleak.core.specs import parse_spec
 from genleak.finetuner import checkpoint as ckpt
 from genleak.finetuner.data import EncodedDataset, encode_texts, record_texts, select_records
-from genleak.finetuner.loading import check_model_dir, load_base_model, load_tokenizer, pad_token_id
+from genleak.finetuner.loading import load_base_model, load_tokenizer, pad_token_id
 from genleak.finetuner.loop import TrainLoop
 from genleak.finetuner.metrics import EpochMetrics, TrainMetrics
 from genleak.finetuner.result import EpochCheckpoint, FineTuneResult
 from genleak.finetuner.spec import FineTuneSpec
+from genleak.finetuner.threads import torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +46,22 @@ def finetune(
     """
     started = time.perf_counter()
     spec = spec if isinstance(spec, FineTuneSpec) else parse_spec(FineTuneSpec, spec)
-    model_dir = check_model_dir(Path(model_dir))
+    model_dir = check_model_dir(Path(model_dir), where="model_dir")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt.clear_leftovers(out_dir)
-    _set_threads(spec.train.num_threads)
+    with torch_threads(spec.train.num_threads):
+        return _finetune(model_dir, records, spec, out_dir, reporter, started)
 
+
+def _finetune(
+    model_dir: Path,
+    records: Sequence[dict[str, Any]],
+    spec: FineTuneSpec,
+    out_dir: Path,
+    reporter: Reporter,
+    started: float,
+) -> FineTuneResult:
     tokenizer = load_tokenizer(model_dir, spec.trust_remote_code)
     texts = record_texts(select_records(records, spec.train.last_n), spec.data)
     data = encode_texts(tokenizer, texts, spec.train.max_length)
@@ -64,8 +77,11 @@ def finetune(
     else:
         log.info("all %d epochs already complete in %s", start, out_dir)
 
-    metrics = TrainMetrics(tuple(prior), len(data), data.n_truncated, spec.train.max_length, time.perf_counter() - started)
-    metrics_path = _write_json_atomic(out_dir / METRICS_FILE, {"spec_hash": spec.spec_hash(), "run_key": run_key, **metrics.to_json()})
+    metrics = TrainMetrics(
+        tuple(prior), len(data), data.n_truncated, spec.train.max_length, time.perf_counter() - started
+    )
+    summary = {"spec_hash": spec.spec_hash(), "run_key": run_key, **metrics.to_json()}
+    metrics_path = _write_json_atomic(out_dir / METRICS_FILE, summary)
     return FineTuneResult(out_dir, spec.spec_hash(), run_key, tuple(kept), metrics, metrics_path)
 
 
@@ -110,12 +126,6 @@ def _run_key(spec: FineTuneSpec, texts: list[str], model_dir: Path) -> str:
     return sha256_bytes(canonical_json(payload).encode())
 
 
-def _set_threads(requested: int | None) -> None:
-    threads = requested or len(os.sched_getaffinity(0))
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
-
-
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
@@ -125,8 +135,13 @@ def _log_plan(model: torch.nn.Module, loop: TrainLoop, data: EncodedDataset) -> 
     trainable = sum(p.numel() for p in loop.params)
     total = sum(p.numel() for p in model.parameters())
     log.info(
-        "training %d examples (%d truncated), %d batches/epoch, %d steps total, %.3fM of %.3fM params trainable, %d threads",
-        len(data), data.n_truncated, loop.batches_per_epoch, loop.total_steps, trainable / 1e6, total / 1e6,
+        "training %d examples (%d truncated), %d batches/epoch, %d steps, %.3fM of %.3fM params trainable, %d threads",
+        len(data),
+        data.n_truncated,
+        loop.batches_per_epoch,
+        loop.total_steps,
+        trainable / 1e6,
+        total / 1e6,
         torch.get_num_threads(),
     )
 

@@ -48,5 +48,5 @@ def binding(core: GeneratorCore, jobs: JobManager) -> ServiceBinding:
                           generator_pb2.DESCRIPTOR.services_by_name["GeneratorService"].full_name)
 
 
-def build(settings, store) -> ServiceBinding:
-    return binding(GeneratorCore(store, EngineCache(max_size=2)), JobManager(settings.job_workers, settings.max_queued_jobs))
+def build(settings, store, gate=None) -> ServiceBinding:
+    return binding(GeneratorCore(store, EngineCache(max_size=2)), JobManager(settings.job_workers, settings.max_queued_jobs, gate))

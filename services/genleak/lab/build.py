@@ -61,9 +61,7 @@ def build_lab(config: LabConfig, out_dir: Path, reporter: Reporter | None = None
     phases: dict[str, float] = {}
     with _torch_threads(config.pretrain.threads):
         with _timed(phases, "corpus"):
-            splits = _make_corpus(config, reporter)
-            rows = dataset_rows(splits, config.prompt_ratio)
-            dataset_paths = write_datasets(rows, out_dir / "datasets")
+            splits = make_lab_datasets(config, out_dir / "datasets", reporter)
         with _timed(phases, "tokenizer"):
             reporter.update("tokenizer", 0, 1, "training byte-level BPE")
             member_texts = [d.text for d in splits.members]
@@ -103,12 +101,14 @@ def load_lab_result(out_dir: Path) -> LabResult:
     )
 
 
-def _make_corpus(config: LabConfig, reporter: Reporter) -> LabSplits:
+def make_lab_datasets(config: LabConfig, datasets_dir: Path, reporter: Reporter = NULL_REPORTER) -> LabSplits:
+    """The data half of the lab (no training): people, mail, splits, jsonl files."""
     reporter.update("corpus", 0, 2, "people")
     people = make_people(config.n_people, config.n_eval_people, config.n_fewshot_people, config.corpus.n_domains,
                          config.seed)
     reporter.update("corpus", 1, 2, "mail and splits")
     splits = build_splits(config, people)
+    write_datasets(dataset_rows(splits, config.prompt_ratio), datasets_dir)
     reporter.update("corpus", 2, 2, f"{len(splits.members)} member documents")
     return splits
 
@@ -171,12 +171,13 @@ def _write_lab_json(path: Path, config: LabConfig, stats: dict, memorization: di
 
 @contextmanager
 def _timed(phases: dict[str, float], phase: str) -> Iterator[None]:
-    started = time.perf_counter()
+    """Wall seconds go to lab.json; CPU seconds are logged because shared machines skew wall time."""
+    started, cpu_started = time.perf_counter(), time.process_time()
     try:
         yield
     finally:
         phases[phase] = time.perf_counter() - started
-        log.info("lab phase %s took %.1fs", phase, phases[phase])
+        log.info("lab phase %s took %.1fs wall, %.1fs cpu", phase, phases[phase], time.process_time() - cpu_started)
 
 
 @contextmanager

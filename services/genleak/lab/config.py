@@ -131,13 +131,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {
         "n_people": 60,
         "n_eval_people": 16,
-        "emails": 200,
+        "emails": 160,
         "n_nonmember_emails": 40,
         "n_prompt_docs": 40,
-        "vocab_size": 600,
+        "vocab_size": 1000,
         "corpus": {"docs_per_eval_person": 5, "docs_per_fewshot_person": 1},
         "target": {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 256},
         "generator": {"hidden_size": 96, "num_layers": 2, "num_heads": 2, "intermediate_size": 256},
-        "pretrain": {"epochs": 4, "generator_epochs": 2, "batch_size": 16},
+        "pretrain": {"epochs": 3, "generator_epochs": 2, "batch_size": 16},
     },
 }

@@ -56,15 +56,16 @@ def make_people(n_people: int, n_eval: int, n_fewshot: int, n_domains: int, seed
     domains = DOMAINS[:n_domains]
     people: list[Person] = []
     names: set[str] = set()
-    emails: set[str] = set()
+    mailboxes: set[str] = set()
     while len(people) < n_people:
         first, last = _ascii_name(fake.first_name()), _ascii_name(fake.last_name())
         name = f"{first} {last}"
         email = make_email(first, last, rng.choice(domains), rng)
-        if not first or not last or _overlaps(name, names) or _overlaps(email, emails):
+        mailbox = email.split("@")[0] + "@"  # unique mailboxes: the domain alone never tells two people apart
+        if not first or not last or _overlaps(name, names) or _overlaps(mailbox, mailboxes):
             continue
         names.add(name.lower())
-        emails.add(email.lower())
+        mailboxes.add(mailbox.lower())
         index = len(people)
         people.append(Person(
             person_id=f"p{index:05d}", name=name, first=first, last=last, email=email,

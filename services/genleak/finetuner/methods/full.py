@@ -19,15 +19,15 @@ class FullConfig(Spec):
 class FullMethod:
     has_adapter = False
 
-    def wrap(self, model: "torch.nn.Module", scratch_dir: Path) -> "torch.nn.Module":
+    def wrap(self, model: torch.nn.Module, scratch_dir: Path) -> torch.nn.Module:
         for param in model.parameters():
             param.requires_grad_(True)
         return model
 
-    def save_adapter(self, model: "torch.nn.Module", dest: Path) -> None:
+    def save_adapter(self, model: torch.nn.Module, dest: Path) -> None:
         raise NotImplementedError("full fine-tuning has no adapter; save the merged model")
 
-    def merged_model(self, model: "torch.nn.Module") -> "torch.nn.Module":
+    def merged_model(self, model: torch.nn.Module) -> torch.nn.Module:
         return model
 
 

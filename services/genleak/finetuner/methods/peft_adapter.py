@@ -24,9 +24,11 @@ class LoraFamilyConfig(Spec):
     lora_dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the adapter input during training")
     target_modules: str | tuple[str, ...] = Field(
         "all-linear",
-        description="Modules to adapt: 'all-linear' (every linear layer but the output head), a regex, or a list of names",
+        description="Modules to adapt: 'all-linear' (every linear but the output head), a regex, or a list of names",
     )
-    bias: Literal["none", "all", "lora_only"] = Field("none", description="Which biases are trained and saved with the adapter")
+    bias: Literal["none", "all", "lora_only"] = Field(
+        "none", description="Which biases are trained and saved with the adapter"
+    )
 
 
 def _import_peft() -> Any:
@@ -54,12 +56,12 @@ class PeftAdapterMethod:
         fields["target_modules"] = targets if isinstance(targets, str) else list(targets)
         return peft.LoraConfig(task_type="CAUSAL_LM", **fields, **self._overrides)
 
-    def wrap(self, model: "torch.nn.Module", scratch_dir: Path) -> "torch.nn.Module":
+    def wrap(self, model: torch.nn.Module, scratch_dir: Path) -> torch.nn.Module:
         return _import_peft().get_peft_model(model, self.lora_config())
 
-    def save_adapter(self, model: "torch.nn.Module", dest: Path) -> None:
+    def save_adapter(self, model: torch.nn.Module, dest: Path) -> None:
         model.save_pretrained(str(dest), safe_serialization=True)
 
-    def merged_model(self, model: "torch.nn.Module") -> "torch.nn.Module":
+    def merged_model(self, model: torch.nn.Module) -> torch.nn.Module:
         # merge a copy: merge_and_unload mutates, and training may continue after this checkpoint
         return copy.deepcopy(model).merge_and_unload()

@@ -38,14 +38,14 @@ class PissaMethod(PeftAdapterMethod):
         super().__init__(config, init_lora_weights=init)
         self._initial_dir: Path | None = None
 
-    def wrap(self, model: "torch.nn.Module", scratch_dir: Path) -> "torch.nn.Module":
+    def wrap(self, model: torch.nn.Module, scratch_dir: Path) -> torch.nn.Module:
         peft_model = super().wrap(model, scratch_dir)
         # the untrained adapter is the reference that turns each trained one into a plain LoRA
         self._initial_dir = scratch_dir / INITIAL_ADAPTER
         peft_model.save_pretrained(str(self._initial_dir), safe_serialization=True)
         return peft_model
 
-    def save_adapter(self, model: "torch.nn.Module", dest: Path) -> None:
+    def save_adapter(self, model: torch.nn.Module, dest: Path) -> None:
         if self._initial_dir is None:
             raise RuntimeError("PissaMethod.save_adapter called before wrap")
         with warnings.catch_warnings():

@@ -7,9 +7,10 @@ Registering needs no torch; heavy imports happen inside the builders.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from genleak.core.errors import InvalidSpec
 from genleak.core.specs import Spec, parse_spec
@@ -24,13 +25,13 @@ class FineTuneMethod(Protocol):
     has_adapter: bool
     """True if `save_adapter` writes a peft adapter; False for full fine-tuning."""
 
-    def wrap(self, model: "torch.nn.Module", scratch_dir: Path) -> "torch.nn.Module":
+    def wrap(self, model: torch.nn.Module, scratch_dir: Path) -> torch.nn.Module:
         """Return the model to train (its trainable parameters are what the optimizer updates)."""
 
-    def save_adapter(self, model: "torch.nn.Module", dest: Path) -> None:
+    def save_adapter(self, model: torch.nn.Module, dest: Path) -> None:
         """Write the adapter in peft's layout so `PeftModel.from_pretrained(original_base, dest)` works."""
 
-    def merged_model(self, model: "torch.nn.Module") -> "torch.nn.Module":
+    def merged_model(self, model: torch.nn.Module) -> torch.nn.Module:
         """A plain transformers model with the update folded in; must not disturb `model`."""
 
 
@@ -49,6 +50,12 @@ class MethodPlugin:
         if isinstance(data, Spec):
             data = data.model_dump()
         return parse_spec(self.config_cls, dict(data or {}), where=where)
+
+    def parse_config_strict(self, data: Any) -> Spec:
+        """Validate with pydantic's own errors, so an enclosing spec reports the nested field path."""
+        if isinstance(data, Spec):
+            data = data.model_dump()
+        return self.config_cls.model_validate(data if data is not None else {})
 
     def build(self, config: Mapping[str, Any] | Spec | None) -> FineTuneMethod:
         return self.builder(self.parse_config(config))
@@ -71,4 +78,6 @@ def get_method(name: str, where: str = "method") -> MethodPlugin:
     try:
         return _METHODS[name]
     except KeyError:
-        raise InvalidSpec(f"unknown fine-tune method {name!r}; valid: {', '.join(method_names())}", field=where) from None
+        raise InvalidSpec(
+            f"unknown fine-tune method {name!r}; valid: {', '.join(method_names())}", field=where
+        ) from None

@@ -64,14 +64,18 @@ def tokenizer_len_fn(model_dir: Path, trust_remote_code: bool = False) -> TokenC
 
 def generate_continuations(
     engine: GenerationEngine,
-    token_counter: TokenCounter | Path,
+    token_counter: TokenCounter | Path | str,
     records: list[dict[str, Any]],
     config: ContinuationConfig,
     reporter: Reporter | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Continue each record's prompt; returns (output records, stats)."""
+    """Continue each record's prompt; returns (output records, stats).
+
+    `token_counter` counts prompt tokens for the length filter: a function, or the
+    generator's model folder (its tokenizer is loaded).
+    """
     reporter = reporter or NULL_REPORTER
-    count = tokenizer_len_fn(token_counter) if isinstance(token_counter, Path) else token_counter
+    count = token_counter if callable(token_counter) else tokenizer_len_fn(Path(token_counter))
     started = time.perf_counter()
     selected = records if config.limit is None else records[: config.limit]
     prompts = [_prompt_of(rec, i, config) for i, rec in enumerate(selected)]
