@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from genleak.attacker.service import AttackerCore, ExtractionJobSpec
 from genleak.core.jobs import JobManager
 from genleak.engines import EngineCache
@@ -28,4 +30,7 @@ def binding(core: AttackerCore, jobs: JobManager) -> ServiceBinding:
 
 
 def build(settings, store, gate=None) -> ServiceBinding:
-    return binding(AttackerCore(store, EngineCache(max_size=2)), JobManager(settings.job_workers, settings.max_queued_jobs, gate))
+    engines = EngineCache(max_size=2)
+    jobs = JobManager(settings.job_workers, settings.max_queued_jobs, gate)
+    bound = binding(AttackerCore(store, engines), jobs)
+    return dataclasses.replace(bound, on_stop=lambda: (jobs.shutdown(), engines.close()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from genleak.controller.service import ControllerCore
 from genleak.core.jobs import JobManager
 from genleak.rpc.convert import job_to_proto
@@ -41,4 +43,5 @@ def build(settings, store) -> ServiceBinding:
         return ensure_lab(store, lab_spec.preset, lab_spec.seed, lab_spec.overrides, reporter)
 
     core = ControllerCore(store, clients, lab_provider)
-    return binding(core, JobManager(workers=2, max_queued=settings.max_queued_jobs))
+    jobs = JobManager(workers=2, max_queued=settings.max_queued_jobs)
+    return dataclasses.replace(binding(core, jobs), on_stop=lambda: (jobs.shutdown(), clients.close()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from genleak.core.jobs import JobManager
 from genleak.core.specs import parse_spec
 from genleak.finetuner.service import FinetunerCore, FineTuneJobSpec
@@ -37,4 +39,5 @@ def binding(core: FinetunerCore, jobs: JobManager) -> ServiceBinding:
 
 def build(settings, store, gate=None) -> ServiceBinding:
     core = FinetunerCore(store, settings.store.cache_dir / "work")
-    return binding(core, JobManager(settings.job_workers, settings.max_queued_jobs, gate))
+    jobs = JobManager(settings.job_workers, settings.max_queued_jobs, gate)
+    return dataclasses.replace(binding(core, jobs), on_stop=jobs.shutdown)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from genleak.core.errors import InvalidSpec
 from genleak.core.jobs import JobManager
 from genleak.core.specs import parse_spec
@@ -49,4 +51,7 @@ def binding(core: GeneratorCore, jobs: JobManager) -> ServiceBinding:
 
 
 def build(settings, store, gate=None) -> ServiceBinding:
-    return binding(GeneratorCore(store, EngineCache(max_size=2)), JobManager(settings.job_workers, settings.max_queued_jobs, gate))
+    engines = EngineCache(max_size=2)
+    jobs = JobManager(settings.job_workers, settings.max_queued_jobs, gate)
+    bound = binding(GeneratorCore(store, engines), jobs)
+    return dataclasses.replace(bound, on_stop=lambda: (jobs.shutdown(), engines.close()))

@@ -14,6 +14,10 @@ from genleak.core.errors import InvalidSpec
 from genleak.core.specs import Spec, parse_spec
 
 
+# vLLM 0.32's CPU attention backend refuses other head sizes, and the lab models must load there.
+VLLM_CPU_HEAD_SIZES = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
+
+
 class ModelShape(Spec):
     """Transformer dimensions shared by the GPT-NeoX target and the Llama generator."""
 
@@ -29,6 +33,9 @@ class ModelShape(Spec):
     def _heads_divide_width(self) -> "ModelShape":
         if self.hidden_size % self.num_heads:
             raise ValueError(f"num_heads={self.num_heads} does not divide hidden_size={self.hidden_size}")
+        if self.hidden_size // self.num_heads not in VLLM_CPU_HEAD_SIZES:
+            raise ValueError(f"head size {self.hidden_size // self.num_heads} is not among the sizes vLLM's CPU attention "
+                             f"supports {VLLM_CPU_HEAD_SIZES}")
         if self.num_kv_heads is not None and self.num_heads % self.num_kv_heads:
             raise ValueError(f"num_kv_heads={self.num_kv_heads} does not divide num_heads={self.num_heads}")
         return self
@@ -37,8 +44,8 @@ class ModelShape(Spec):
 class PretrainConfig(Spec):
     """Plain causal-LM pretraining of both lab models on the member documents."""
 
-    epochs: int = Field(10, gt=0, description="Passes over the member documents for the target")
-    generator_epochs: int = Field(6, gt=0, description="Passes over the member documents for the generator")
+    epochs: int = Field(6, gt=0, description="Passes over the member documents for the target")
+    generator_epochs: int = Field(4, gt=0, description="Passes over the member documents for the generator")
     lr: float = Field(3e-3, gt=0, description="Peak AdamW learning rate for the target")
     generator_lr: float = Field(2e-3, gt=0, description="Peak AdamW learning rate for the generator")
     batch_size: int = Field(16, gt=0, description="Documents per optimisation step")
@@ -55,7 +62,7 @@ class PretrainConfig(Spec):
 class CorpusConfig(Spec):
     """How the Enron-like mail is written; the knobs that decide how memorable an email is."""
 
-    docs_per_eval_person: int = Field(8, gt=0, description="Member documents featuring each PII-eval person")
+    docs_per_eval_person: int = Field(6, gt=0, description="Member documents featuring each PII-eval person")
     docs_per_fewshot_person: int = Field(3, ge=0, description="Member documents featuring each few-shot person")
     n_domains: int = Field(20, ge=2, le=24, description="Fictional company/ISP mail domains in use")
     mailto_space_prob: float = Field(0.3, ge=0, le=1, description="P('[mailto: x]' rather than '[mailto:x]')")
@@ -81,14 +88,14 @@ class LabConfig(Spec):
     n_people: int = Field(280, gt=0, description="People in the world (eval + few-shot + tuning)")
     n_eval_people: int = Field(100, gt=0, description="PII-eval targets: in pretraining, never in prompts")
     n_fewshot_people: int = Field(5, ge=5, description="Public demonstration people for 5-shot templates")
-    emails: int = Field(1500, gt=0, description="Member (pretraining) documents")
+    emails: int = Field(1100, gt=0, description="Member (pretraining) documents")
     n_nonmember_emails: int = Field(400, gt=0, description="Held-out documents of the same distribution")
     n_prompt_docs: int = Field(300, gt=0, description="Member documents (tuning people only) cut into prompts")
     prompt_ratio: float = Field(0.5, gt=0, lt=1, description="Share of a prompt document's lines kept as the prompt")
     vocab_size: int = Field(4096, ge=300, description="Byte-level BPE vocabulary size (incl. special tokens)")
     corpus: CorpusConfig = CorpusConfig()
     target: ModelShape = ModelShape()
-    generator: ModelShape = ModelShape(hidden_size=192, num_layers=4, num_heads=4, intermediate_size=768)
+    generator: ModelShape = ModelShape(hidden_size=192, num_layers=3, num_heads=6, intermediate_size=640)
     pretrain: PretrainConfig = PretrainConfig()
     probe: ProbeConfig = ProbeConfig()
 
@@ -137,7 +144,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "vocab_size": 1000,
         "corpus": {"docs_per_eval_person": 5, "docs_per_fewshot_person": 1},
         "target": {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 256},
-        "generator": {"hidden_size": 96, "num_layers": 2, "num_heads": 2, "intermediate_size": 256},
+        "generator": {"hidden_size": 96, "num_layers": 2, "num_heads": 3, "intermediate_size": 256},
         "pretrain": {"epochs": 3, "generator_epochs": 2, "batch_size": 16},
     },
 }

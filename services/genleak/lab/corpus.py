@@ -78,6 +78,7 @@ def contact_sentence(person: Person, rng: random.Random) -> str:
         f"FYI, the email address of {person.name} is {person.email}.",
         f"{person.name}'s email is {person.email} if you need it.",
         f"Loop in {person.name} ({person.email}) before we sign.",
+        f"New contact for the file - name: {person.name}, email: {person.email}.",
     )
     return rng.choice(forms)
 

@@ -25,10 +25,13 @@ class ServiceBinding:
     servicer: Any
     add_to_server: Callable[[Any, grpc.Server], None]
     full_name: str
+    on_stop: Callable[[], None] | None = None  # frees what the service holds (engines, job threads)
 
 
 class RunningServer:
-    def __init__(self, server: grpc.Server, port: int, health_servicer: health.HealthServicer, names: list[str]):
+    def __init__(self, server: grpc.Server, port: int, health_servicer: health.HealthServicer, names: list[str],
+                 on_stop: list[Callable[[], None]] | None = None):
+        self._on_stop = on_stop or []
         self.server = server
         self.port = port
         self._health = health_servicer
@@ -46,6 +49,11 @@ class RunningServer:
     def stop(self, grace: float = 5.0) -> None:
         self.set_serving(False)
         self.server.stop(grace).wait()
+        for hook in self._on_stop:
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - shutting down: log and go on
+                log.exception("error while stopping a service")
 
     def wait(self) -> None:
         self.server.wait_for_termination()
@@ -73,7 +81,7 @@ def start_server(bindings: list[ServiceBinding], host: str = "127.0.0.1", port: 
     if bound == 0:
         raise OSError(f"could not bind {host}:{port}")
     server.start()
-    running = RunningServer(server, bound, health_servicer, names)
+    running = RunningServer(server, bound, health_servicer, names, [b.on_stop for b in bindings if b.on_stop])
     running.set_serving(True)
     log.info("serving %s on %s:%d", ", ".join(names), host, bound)
     return running

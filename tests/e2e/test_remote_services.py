@@ -1,0 +1,99 @@
+"""The deployed shape: each service its own `genleak serve` process, S3 store, auth token, `genleak run --remote`."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "e2e-token"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_serving(address: str, timeout: float = 90.0) -> None:
+    deadline = time.time() + timeout
+    channel = grpc.insecure_channel(address)
+    while time.time() < deadline:
+        try:
+            status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2).status
+            if status == health_pb2.HealthCheckResponse.SERVING:
+                return
+        except grpc.RpcError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{address} never became SERVING")
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory):
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    s3.start()
+    host, port = s3.get_host_and_port()
+    tmp = tmp_path_factory.mktemp("deployed")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "services"), "GENLEAK_STORE": "s3://genleak-e2e/artifacts",
+           "GENLEAK_S3_ENDPOINT": f"{host}:{port}", "GENLEAK_S3_SECURE": "false", "GENLEAK_S3_ACCESS_KEY": "testing",
+           "GENLEAK_S3_SECRET_KEY": "testing", "GENLEAK_AUTH_TOKEN": TOKEN, "GENLEAK_CACHE_DIR": str(tmp / "cache")}
+    ports = {name: _free_port() for name in ("generator", "finetuner", "attacker", "controller")}
+    for name in ("generator", "finetuner", "attacker"):
+        env[f"GENLEAK_{name.upper()}_ADDR"] = f"127.0.0.1:{ports[name]}"
+    procs = []
+    for name, port_ in ports.items():
+        log = open(tmp / f"{name}.log", "w")
+        procs.append(subprocess.Popen([sys.executable, "-m", "genleak", "serve", name, "--host", "127.0.0.1",
+                                       "--port", str(port_)], env=env, stdout=log, stderr=subprocess.STDOUT))
+    try:
+        for port_ in ports.values():
+            _wait_serving(f"127.0.0.1:{port_}")
+        yield env, ports, tmp
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=30)
+        s3.stop()
+
+
+def test_run_remote_against_separate_service_processes(deployed):
+    env, ports, tmp = deployed
+    proc = subprocess.run([sys.executable, "-m", "genleak", "run", "examples/tiny.yaml", "--remote", "--controller",
+                           f"127.0.0.1:{ports['controller']}", "--no-progress", "--out", str(tmp / "out")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| template | base | original | generated |" in proc.stdout
+    assert "s3://genleak-e2e/artifacts/runs/tiny/" in proc.stdout
+
+
+def test_remote_call_without_token_is_refused(deployed):
+    env, ports, _ = deployed
+    env = {k: v for k, v in env.items() if k != "GENLEAK_AUTH_TOKEN"}
+    proc = subprocess.run([sys.executable, "-m", "genleak", "run", "examples/tiny.yaml", "--remote", "--controller",
+                           f"127.0.0.1:{ports['controller']}", "--no-progress"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "UNAUTHENTICATED" in proc.stderr
+
+
+def test_sigterm_stops_a_service_gracefully(deployed):
+    env, _, tmp = deployed
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "genleak", "serve", "attacker", "--host", "127.0.0.1", "--port",
+                             str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _wait_serving(f"127.0.0.1:{port}")
+    proc.terminate()
+    assert proc.wait(timeout=30) == 0
