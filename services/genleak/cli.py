@@ -20,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     # Before torch loads: idle OpenMP workers sleep instead of spinning. Jobs of several services
     # share 2 cores in the embedded stack; spinning made torch 10-50x slower there.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # Our own progress bars and logs say what is happening; per-file load bars from transformers do not.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     args = _parser().parse_args(argv)
     from genleak.logs import configure_logging
 

@@ -68,7 +68,7 @@ def test_counts_follow_the_config(data):
 
 
 def test_eval_people_are_memorisable_members(data):
-    k = TINY.corpus.docs_per_eval_person
+    k = TINY.corpus.min_docs_per_eval_person
     for person in data["pii_targets"]:
         docs = [d["text"] for d in data["members"] if person["email"] in d["text"]]
         assert len(docs) >= k, person

@@ -2,11 +2,12 @@
 
 Ground truth for the audits: which documents the models were pretrained on (members vs
 non-members) and whose emails they could have memorised (PII-eval people, absent from the
-fine-tuning prompts). Import cost: torch and transformers are loaded with this package.
+fine-tuning prompts). Importing this package loads torch and transformers.
 """
 
-from genleak.lab.build import LabResult, build_lab, load_lab_result
+from genleak.lab.build import build_lab, make_lab_datasets
 from genleak.lab.config import PRESETS, CorpusConfig, LabConfig, ModelShape, PretrainConfig, ProbeConfig
+from genleak.lab.result import LabResult, load_lab_result
 
 __all__ = [
     "PRESETS",
@@ -18,4 +19,5 @@ __all__ = [
     "ProbeConfig",
     "build_lab",
     "load_lab_result",
+    "make_lab_datasets",
 ]

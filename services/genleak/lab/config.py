@@ -44,10 +44,10 @@ class ModelShape(Spec):
 class PretrainConfig(Spec):
     """Plain causal-LM pretraining of both lab models on the member documents."""
 
-    epochs: int = Field(6, gt=0, description="Passes over the member documents for the target")
-    generator_epochs: int = Field(4, gt=0, description="Passes over the member documents for the generator")
-    lr: float = Field(3e-3, gt=0, description="Peak AdamW learning rate for the target")
-    generator_lr: float = Field(2e-3, gt=0, description="Peak AdamW learning rate for the generator")
+    epochs: int = Field(9, gt=0, description="Passes over the member documents for the target")
+    generator_epochs: int = Field(5, gt=0, description="Passes over the member documents for the generator")
+    lr: float = Field(4e-3, gt=0, description="Peak AdamW learning rate for the target")
+    generator_lr: float = Field(3e-3, gt=0, description="Peak AdamW learning rate for the generator")
     batch_size: int = Field(16, gt=0, description="Documents per optimisation step")
     max_length: int = Field(256, gt=8, description="Token cap per document (EOS included); longer ones are truncated")
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Fraction of steps with linear warm-up")
@@ -62,12 +62,26 @@ class PretrainConfig(Spec):
 class CorpusConfig(Spec):
     """How the Enron-like mail is written; the knobs that decide how memorable an email is."""
 
-    docs_per_eval_person: int = Field(6, gt=0, description="Member documents featuring each PII-eval person")
+    min_docs_per_eval_person: int = Field(3, gt=0, description="Fewest member documents featuring a PII-eval person")
+    max_docs_per_eval_person: int = Field(15, gt=0, description="Most member documents featuring a PII-eval person "
+                                          "(counts spread evenly between min and max, so memorisation is graded)")
     docs_per_fewshot_person: int = Field(3, ge=0, description="Member documents featuring each few-shot person")
     n_domains: int = Field(20, ge=2, le=24, description="Fictional company/ISP mail domains in use")
-    mailto_space_prob: float = Field(0.3, ge=0, le=1, description="P('[mailto: x]' rather than '[mailto:x]')")
-    mangled_dash_prob: float = Field(0.2, ge=0, le=1, description="P('—–Original Message—–' header, as mangled clients write it)")
-    indent_from_prob: float = Field(0.2, ge=0, le=1, description="P(' From:' with a leading space in a quoted header)")
+    mailto_space_prob: float = Field(0.5, ge=0, le=1, description="P('[mailto: x]' rather than '[mailto:x]')")
+    mangled_dash_prob: float = Field(0.3, ge=0, le=1, description="P('—–Original Message—–' header, as mangled clients write it)")
+    indent_from_prob: float = Field(0.3, ge=0, le=1, description="P(' From:' with a leading space in a quoted header)")
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> "CorpusConfig":
+        if self.min_docs_per_eval_person > self.max_docs_per_eval_person:
+            raise ValueError("min_docs_per_eval_person exceeds max_docs_per_eval_person")
+        return self
+
+
+def eval_doc_counts(n_eval: int, corpus: CorpusConfig) -> list[int]:
+    """Member-document counts of the eval people, evenly spread from min to max (unshuffled)."""
+    low, high = corpus.min_docs_per_eval_person, corpus.max_docs_per_eval_person
+    return [low + round(i * (high - low) / max(1, n_eval - 1)) for i in range(n_eval)]
 
 
 class ProbeConfig(Spec):
@@ -88,7 +102,7 @@ class LabConfig(Spec):
     n_people: int = Field(280, gt=0, description="People in the world (eval + few-shot + tuning)")
     n_eval_people: int = Field(100, gt=0, description="PII-eval targets: in pretraining, never in prompts")
     n_fewshot_people: int = Field(5, ge=5, description="Public demonstration people for 5-shot templates")
-    emails: int = Field(1100, gt=0, description="Member (pretraining) documents")
+    emails: int = Field(1350, gt=0, description="Member (pretraining) documents")
     n_nonmember_emails: int = Field(400, gt=0, description="Held-out documents of the same distribution")
     n_prompt_docs: int = Field(300, gt=0, description="Member documents (tuning people only) cut into prompts")
     prompt_ratio: float = Field(0.5, gt=0, lt=1, description="Share of a prompt document's lines kept as the prompt")
@@ -104,7 +118,7 @@ class LabConfig(Spec):
         n_tuning = self.n_people - self.n_eval_people - self.n_fewshot_people
         if n_tuning < 4:
             raise ValueError("n_people must exceed n_eval_people + n_fewshot_people by at least 4 (tuning people)")
-        featured = self.n_eval_people * self.corpus.docs_per_eval_person
+        featured = sum(eval_doc_counts(self.n_eval_people, self.corpus))
         featured += self.n_fewshot_people * self.corpus.docs_per_fewshot_person
         if featured + self.n_prompt_docs > self.emails:
             raise ValueError(f"emails={self.emails} cannot hold {featured} eval/few-shot documents plus "
@@ -142,7 +156,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "n_nonmember_emails": 40,
         "n_prompt_docs": 40,
         "vocab_size": 1000,
-        "corpus": {"docs_per_eval_person": 5, "docs_per_fewshot_person": 1},
+        "corpus": {"min_docs_per_eval_person": 3, "max_docs_per_eval_person": 6, "docs_per_fewshot_person": 1},
         "target": {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 256},
         "generator": {"hidden_size": 96, "num_layers": 2, "num_heads": 3, "intermediate_size": 256},
         "pretrain": {"epochs": 3, "generator_epochs": 2, "batch_size": 16},

@@ -67,7 +67,8 @@ class MailWriter:
             f"Subject: {subject}",
             "",
             _fill(rng.choice(BODIES[topic]), rng),
-            f"{author.first}",
+            "",
+            _short_signature(author, rng),
         ])
 
 
@@ -92,6 +93,11 @@ def _signature(person: Person, rng: random.Random) -> str:
     if style == 1:
         return f"{closing}\n{person.name}\n{rng.choice(TITLES)}, {company}\n{person.phone}\n{person.address}"
     return f"{closing}\n{person.name} | {person.phone} | {person.email}"
+
+
+def _short_signature(person: Person, rng: random.Random) -> str:
+    """Quoted replies keep only a one-line signature, which keeps documents near 200 tokens."""
+    return f"{person.name} | {person.phone} | {person.email}" if rng.random() < 0.5 else person.first
 
 
 def _fill(template: str, rng: random.Random) -> str:

@@ -1,7 +1,8 @@
 """The paper's split design over the lab's people and mail.
 
-- members: pretraining documents. Every PII-eval person is featured in `docs_per_eval_person` of
-  them, with their email, so the pretrained models can memorise name -> email.
+- members: pretraining documents. Every PII-eval person is featured in min..max_docs_per_eval_person
+  of them, with their email, so the pretrained models can memorise name -> email (more often for
+  some people than others, as in real mail).
 - prompts: member documents cast only with tuning people, cut into prompt + continuation. They are
   the generation prompts and the "original" fine-tuning data, so fine-tuning never shows an eval
   person's name or email (any extraction gain must come from re-activated pretraining memory).
@@ -14,7 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from genleak.lab.config import LabConfig
+from genleak.lab.config import LabConfig, eval_doc_counts
 from genleak.lab.corpus import MailCast, MailWriter
 from genleak.lab.people import Person
 
@@ -59,22 +60,24 @@ def is_tuning_only(cast: MailCast) -> bool:
     return all(p is None or p.role == "tuning" for p in (cast.sender, cast.recipient, cast.quoted, cast.mentioned, cast.cc))
 
 
+def featured_doc_counts(config: LabConfig, people: list[Person]) -> dict[str, int]:
+    """person_id -> member documents featuring them; eval counts are shuffled over the eval people."""
+    eval_counts = eval_doc_counts(config.n_eval_people, config.corpus)
+    random.Random(f"eval-counts-{config.seed}").shuffle(eval_counts)
+    eval_ids = [p.person_id for p in people if p.role == "eval"]
+    counts = {p.person_id: config.corpus.docs_per_fewshot_person for p in people if p.role == "fewshot"}
+    return {**counts, **dict(zip(eval_ids, eval_counts))}
+
+
 def _member_casts(config: LabConfig, people: list[Person], tuning: list[Person], rng: random.Random) -> list[MailCast]:
     casts: list[MailCast] = []
+    counts = featured_doc_counts(config, people)
     for person in people:
-        n_docs = _featured_doc_count(config, person)
+        n_docs = counts.get(person.person_id, 0)
         casts += [_featured_cast(person, _PLACEMENT_CYCLE[i % len(_PLACEMENT_CYCLE)], tuning, rng) for i in range(n_docs)]
     casts += [_tuning_cast(tuning, rng) for _ in range(config.emails - len(casts))]
     rng.shuffle(casts)
     return casts
-
-
-def _featured_doc_count(config: LabConfig, person: Person) -> int:
-    if person.role == "eval":
-        return config.corpus.docs_per_eval_person
-    if person.role == "fewshot":
-        return config.corpus.docs_per_fewshot_person
-    return 0
 
 
 def _nonmember_documents(
@@ -82,7 +85,8 @@ def _nonmember_documents(
 ) -> list[Document]:
     """Same cast mixture as the members (featured share included), drawn from its own rng stream."""
     rng = random.Random(f"nonmembers-{config.seed}")
-    featured = [p for p in people for _ in range(_featured_doc_count(config, p))]
+    counts = featured_doc_counts(config, people)
+    featured = [p for p in people for _ in range(counts.get(p.person_id, 0))]
     featured_share = len(featured) / config.emails
     documents: list[Document] = []
     while len(documents) < config.n_nonmember_emails:
@@ -101,7 +105,7 @@ def _featured_cast(person: Person, placement: str, tuning: list[Person], rng: ra
     if placement == "sender":
         return MailCast(sender=person, recipient=a)
     if placement == "recipient":
-        return MailCast(sender=a, recipient=person, mentioned=person if rng.random() < 0.5 else None)
+        return MailCast(sender=a, recipient=person)
     if placement == "quoted":
         return MailCast(sender=a, recipient=b, quoted=person)
     return MailCast(sender=a, recipient=b, mentioned=person)

@@ -40,6 +40,5 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, model_max_length: int
 
 def encode_documents(tokenizer: PreTrainedTokenizerFast, texts: list[str], max_length: int) -> list[list[int]]:
     """Token ids of each document + EOS (the document boundary the models learn), capped at max_length."""
-    eos = tokenizer.eos_token_id
-    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    return [(ids[: max_length - 1]) + [eos] for ids in encoded]
+    encoded = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=max_length - 1)["input_ids"]
+    return [ids + [tokenizer.eos_token_id] for ids in encoded]
