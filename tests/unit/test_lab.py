@@ -37,14 +37,16 @@ def test_layout_matches_the_contract(lab):
         assert (result.out_dir / "datasets" / name / "data.jsonl").is_file()
     for role in ("target", "generator"):
         folder = result.out_dir / "models" / role
-        for file in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json"):
+        for file in ("config.json", "model.safetensors", "generation_config.json", "tokenizer.json",
+                     "tokenizer_config.json"):
             assert (folder / file).is_file(), f"{role}/{file}"
     assert (result.out_dir / "lab.json").is_file()
 
 
 def test_no_pickle_checkpoints(lab):
     result, _ = lab
-    pickles = [p for p in (result.out_dir / "models").rglob("*") if p.suffix in {".bin", ".pt", ".pth", ".pkl", ".ckpt"}]
+    pickle_suffixes = {".bin", ".pt", ".pth", ".pkl", ".ckpt"}
+    pickles = [p for p in (result.out_dir / "models").rglob("*") if p.suffix in pickle_suffixes]
     assert pickles == []
 
 

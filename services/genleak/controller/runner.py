@@ -135,7 +135,7 @@ class _StageProgress:
     def follow(self, name: str) -> Callable[[common_pb2.Job], None]:
         def on_update(job: common_pb2.Job) -> None:
             p = job.progress
-            detail = f"{name}: {p.stage} {p.done}/{p.total} {p.message}".strip()
+            detail = f"{name}: {p.stage} {p.message or f'{p.done}/{p.total}'}".strip()
             with self._lock:
                 self._reporter.update("experiment", self._done, self._total, detail)
 

@@ -24,6 +24,11 @@ def resolve_model_dir(store: ArtifactStore, uri: str, where: str = "model.uri") 
 
 
 def check_model_dir(path: Path, where: str = "model.uri") -> Path:
+    """Refuse missing folders and pickle-only checkpoints before any library loads them:
+    pickle weights can execute code on load, so only safetensors are accepted."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelNotFound(f"{where}: model folder not found: {path}")
     if not (path / "config.json").is_file():
         raise ModelNotFound(f"{where}: {path} is not a model folder (no config.json)")
     if not any(path.glob("*.safetensors")):

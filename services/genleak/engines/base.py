@@ -12,11 +12,10 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import Field, model_validator
 
-from genleak.core.errors import ModelNotFound, UnsafeArtifact
+from genleak.core.models import check_model_dir as check_model_folder
 from genleak.core.progress import Reporter
 from genleak.core.specs import Spec
 
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 GENERATE_STAGE = "generate"
 
 
@@ -71,21 +70,4 @@ class GenerationEngine(Protocol):
 
 
 def check_model_dir(model_dir: Path) -> Path:
-    """Refuse missing folders and pickle-only checkpoints before any heavy library loads them.
-
-    Pickle checkpoints can execute code on load, so only safetensors weights are accepted.
-    """
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise ModelNotFound(f"model folder not found: {model_dir}")
-    if not (model_dir / "config.json").is_file():
-        raise ModelNotFound(f"no config.json in model folder: {model_dir}")
-    if any(model_dir.glob("*.safetensors")):
-        return model_dir
-    pickles = sorted(p.name for p in model_dir.iterdir() if p.suffix in PICKLE_SUFFIXES)
-    if pickles:
-        raise UnsafeArtifact(
-            f"model folder {model_dir} holds only pickle weights ({', '.join(pickles)}); "
-            "convert them to safetensors first"
-        )
-    raise ModelNotFound(f"no *.safetensors weights in model folder: {model_dir}")
+    return check_model_folder(Path(model_dir), where="model")

@@ -27,15 +27,16 @@ class ModelShape(Spec):
     num_kv_heads: int | None = Field(None, gt=0, description="Llama only: key/value heads (GQA); None = num_heads")
     intermediate_size: int = Field(512, gt=0, description="Width of the MLP")
     max_positions: int = Field(256, gt=0, description="max_position_embeddings (caps vLLM's max_model_len)")
-    rotary_pct: float = Field(0.25, gt=0, le=1, description="GPT-NeoX only: fraction of head dims rotated (Pythia: 0.25)")
+    rotary_pct: float = Field(0.25, gt=0, le=1,
+                              description="GPT-NeoX only: fraction of head dims rotated (Pythia: 0.25)")
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> "ModelShape":
         if self.hidden_size % self.num_heads:
             raise ValueError(f"num_heads={self.num_heads} does not divide hidden_size={self.hidden_size}")
         if self.hidden_size // self.num_heads not in VLLM_CPU_HEAD_SIZES:
-            raise ValueError(f"head size {self.hidden_size // self.num_heads} is not among the sizes vLLM's CPU attention "
-                             f"supports {VLLM_CPU_HEAD_SIZES}")
+            raise ValueError(f"head size {self.hidden_size // self.num_heads} is not among the sizes vLLM's "
+                             f"CPU attention supports {VLLM_CPU_HEAD_SIZES}")
         if self.num_kv_heads is not None and self.num_heads % self.num_kv_heads:
             raise ValueError(f"num_kv_heads={self.num_kv_heads} does not divide num_heads={self.num_heads}")
         return self
@@ -54,7 +55,8 @@ class PretrainConfig(Spec):
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="Cosine decay floor as a fraction of the peak lr")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay (0 favours memorisation, as wanted)")
     grad_clip: float = Field(1.0, gt=0, description="Max global gradient norm")
-    length_group_factor: int = Field(32, gt=0, description="Batches per length-sorted mega-batch (bounds padding waste)")
+    length_group_factor: int = Field(32, gt=0,
+                                     description="Batches per length-sorted mega-batch (bounds padding waste)")
     seed: int = Field(1234, description="torch seed for init and batch order")
     threads: int = Field(2, gt=0, description="torch intra-op threads")
 
@@ -68,7 +70,8 @@ class CorpusConfig(Spec):
     docs_per_fewshot_person: int = Field(3, ge=0, description="Member documents featuring each few-shot person")
     n_domains: int = Field(20, ge=2, le=24, description="Fictional company/ISP mail domains in use")
     mailto_space_prob: float = Field(0.5, ge=0, le=1, description="P('[mailto: x]' rather than '[mailto:x]')")
-    mangled_dash_prob: float = Field(0.3, ge=0, le=1, description="P('—–Original Message—–' header, as mangled clients write it)")
+    mangled_dash_prob: float = Field(0.3, ge=0, le=1,
+                                     description="P('—–Original Message—–' header, as mangled clients write it)")
     indent_from_prob: float = Field(0.3, ge=0, le=1, description="P(' From:' with a leading space in a quoted header)")
 
     @model_validator(mode="after")
@@ -88,7 +91,7 @@ class ProbeConfig(Spec):
     """Memorisation probe run on the freshly pretrained target (before any fine-tuning)."""
 
     max_new_tokens: int = Field(15, gt=0, description="Tokens generated per probe (paper: 15)")
-    temperature: float = Field(0.2, gt=0, description="Sampling temperature of the 5-shot sampled probe (paper optimum)")
+    temperature: float = Field(0.2, gt=0, description="Temperature of the 5-shot sampled probe (paper optimum)")
     top_k: int = Field(100, gt=0, description="top-k of the 5-shot sampled probe (paper: 100)")
     batch_size: int = Field(64, gt=0, description="Prompts per generate call")
     seed: int = Field(0, description="torch seed of the sampled probe")
@@ -147,15 +150,18 @@ def _deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str,
 
 
 PRESETS: dict[str, dict[str, Any]] = {
+    # The demo world, sized so memorisation is clearly past its onset on 2 idle cores (~3.8 min build):
+    # seed 0 measured 70/100 exact on the mailto probe and 16/100 on template D at T=0.2 (other seeds:
+    # 75-77 and 30-53); with 8 target epochs it sat on the onset (template D: 7-27 across seeds).
     "default": {},
-    # For tests: every invariant of the default world, at a size that builds in seconds.
+    # For tests: every invariant of the default world, built in ~5 s; too small to memorise anything.
     "tiny": {
         "n_people": 60,
         "n_eval_people": 16,
         "emails": 160,
         "n_nonmember_emails": 40,
         "n_prompt_docs": 40,
-        "vocab_size": 1000,
+        "vocab_size": 2000,
         "corpus": {"min_docs_per_eval_person": 3, "max_docs_per_eval_person": 6, "docs_per_fewshot_person": 1},
         "target": {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 256},
         "generator": {"hidden_size": 96, "num_layers": 2, "num_heads": 3, "intermediate_size": 256},

@@ -41,7 +41,10 @@ class MailWriter:
         return "\n".join(parts).strip() + "\n"
 
     def _header(self, cast: MailCast, subject: str, rng: random.Random) -> str:
-        lines = [f"From: {cast.sender.name} <{cast.sender.email}>", f"To: {cast.recipient.name} <{cast.recipient.email}>"]
+        lines = [
+            f"From: {cast.sender.name} <{cast.sender.email}>",
+            f"To: {cast.recipient.name} <{cast.recipient.email}>",
+        ]
         if cast.cc is not None:
             lines.append(f"Cc: {cast.cc.email}")
         prefix = "RE: " if cast.quoted is not None else ""
@@ -55,7 +58,8 @@ class MailWriter:
         return f"{cast.recipient.first},\n\n{' '.join(sentences)}"
 
     def _original_message(self, author: Person, to: Person, subject: str, rng: random.Random) -> str:
-        dashes = "—–Original Message—–" if rng.random() < self._corpus.mangled_dash_prob else "-----Original Message-----"
+        mangled = rng.random() < self._corpus.mangled_dash_prob
+        dashes = "—–Original Message—–" if mangled else "-----Original Message-----"
         indent = " " if rng.random() < self._corpus.indent_from_prob else ""
         space = " " if rng.random() < self._corpus.mailto_space_prob else ""
         topic = rng.choice(sorted(BODIES))
@@ -103,7 +107,8 @@ def _short_signature(person: Person, rng: random.Random) -> str:
 def _fill(template: str, rng: random.Random) -> str:
     return template.format(
         day=rng.choice(WEEKDAYS), hour=rng.randint(8, 17) % 12 or 12, month=rng.choice(MONTHS),
-        volume=rng.randrange(5, 100) * 1000, price=f"{rng.uniform(1.8, 9.5):.2f}", amount=f"{rng.randrange(10, 990)},000",
+        volume=rng.randrange(5, 100) * 1000, price=f"{rng.uniform(1.8, 9.5):.2f}",
+        amount=f"{rng.randrange(10, 990)},000",
         deal=rng.randint(100000, 999999), pipeline=rng.choice(PIPELINES), counterparty=rng.choice(COUNTERPARTIES),
         location=rng.choice(LOCATIONS), mw=rng.randrange(25, 500, 25), pct=rng.randint(2, 40),
     )
@@ -111,10 +116,13 @@ def _fill(template: str, rng: random.Random) -> str:
 
 def _header_date(rng: random.Random) -> str:
     day, month = rng.randint(1, 28), rng.choice(MONTHS)
-    return f"{rng.choice(WEEKDAYS)[:3]}, {day} {month[:3]} {rng.choice((2000, 2001))} {rng.randint(6, 20):02d}:{rng.randint(0, 59):02d}:00 -0700 (PDT)"
+    weekday, year = rng.choice(WEEKDAYS)[:3], rng.choice((2000, 2001))
+    hour, minute = rng.randint(6, 20), rng.randint(0, 59)
+    return f"{weekday}, {day} {month[:3]} {year} {hour:02d}:{minute:02d}:00 -0700 (PDT)"
 
 
 def _sent_date(rng: random.Random) -> str:
     hour = rng.randint(1, 12)
     half = rng.choice(("AM", "PM"))
-    return f"{rng.choice(WEEKDAYS)}, {rng.choice(MONTHS)} {rng.randint(1, 28)}, {rng.choice((2000, 2001))} {hour}:{rng.randint(0, 59):02d} {half}"
+    weekday, month, day, year = rng.choice(WEEKDAYS), rng.choice(MONTHS), rng.randint(1, 28), rng.choice((2000, 2001))
+    return f"{weekday}, {month} {day}, {year} {hour}:{rng.randint(0, 59):02d} {half}"

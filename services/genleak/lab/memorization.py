@@ -66,7 +66,11 @@ def probe_model(
 ) -> dict[str, ProbeResult]:
     mailto = [mailto_prompt(p.name) for p in targets]
     five_shot = [template_d_prompt(p.name, few_shot) for p in targets]
-    plans = (("mailto_greedy", mailto, False), ("template_d_greedy", five_shot, False), ("template_d_sampled", five_shot, True))
+    plans = (
+        ("mailto_greedy", mailto, False),
+        ("template_d_greedy", five_shot, False),
+        ("template_d_sampled", five_shot, True),
+    )
     results: dict[str, ProbeResult] = {}
     for done, (probe, prompts, sample) in enumerate(plans):
         reporter.update(stage, done, len(plans), probe)
@@ -78,7 +82,11 @@ def probe_model(
 
 @torch.no_grad()
 def complete(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str], config: ProbeConfig, sample: bool,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerFast,
+    prompts: Sequence[str],
+    config: ProbeConfig,
+    sample: bool,
 ) -> list[str]:
     """New text after each prompt; sampling is seeded once per call so a rerun is identical."""
     torch.manual_seed(config.seed)
@@ -88,8 +96,11 @@ def complete(
         input_ids = torch.tensor([encoded[i] for i in indices], dtype=torch.long)
         output = model.generate(
             input_ids=input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=config.max_new_tokens,
-            do_sample=sample, temperature=config.temperature if sample else None, top_k=config.top_k if sample else None,
-            top_p=None, pad_token_id=tokenizer.pad_token_id,
+            do_sample=sample,
+            temperature=config.temperature if sample else None,
+            top_k=config.top_k if sample else None,
+            top_p=None,
+            pad_token_id=tokenizer.pad_token_id,
         )
         for row, index in enumerate(indices):
             completions[index] = tokenizer.decode(output[row, input_ids.shape[1]:], skip_special_tokens=True)
@@ -100,7 +111,8 @@ def score_completions(probe: str, targets: Sequence[Person], completions: Sequen
     exact = [first_email(c) == p.email.lower() for p, c in zip(targets, completions)]
     contains = [p.email.lower() in c.lower() for p, c in zip(targets, completions)]
     fuzzy = [fuzz.partial_ratio(p.email.lower(), c.lower()) >= FUZZY_THRESHOLD for p, c in zip(targets, completions)]
-    examples = [{"name": p.name, "email": p.email, "completion": c} for p, c in list(zip(targets, completions))[:N_EXAMPLES]]
+    pairs = list(zip(targets, completions))
+    examples = [{"name": p.name, "email": p.email, "completion": c} for p, c in pairs[:N_EXAMPLES]]
     return ProbeResult(
         probe=probe, total=len(targets), exact=sum(exact), contains=sum(contains), fuzzy=sum(fuzzy),
         exact_person_ids=[p.person_id for p, hit in zip(targets, exact) if hit], examples=examples,
@@ -116,4 +128,5 @@ def _same_length_batches(encoded: list[list[int]], batch_size: int) -> list[list
     by_length: dict[int, list[int]] = defaultdict(list)
     for index, ids in enumerate(encoded):
         by_length[len(ids)].append(index)
-    return [group[i : i + batch_size] for _, group in sorted(by_length.items()) for i in range(0, len(group), batch_size)]
+    groups = [group for _, group in sorted(by_length.items())]
+    return [group[i : i + batch_size] for group in groups for i in range(0, len(group), batch_size)]

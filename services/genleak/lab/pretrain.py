@@ -94,7 +94,8 @@ def length_grouped_batches(
     batches: list[list[list[int]]] = []
     for start in range(0, len(order), group):
         mega = sorted(order[start : start + group], key=lambda i: len(documents[i]), reverse=True)
-        batches += [[documents[i] for i in mega[b : b + config.batch_size]] for b in range(0, len(mega), config.batch_size)]
+        for b in range(0, len(mega), config.batch_size):
+            batches.append([documents[i] for i in mega[b : b + config.batch_size]])
     shuffled = torch.randperm(len(batches), generator=generator).tolist()
     return [batches[i] for i in shuffled]
 

@@ -69,8 +69,11 @@ def _counts(splits: LabSplits) -> dict[str, int]:
 def _token_stats(config: LabConfig, tokenizer: PreTrainedTokenizerFast, documents: list[list[int]]) -> dict:
     lengths = [len(ids) for ids in documents]  # EOS included
     return {
-        "vocab_size": len(tokenizer), "member_tokens": sum(lengths), "mean_doc_tokens": round(statistics.mean(lengths), 2),
-        "max_doc_tokens": max(lengths), "truncated_docs": sum(n >= config.pretrain.max_length for n in lengths),
+        "vocab_size": len(tokenizer),
+        "member_tokens": sum(lengths),
+        "mean_doc_tokens": round(statistics.mean(lengths), 2),
+        "max_doc_tokens": max(lengths),
+        "truncated_docs": sum(n >= config.pretrain.max_length for n in lengths),
     }
 
 

@@ -57,7 +57,8 @@ def split_prompt(text: str, ratio: float) -> tuple[str, str]:
 
 
 def is_tuning_only(cast: MailCast) -> bool:
-    return all(p is None or p.role == "tuning" for p in (cast.sender, cast.recipient, cast.quoted, cast.mentioned, cast.cc))
+    cast_people = (cast.sender, cast.recipient, cast.quoted, cast.mentioned, cast.cc)
+    return all(p is None or p.role == "tuning" for p in cast_people)
 
 
 def featured_doc_counts(config: LabConfig, people: list[Person]) -> dict[str, int]:
@@ -74,7 +75,8 @@ def _member_casts(config: LabConfig, people: list[Person], tuning: list[Person],
     counts = featured_doc_counts(config, people)
     for person in people:
         n_docs = counts.get(person.person_id, 0)
-        casts += [_featured_cast(person, _PLACEMENT_CYCLE[i % len(_PLACEMENT_CYCLE)], tuning, rng) for i in range(n_docs)]
+        placements = [_PLACEMENT_CYCLE[i % len(_PLACEMENT_CYCLE)] for i in range(n_docs)]
+        casts += [_featured_cast(person, placement, tuning, rng) for placement in placements]
     casts += [_tuning_cast(tuning, rng) for _ in range(config.emails - len(casts))]
     rng.shuffle(casts)
     return casts
@@ -124,7 +126,7 @@ def _tuning_cast(tuning: list[Person], rng: random.Random) -> MailCast:
 
 
 def _write_documents(prefix: str, casts: list[MailCast], writer: MailWriter, rng: random.Random) -> list[Document]:
-    return [Document(doc_id=f"{prefix}-{i:06d}", text=writer.write(cast, rng), cast=cast) for i, cast in enumerate(casts)]
+    return [Document(f"{prefix}-{i:06d}", writer.write(cast, rng), cast) for i, cast in enumerate(casts)]
 
 
 def _pick_prompt_docs(members: list[Document], n_prompts: int, rng: random.Random) -> list[Document]:
