@@ -153,6 +153,7 @@ def test_lab_json_round_trips(lab):
     assert again.config == TINY and again.stats == result.stats
     assert set(result.stats["seconds"]) >= {"corpus", "tokenizer", "pretrain_target", "pretrain_generator", "total"}
     assert result.stats["counts"]["members"] == TINY.emails
+    assert result.stats["tokens"]["truncated_docs"] == 0 and result.stats["tokens"]["max_doc_tokens"] <= 230
     for role in ("target", "generator"):
         train = result.stats["train"][role]
         assert train["final_epoch_loss"] < train["first_step_loss"]
