@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     args = _parser().parse_args(argv)
+    # vLLM logs to stdout; the interactive commands print the report there.
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR" if args.command in ("run", "lab") else "WARNING")
     from genleak.logs import configure_logging
 
     configure_logging("text" if args.command in ("run", "lab") else "auto", logging.DEBUG if args.verbose else
