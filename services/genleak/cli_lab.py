@@ -15,8 +15,7 @@ from genleak.core.store import ArtifactStore
 def build_lab_command(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from genleak.lab.config import LabConfig
-    from genleak.lab.publish import ensure_lab, lab_root, lab_summary
+    from genleak.lab.publish import ensure_lab, lab_summary
 
     store = ArtifactStore(settings.store)
     with tqdm(total=1, unit="step") as bar:
@@ -25,9 +24,10 @@ def build_lab_command(args: argparse.Namespace, settings: Settings) -> int:
             bar.set_description_str(f"{stage} {message}"[:80], refresh=True)
 
         refs = ensure_lab(store, args.preset, args.seed, reporter=Reporter(on_progress))
-    root = lab_root(store, LabConfig.preset(args.preset, {"seed": args.seed}))
-    summary = lab_summary(store, root)
-    print(json.dumps({"lab": root, "memorization": summary.get("memorization"), "stats": summary.get("stats")}, indent=1))
+    summary = lab_summary(store, refs["index"].uri)
+    print(summary.get("memorization", {}).get("summary", ""))
+    print(json.dumps({"lab": refs["index"].uri, "memorization": summary.get("memorization"), "stats": summary.get("stats")},
+                     indent=1))
     for name, ref in refs.items():
         print(f"lab:{name:12s} {ref.uri}")
     if args.out:
@@ -37,5 +37,7 @@ def build_lab_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def _copy_out(store: ArtifactStore, refs: dict, out: Path) -> None:
     for name, ref in refs.items():
+        if ref.kind == "lab":
+            continue
         dest = out / ("models" if ref.kind == "model" else "datasets") / name
         shutil.copytree(store.fetch(ref.uri), dest, dirs_exist_ok=True)

@@ -156,3 +156,26 @@ def test_auth_required_but_health_and_reflection_open(world):
         iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
     names = {s.name for r in responses for s in r.list_services_response.service}
     assert "genleak.v1.GeneratorService" in names and "grpc.health.v1.Health" in names
+
+
+def test_cancelling_the_follower_cancels_the_remote_job(world):
+    from genleak.core.errors import Cancelled
+    from genleak.core.progress import Reporter
+
+    stub = _gen_stub(world)
+    request = _gen_request(world, temperature=1.0, seed=99)
+    request.sampling.max_new_tokens = 400
+    request.engine.batch_size = 1  # many small batches: progress events to cancel between
+    follower = Reporter()
+
+    def on_update(job):
+        if job.progress.done >= 1:
+            follower.cancel()
+        follower.update("follow", job.progress.done, job.progress.total)
+
+    job = stub.StartGeneration(request)
+    with pytest.raises(Cancelled):
+        wait_for_job(stub, job, on_update)
+    for update in stub.WatchJob(common_pb2.WatchJobRequest(job_id=job.job_id)):
+        last = update
+    assert last.state == common_pb2.JOB_STATE_CANCELLED

@@ -72,6 +72,8 @@ def test_tiny_scenario_a_end_to_end_over_grpc_and_s3(stack, s3_endpoint):
             assert set(row) == {"base", "original", "generated"}
     markdown = (folder / "report.md").read_text()
     assert "| template | base | original | generated |" in markdown
+    assert "emails exactly" in report["lab_memorization"]["summary"]
+    assert "Lab, before any fine-tuning: target completes" in markdown
     # Artifacts are plain S3 objects that any S3 client can list.
     client = Minio(s3_endpoint, access_key="testing", secret_key="testing", secure=False, region="us-east-1")
     keys = [o.object_name for o in client.list_objects("genleak-it", prefix="artifacts/", recursive=True)]

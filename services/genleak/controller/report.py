@@ -28,11 +28,21 @@ def build_report(spec: ExperimentSpec, run_name: str, outcome: dict[str, Any], p
         "best": best,
         "relative_change_vs_base": {m: _relative(best[m], conditions) for m in best},
         "attacks": [{k: v for k, v in a.items() if k != "rows"} for a in attacks],
+        "lab_memorization": _lab_memorization(outcome.get("lab") or {}),
         "stage_seconds": outcome["stage_seconds"],
         "inputs": outcome["inputs"],
         "provenance": provenance,
         "spec": spec.model_dump(mode="json"),
     }
+
+
+def _lab_memorization(lab: dict[str, Any]) -> dict[str, Any]:
+    """Counts only (the lab's examples hold e-mails): how much the base target memorised."""
+    memo = lab.get("memorization", {})
+    return {"summary": memo.get("summary", ""),
+            "probes": {model: {probe: {k: v for k, v in res.items() if k in ("exact", "fuzzy", "total")}
+                               for probe, res in probes.items() if isinstance(res, dict)}
+                       for model, probes in memo.items() if isinstance(probes, dict)}}
 
 
 def _best_table(attacks: list[dict], conditions: list[str], templates: list[str], metric: str) -> dict[str, dict[str, dict]]:
@@ -62,6 +72,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = [f"# genleak report: {report['run']}", "",
              f"Scenario A (PII extraction after fine-tuning). {report['n_targets']} people queried per template "
              f"and temperature; a success is fuzzy partial_ratio >= threshold, exact = the true e-mail verbatim.", ""]
+    if report.get("lab_memorization", {}).get("summary"):
+        lines += [f"Lab, before any fine-tuning: {report['lab_memorization']['summary']}.", ""]
     for metric, title in (("fuzzy", "Fuzzy successes"), ("exact", "Exact extractions")):
         lines += [f"## {title} (best over temperature x epoch)", "", *_best_lines(report, metric), ""]
     lines += ["## Fuzzy successes per temperature (last epoch of each condition)", "", *_temperature_lines(report), ""]

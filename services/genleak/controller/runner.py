@@ -24,7 +24,8 @@ from genleak.v1 import common_pb2
 
 log = logging.getLogger(__name__)
 
-LabProvider = Callable[[LabSpec, Reporter], dict[str, ArtifactRef]]
+# Returns the lab's artifact refs by name and its summary (lab.json: stats, memorisation).
+LabProvider = Callable[[LabSpec, Reporter], tuple[dict[str, ArtifactRef], dict[str, Any]]]
 DATA_FORMAT = {"original": "prompt_continuation", "generated": "text"}
 
 
@@ -56,11 +57,12 @@ class ExperimentRunner:
         with ThreadPoolExecutor(max_workers=16, thread_name_prefix="genleak-stage") as pool:
             attacks = self._schedule(spec, inputs, pool, progress, clock)
             results = [future.result() for future in attacks]
-        return {"attacks": results, "stage_seconds": clock.seconds,
+        lab_summary = inputs.pop("lab_summary")
+        return {"attacks": results, "stage_seconds": clock.seconds, "lab": lab_summary,
                 "inputs": {k: v if isinstance(v, str) else v.uri for k, v in inputs.items()}}
 
     def _resolve_inputs(self, spec: ExperimentSpec, reporter: Reporter) -> dict[str, Any]:
-        lab = self._lab_provider(spec.lab, reporter) if spec.uses_lab() else {}
+        lab, lab_summary = self._lab_provider(spec.lab, reporter) if spec.uses_lab() else ({}, {})
 
         def dataset(ref: str) -> common_pb2.ArtifactRef:
             return ref_to_proto(lab[ref[4:]]) if ref.startswith("lab:") else common_pb2.ArtifactRef(uri=ref)
@@ -70,7 +72,7 @@ class ExperimentRunner:
 
         return {"target": model(spec.target), "generator": model(spec.generator.model),
                 "prompts": dataset(spec.data.prompts), "pii_targets": dataset(spec.data.pii_targets),
-                "few_shot": dataset(spec.data.few_shot)}
+                "few_shot": dataset(spec.data.few_shot), "lab_summary": lab_summary}
 
     def _schedule(self, spec, inputs, pool: ThreadPoolExecutor, progress: "_StageProgress", clock: StageClock) -> list[Future]:
         c = self._clients

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import secrets
 import tempfile
 import time
 from pathlib import Path
@@ -50,7 +51,9 @@ class ControllerCore:
         return JobOutput(artifacts={"report": ref}, result=summary)
 
     def _publish(self, request: ExperimentRequest, report: dict[str, Any]):
-        uri = self.store.uri_for("runs", request.run_name, request.spec_hash()[:16], "report")
+        # One report per execution (stage times and cache hits differ between reruns of one spec).
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+        uri = self.store.uri_for("runs", request.run_name, request.spec_hash()[:16], stamp, "report")
         with tempfile.TemporaryDirectory(prefix="genleak-report-") as tmp:
             (Path(tmp) / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True))
             (Path(tmp) / "report.md").write_text(render_markdown(report))

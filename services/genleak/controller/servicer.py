@@ -31,7 +31,7 @@ def binding(core: ControllerCore, jobs: JobManager) -> ServiceBinding:
 def build(settings, store) -> ServiceBinding:
     from genleak.controller.clients import ServiceClients
     from genleak.core.errors import InvalidSpec
-    from genleak.lab.publish import ensure_lab
+    from genleak.lab.publish import ensure_lab, lab_summary
 
     missing = [n for n in ("generator_addr", "finetuner_addr", "attacker_addr") if not getattr(settings, n)]
     if missing:
@@ -40,7 +40,8 @@ def build(settings, store) -> ServiceBinding:
                                      settings.auth_token)
 
     def lab_provider(lab_spec, reporter):
-        return ensure_lab(store, lab_spec.preset, lab_spec.seed, lab_spec.overrides, reporter)
+        refs = ensure_lab(store, lab_spec.preset, lab_spec.seed, lab_spec.overrides, reporter)
+        return refs, lab_summary(store, refs["index"].uri)
 
     core = ControllerCore(store, clients, lab_provider)
     jobs = JobManager(workers=2, max_queued=settings.max_queued_jobs)

@@ -53,7 +53,7 @@ def publish_lab(store: ArtifactStore, lab_dir: Path, root: str) -> dict[str, Art
     with tempfile.TemporaryDirectory(prefix="genleak-labidx-") as tmp:
         (Path(tmp) / "lab.json").write_bytes((lab_dir / "lab.json").read_bytes())
         (Path(tmp) / "refs.json").write_text(json.dumps({k: asdict(v) for k, v in refs.items()}, indent=1))
-        store.publish(Path(tmp), f"{root}/index", kind="lab")
+        refs["index"] = store.publish(Path(tmp), f"{root}/index", kind="lab")
     log.info("lab published at %s", root)
     return refs
 
@@ -61,9 +61,11 @@ def publish_lab(store: ArtifactStore, lab_dir: Path, root: str) -> dict[str, Art
 def load_lab_refs(store: ArtifactStore, root: str) -> dict[str, ArtifactRef] | None:
     if store.lookup(f"{root}/index") is None:
         return None
-    data = json.loads((store.fetch(f"{root}/index") / "refs.json").read_text())
-    return {name: ArtifactRef(**ref) for name, ref in data.items()}
+    index = store.lookup(f"{root}/index")
+    data = json.loads((store.fetch(index) / "refs.json").read_text())
+    return {**{name: ArtifactRef(**ref) for name, ref in data.items()}, "index": index}
 
 
-def lab_summary(store: ArtifactStore, root: str) -> dict[str, Any]:
-    return json.loads((store.fetch(f"{root}/index") / "lab.json").read_text())
+def lab_summary(store: ArtifactStore, index_uri: str) -> dict[str, Any]:
+    """lab.json of a published lab: its config, stats and memorisation counts."""
+    return json.loads((store.fetch(index_uri) / "lab.json").read_text())

@@ -6,7 +6,7 @@ from typing import Callable, Iterator
 
 import grpc
 
-from genleak.core.errors import GenleakError
+from genleak.core.errors import Cancelled, GenleakError
 from genleak.v1 import common_pb2
 
 TERMINAL = (common_pb2.JOB_STATE_SUCCEEDED, common_pb2.JOB_STATE_FAILED, common_pb2.JOB_STATE_CANCELLED)
@@ -56,9 +56,14 @@ def wait_for_job(stub, job: common_pb2.Job, on_update: Callable[[common_pb2.Job]
     """Follow WatchJob until the job is terminal; raise RemoteJobError unless it succeeded."""
     last = job
     if job.state not in TERMINAL:
-        for last in _watch(stub, job.job_id):
-            if on_update:
-                on_update(last)
+        try:
+            for last in _watch(stub, job.job_id):
+                if on_update:
+                    on_update(last)
+        except Cancelled:
+            # The caller was cancelled (e.g. the experiment): cancel the remote job too.
+            stub.CancelJob(common_pb2.CancelJobRequest(job_id=job.job_id))
+            raise
     if last.state == common_pb2.JOB_STATE_SUCCEEDED:
         return last
     code = last.error.code or ("CANCELLED" if last.state == common_pb2.JOB_STATE_CANCELLED else "ABORTED")
