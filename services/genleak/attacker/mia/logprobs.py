@@ -1,0 +1,114 @@
+"""Per-token log-probs of texts under a causal LM: the one shared input of every MIA attack.
+
+Each text gets ONE forward pass per model; all attacks (loss, zlib, Min-K%, Min-K%++,
+reference, lowercase) are then cheap functions of these arrays. torch/transformers are
+imported only inside `score_texts_hf`, so attacks and metrics import without them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genleak.core.progress import NULL_REPORTER, Reporter
+
+log = logging.getLogger(__name__)
+
+# log p below this contributes exactly 0 to mu/sigma (p = exp(-1e4) underflows), and clamping
+# avoids 0 * -inf = nan for tokens the model gives probability 0.
+_LOGP_FLOOR = -1e4
+
+
+@dataclass(frozen=True)
+class TokenLogProbs:
+    """Log-probs of one text. `logprobs[i]` = log p(token_ids[i+1] | token_ids[:i+1]).
+
+    `mu`/`sigma` (same length as `logprobs`) are the mean and std of log p(v) over the
+    vocabulary under the model's own next-token distribution at that position (Min-K%++).
+    """
+
+    text: str
+    token_ids: np.ndarray
+    logprobs: np.ndarray
+    mu: np.ndarray | None = None
+    sigma: np.ndarray | None = None
+
+    @property
+    def mean_logprob(self) -> float:
+        """Mean token log-prob (= -average NLL); nan for texts with fewer than 2 tokens."""
+        return float(np.mean(self.logprobs)) if self.logprobs.size else float("nan")
+
+
+def score_texts_hf(
+    model_dir: Path,
+    texts: list[str],
+    batch_size: int = 16,
+    max_length: int = 512,
+    reporter: Reporter | None = None,
+) -> list[TokenLogProbs]:
+    """Log-probs of `texts` under the HF causal LM in `model_dir`, returned in input order."""
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ImportError("score_texts_hf needs torch and transformers: pip install 'genleak[hf]'") from exc
+    reporter = reporter or NULL_REPORTER
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+    model = transformers.AutoModelForCausalLM.from_pretrained(
+        model_dir, use_safetensors=True, torch_dtype=torch.float32
+    ).eval()
+    encoded = [tokenizer(t, truncation=True, max_length=max_length)["input_ids"] for t in texts]
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    results: list[TokenLogProbs | None] = [None] * len(texts)
+    # Length-sorted batches keep padding (wasted compute) small; right padding + attention mask
+    # leaves each real token's positions and context exactly as in an unpadded pass.
+    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+    for start in range(0, len(order), batch_size):
+        reporter.check()
+        batch = order[start : start + batch_size]
+        rows = _score_batch(model, [encoded[i] for i in batch], pad_id, torch)
+        for i, (logp, mu, sigma) in zip(batch, rows):
+            results[i] = _make_result(texts[i], encoded[i], logp, mu, sigma)
+        reporter.update("score", min(start + batch_size, len(order)), len(order))
+    return [r for r in results if r is not None]
+
+
+def _make_result(text: str, ids: list[int], logp: Any, mu: Any, sigma: Any) -> TokenLogProbs:
+    if len(ids) < 2:
+        log.warning("text of %d token(s) has no next-token log-probs; its scores will be nan", len(ids))
+    return TokenLogProbs(text, np.asarray(ids, dtype=np.int64), logp, mu, sigma)
+
+
+def _score_batch(model: Any, batch_ids: list[list[int]], pad_id: int, torch: Any) -> list[tuple]:
+    """One forward pass over right-padded `batch_ids`; per-row (logp, mu, sigma) arrays."""
+    width = max(len(ids) for ids in batch_ids)
+    input_ids = torch.full((len(batch_ids), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch_ids), width), dtype=torch.long)
+    for row, ids in enumerate(batch_ids):
+        input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        mask[row, : len(ids)] = 1
+    with torch.no_grad():
+        logits = model(input_ids=input_ids, attention_mask=mask).logits[:, :-1].float()
+        target, mu, sigma = _token_stats(logits, input_ids[:, 1:], torch)
+    rows = []
+    for row, ids in enumerate(batch_ids):
+        n = max(len(ids) - 1, 0)
+        rows.append(tuple(t[row, :n].double().numpy() for t in (target, mu, sigma)))
+    return rows
+
+
+def _token_stats(logits: Any, next_ids: Any, torch: Any) -> tuple[Any, Any, Any]:
+    """Target-token log-prob and the vocabulary mean/std of log p, from the same logits."""
+    logp = torch.log_softmax(logits, dim=-1)
+    target = logp.gather(-1, next_ids.unsqueeze(-1)).squeeze(-1)
+    probs = logp.exp()
+    safe = logp.clamp_min(_LOGP_FLOOR)
+    mu = (probs * safe).sum(-1)
+    # sqrt(sum p*logp^2 - mu^2) computed in the centred form sum p*(logp - mu)^2: same value,
+    # but without the float32 cancellation that made sigma depend on the batch's padding.
+    sigma = (probs * (safe - mu.unsqueeze(-1)).square()).sum(-1).sqrt()
+    return target, mu, sigma

@@ -1,0 +1,95 @@
+"""The one registry of MIA attacks, and the driver that runs them over shared log-probs.
+
+Convention for every attack: HIGHER score = MORE likely a member (training text).
+Scores from papers/tools with the opposite sign (MIMIR reports losses, lower = member)
+are negated here so all attacks feed `compute_metrics` the same way.
+
+An attack is `fn(target, extras, config) -> float` over one text's precomputed
+`TokenLogProbs`; `needs` names the extra log-prob sets it reads (e.g. "reference": the same
+text under a reference model). Attacks never run a model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from genleak.core.errors import InvalidSpec
+from genleak.core.specs import Spec, parse_spec
+from genleak.attacker.mia.logprobs import TokenLogProbs
+
+AttackFn = Callable[[TokenLogProbs, Mapping[str, TokenLogProbs], Any], float]
+
+# The text each extra input must be scored on, given the target text: the caller uses this
+# to build the extras, and the driver to check they belong to the same texts.
+EXTRA_TEXT: dict[str, Callable[[str], str]] = {
+    "reference": lambda text: text,
+    "lowercase": str.lower,
+}
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    config_cls: type[Spec]
+    fn: AttackFn
+    needs: tuple[str, ...] = ()
+
+
+_ATTACKS: dict[str, Attack] = {}
+
+
+def register_attack(name: str, config_cls: type[Spec], fn: AttackFn, needs: tuple[str, ...] = ()) -> None:
+    unknown = [n for n in needs if n not in EXTRA_TEXT]
+    if unknown:
+        raise ValueError(f"attack {name!r} needs unknown extra inputs {unknown}; known: {sorted(EXTRA_TEXT)}")
+    _ATTACKS[name] = Attack(name, config_cls, fn, tuple(needs))
+
+
+def attack_names() -> list[str]:
+    return sorted(_ATTACKS)
+
+
+def get_attack(name: str) -> Attack:
+    if name not in _ATTACKS:
+        raise InvalidSpec(f"unknown MIA attack {name!r}; valid: {', '.join(attack_names())}", field="attack")
+    return _ATTACKS[name]
+
+
+def run_attacks(
+    names_and_configs: Mapping[str, Spec | Mapping[str, Any] | None],
+    target: list[TokenLogProbs],
+    extras: Mapping[str, list[TokenLogProbs]] | None = None,
+) -> dict[str, np.ndarray]:
+    """Scores (higher = member) of each named attack for every text in `target`."""
+    extras = extras or {}
+    scores = {}
+    for name, raw_config in names_and_configs.items():
+        attack = get_attack(name)
+        config = _config(attack, raw_config)
+        for need in attack.needs:
+            _check_extra(name, need, target, extras)
+        rows = ({need: extras[need][i] for need in attack.needs} for i in range(len(target)))
+        scores[name] = np.array([attack.fn(t, row, config) for t, row in zip(target, rows)], dtype=np.float64)
+    return scores
+
+
+def _config(attack: Attack, raw: Spec | Mapping[str, Any] | None) -> Spec:
+    if isinstance(raw, attack.config_cls):
+        return raw
+    if isinstance(raw, Spec):
+        raise InvalidSpec(f"expects {attack.config_cls.__name__}, got {type(raw).__name__}", field=attack.name)
+    return parse_spec(attack.config_cls, dict(raw or {}), where=attack.name)
+
+
+def _check_extra(name: str, need: str, target: list[TokenLogProbs], extras: Mapping[str, list]) -> None:
+    if need not in extras:
+        raise InvalidSpec(f"attack {name!r} needs the extra input {need!r}; given: {sorted(extras)}", field=name)
+    if len(extras[need]) != len(target):
+        raise InvalidSpec(f"extra {need!r} has {len(extras[need])} texts, target has {len(target)}", field=name)
+    expected = EXTRA_TEXT[need]
+    for i, (t, e) in enumerate(zip(target, extras[need])):
+        if e.text != expected(t.text):
+            raise InvalidSpec(f"extra {need!r} text #{i} does not match the target text", field=name)

@@ -1,0 +1,184 @@
+"""MIA attacks, shared log-prob scoring and metrics."""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import numpy as np
+import pytest
+
+from genleak.attacker.mia import TokenLogProbs, attack_names, compute_metrics, get_attack, plot_roc, run_attacks
+from genleak.core.errors import InvalidSpec
+
+TEXTS = [
+    "meeting notes Jeff Skilling [mailto: jeff.skilling@enron.com",
+    "hello",
+    "the quarterly gas trading report was sent to Kenneth Lay yesterday afternoon",
+    "Please review the attached contract and forward it to legal",
+]
+
+
+def _tlp(logprobs, text="some text", mu=None, sigma=None) -> TokenLogProbs:
+    arr = lambda x: None if x is None else np.asarray(x, dtype=np.float64)  # noqa: E731
+    lp = arr(logprobs)
+    return TokenLogProbs(text, np.arange(lp.size + 1), lp, arr(mu), arr(sigma))
+
+
+# --- scoring a real (tiny) model ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    pytest.importorskip("torch")
+    from genleak.engines.testing import build_tiny_model, torch_threads
+
+    with torch_threads(1):
+        yield build_tiny_model(tmp_path_factory.mktemp("mia") / "neox", arch="gpt_neox")
+
+
+def _reference_scores(model_dir, text: str) -> dict[str, float]:
+    """LOSS, zlib and Min-K% from an unbatched forward, written independently of the module."""
+    import torch
+    import transformers
+
+    tok = transformers.AutoTokenizer.from_pretrained(model_dir)
+    model = transformers.AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    ids = torch.tensor([tok(text)["input_ids"]])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(ids).logits[0, :-1], dim=-1)
+    token_lp = logp[torch.arange(ids.shape[1] - 1), ids[0, 1:]].numpy().astype(np.float64)
+    loss = float(token_lp.mean())
+    lowest = np.sort(token_lp)[: max(1, int(len(token_lp) * 0.2))]
+    lp64 = logp.double()
+    mu = (lp64.exp() * lp64).sum(-1)
+    sigma = ((lp64.exp() * lp64.square()).sum(-1) - mu.square()).sqrt()
+    return {"loss": loss, "mu": mu.numpy(), "sigma": sigma.numpy(), "zlib": loss / len(zlib.compress(text.encode())), "min_k": float(lowest.mean())}
+
+
+def test_batched_scores_match_independent_recomputation(tiny_model):
+    from genleak.attacker.mia import score_texts_hf
+    from genleak.engines.testing import torch_threads
+
+    texts = [t for t in TEXTS if len(t) > 10]
+    with torch_threads(1):
+        scored = score_texts_hf(tiny_model, texts, batch_size=4)
+        expected = [_reference_scores(tiny_model, t) for t in texts]
+    ours = run_attacks({"loss": None, "zlib": None, "min_k": {"k": 0.2}}, scored)
+    for got, exp in zip(scored, expected):  # Min-K%++ inputs, against the brief's formula in float64
+        np.testing.assert_allclose(got.mu, exp["mu"], atol=1e-4)
+        np.testing.assert_allclose(got.sigma, exp["sigma"], atol=1e-4)
+    for name in ("loss", "zlib", "min_k"):
+        np.testing.assert_allclose(ours[name], [e[name] for e in expected], atol=1e-4)
+
+
+def test_padding_does_not_change_scores_and_order_is_kept(tiny_model):
+    from genleak.attacker.mia import score_texts_hf
+    from genleak.engines.testing import torch_threads
+
+    with torch_threads(1):
+        one = score_texts_hf(tiny_model, TEXTS, batch_size=1)
+        four = score_texts_hf(tiny_model, TEXTS, batch_size=4)
+    assert [r.text for r in four] == TEXTS
+    for a, b in zip(one, four):
+        np.testing.assert_array_equal(a.token_ids, b.token_ids)
+        for field in ("logprobs", "mu", "sigma"):
+            np.testing.assert_allclose(getattr(a, field), getattr(b, field), atol=1e-5)
+    first = four[0]
+    assert first.logprobs.size == first.token_ids.size - 1
+    assert (first.sigma > 0).all() and (first.mu < 0).all()
+
+
+# --- attacks on synthetic arrays ---------------------------------------------------------
+
+
+def test_loss_and_zlib_follow_higher_is_member():
+    text = "abc abc abc"
+    scores = run_attacks({"loss": None, "zlib": None}, [_tlp([-1.0, -3.0], text)])
+    assert scores["loss"][0] == pytest.approx(-2.0)
+    assert scores["zlib"][0] == pytest.approx(-2.0 / len(zlib.compress(text.encode())))
+
+
+def test_min_k_averages_the_lowest_fraction():
+    lp = [-0.1, -5.0, -0.2, -4.0, -0.3, -0.4, -0.5, -0.6, -0.7, -0.8]
+    scores = run_attacks({"min_k": {"k": 0.2}}, [_tlp(lp), _tlp([-2.0])])
+    assert scores["min_k"][0] == pytest.approx(-4.5)
+    assert scores["min_k"][1] == pytest.approx(-2.0)  # at least one token is always averaged
+
+
+def test_min_k_plus_plus_uses_mu_and_sigma():
+    target = _tlp([-1.0, -2.0, -3.0, -1.0], mu=[-1.0, -4.0, -2.0, 0.0], sigma=[1.0, 2.0, 0.5, 1.0])
+    # z = [0, 1, -2, -1]; lowest half = mean(-2, -1)
+    scores = run_attacks({"min_k_plus_plus": {"k": 0.5}}, [target])
+    assert scores["min_k_plus_plus"][0] == pytest.approx(-1.5)
+    with pytest.raises(InvalidSpec):
+        run_attacks({"min_k_plus_plus": None}, [_tlp([-1.0])])
+
+
+def test_reference_difference_and_ratio():
+    target, ref = [_tlp([-1.0, -1.0], "t")], {"reference": [_tlp([-4.0], "t")]}
+    assert run_attacks({"reference": {"mode": "difference"}}, target, ref)["reference"][0] == pytest.approx(3.0)
+    assert run_attacks({"reference": {"mode": "ratio"}}, target, ref)["reference"][0] == pytest.approx(-0.25)
+
+
+def test_lowercase_compares_with_lowercased_text():
+    target, lower = [_tlp([-1.0], "Jeff Skilling")], {"lowercase": [_tlp([-2.0], "jeff skilling")]}
+    assert run_attacks({"lowercase": None}, target, lower)["lowercase"][0] == pytest.approx(-0.5)
+    wrong = {"lowercase": [_tlp([-2.0], "Jeff Skilling")]}
+    with pytest.raises(InvalidSpec, match="does not match"):
+        run_attacks({"lowercase": None}, target, wrong)
+
+
+def test_unknown_attack_lists_valid_names():
+    with pytest.raises(InvalidSpec) as err:
+        get_attack("nope")
+    for name in attack_names():
+        assert name in str(err.value)
+
+
+def test_missing_extra_and_bad_config_are_invalid_spec():
+    with pytest.raises(InvalidSpec, match="reference"):
+        run_attacks({"reference": None}, [_tlp([-1.0])], {})
+    with pytest.raises(InvalidSpec, match="min_k.k"):
+        run_attacks({"min_k": {"k": 0}}, [_tlp([-1.0])])
+    with pytest.raises(InvalidSpec):
+        run_attacks({"min_k": {"kk": 0.1}}, [_tlp([-1.0])])
+
+
+# --- metrics -----------------------------------------------------------------------------
+
+
+def test_perfect_separation():
+    m = compute_metrics(np.linspace(1, 2, 200), np.linspace(-2, -1, 200), n_bootstrap=50)
+    assert m.auc == 1.0 and m.pr_auc == 1.0
+    assert m.tpr_at_fpr == {0.01: 1.0, 0.001: 1.0}
+    assert m.auc_ci == (1.0, 1.0) and (m.n_members, m.n_nonmembers) == (200, 200)
+
+
+def test_identical_distributions_have_chance_auc():
+    rng = np.random.default_rng(1)
+    m = compute_metrics(rng.normal(size=500), rng.normal(size=500), n_bootstrap=200, seed=3)
+    assert abs(m.auc - 0.5) < 0.05
+    assert m.auc_ci[0] < 0.5 < m.auc_ci[1]
+    assert m.tpr_at_fpr[0.01] < 0.1
+
+
+def test_reversed_scores_and_tpr_interpolation():
+    assert compute_metrics([0.0, 1.0], [2.0, 3.0], n_bootstrap=10).auc == 0.0
+    # 100 nonmembers: 1% FPR allows exactly one nonmember above the threshold.
+    members = [10.0, 10.0, 4.0, -1.0]
+    nonmembers = [5.0] + [0.0] * 99
+    m = compute_metrics(members, nonmembers, fprs=(0.01, 0.001), n_bootstrap=10)
+    assert m.tpr_at_fpr[0.001] == 0.5 and m.tpr_at_fpr[0.01] == 0.75
+
+
+def test_nan_scores_rejected():
+    with pytest.raises(InvalidSpec):
+        compute_metrics([math.nan, 1.0], [0.0])
+
+
+def test_plot_roc_writes_png(tmp_path):
+    rng = np.random.default_rng(0)
+    curves = {"loss": compute_metrics(rng.normal(1, 1, 100), rng.normal(0, 1, 100), n_bootstrap=10)}
+    path = plot_roc(curves, tmp_path / "plots" / "roc.png")
+    assert path.stat().st_size > 0 and path.read_bytes()[:4] == b"\x89PNG"
