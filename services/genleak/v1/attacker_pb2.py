@@ -23,19 +23,36 @@ _sym_db = _symbol_database.Default()
 
 
 from genleak.v1 import common_pb2 as genleak_dot_v1_dot_common__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19genleak/v1/attacker.proto\x12\ngenleak.v1\x1a\x17genleak/v1/common.proto\"\x8f\x02\n\x10\x45xtractionParams\x12\x11\n\ttemplates\x18\x01 \x03(\t\x12\x14\n\x0ctemperatures\x18\x02 \x03(\x01\x12\x1b\n\x0emax_new_tokens\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x12\n\x05top_k\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x12\n\x05top_p\x18\x05 \x01(\x01H\x02\x88\x01\x01\x12\x16\n\tthreshold\x18\x06 \x01(\x01H\x03\x88\x01\x01\x12\x16\n\tn_targets\x18\x07 \x01(\x05H\x04\x88\x01\x01\x12\x11\n\x04seed\x18\x08 \x01(\x03H\x05\x88\x01\x01\x42\x11\n\x0f_max_new_tokensB\x08\n\x06_top_kB\x08\n\x06_top_pB\x0c\n\n_thresholdB\x0c\n\n_n_targetsB\x07\n\x05_seed\"\xea\x01\n\x16StartExtractionRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x06\x65ngine\x18\x02 \x01(\x0b\x32\x18.genleak.v1.EngineParams\x12(\n\x07targets\x18\x03 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12)\n\x08\x66\x65w_shot\x18\x04 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12,\n\x06params\x18\x05 \x01(\x0b\x32\x1c.genleak.v1.ExtractionParams2\x87\x02\n\x0f\x41ttackerService\x12\x46\n\x0fStartExtraction\x12\".genleak.v1.StartExtractionRequest\x1a\x0f.genleak.v1.Job\x12\x34\n\x06GetJob\x12\x19.genleak.v1.GetJobRequest\x1a\x0f.genleak.v1.Job\x12:\n\x08WatchJob\x12\x1b.genleak.v1.WatchJobRequest\x1a\x0f.genleak.v1.Job0\x01\x12:\n\tCancelJob\x12\x1c.genleak.v1.CancelJobRequest\x1a\x0f.genleak.v1.Jobb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19genleak/v1/attacker.proto\x12\ngenleak.v1\x1a\x17genleak/v1/common.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x8f\x02\n\x10\x45xtractionParams\x12\x11\n\ttemplates\x18\x01 \x03(\t\x12\x14\n\x0ctemperatures\x18\x02 \x03(\x01\x12\x1b\n\x0emax_new_tokens\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x12\n\x05top_k\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x12\n\x05top_p\x18\x05 \x01(\x01H\x02\x88\x01\x01\x12\x16\n\tthreshold\x18\x06 \x01(\x01H\x03\x88\x01\x01\x12\x16\n\tn_targets\x18\x07 \x01(\x05H\x04\x88\x01\x01\x12\x11\n\x04seed\x18\x08 \x01(\x03H\x05\x88\x01\x01\x42\x11\n\x0f_max_new_tokensB\x08\n\x06_top_kB\x08\n\x06_top_pB\x0c\n\n_thresholdB\x0c\n\n_n_targetsB\x07\n\x05_seed\"\xea\x01\n\x16StartExtractionRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x06\x65ngine\x18\x02 \x01(\x0b\x32\x18.genleak.v1.EngineParams\x12(\n\x07targets\x18\x03 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12)\n\x08\x66\x65w_shot\x18\x04 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12,\n\x06params\x18\x05 \x01(\x0b\x32\x1c.genleak.v1.ExtractionParams\"B\n\tMIAAttack\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xb5\x02\n\tMIAParams\x12\x16\n\tn_samples\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x16\n\tmin_words\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x16\n\tmax_words\x18\x03 \x01(\x05H\x02\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x04 \x01(\x05H\x03\x88\x01\x01\x12\x18\n\x0bn_bootstrap\x18\x05 \x01(\x05H\x04\x88\x01\x01\x12\x0c\n\x04\x66prs\x18\x06 \x03(\x01\x12\x11\n\x04seed\x18\x07 \x01(\x03H\x05\x88\x01\x01\x12\x17\n\nbatch_size\x18\x08 \x01(\x05H\x06\x88\x01\x01\x12\x12\n\ntext_field\x18\t \x01(\tB\x0c\n\n_n_samplesB\x0c\n\n_min_wordsB\x0c\n\n_max_wordsB\r\n\x0b_max_tokensB\x0e\n\x0c_n_bootstrapB\x07\n\x05_seedB\r\n\x0b_batch_size\"\xfa\x02\n\x1fStartMembershipInferenceRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x06\x65ngine\x18\x02 \x01(\x0b\x32\x18.genleak.v1.EngineParams\x12(\n\x07members\x18\x03 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12+\n\nnonmembers\x18\x04 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12&\n\x07\x61ttacks\x18\x05 \x03(\x0b\x32\x15.genleak.v1.MIAAttack\x12-\n\x0freference_model\x18\x06 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12%\n\x06params\x18\x07 \x01(\x0b\x32\x15.genleak.v1.MIAParams\x12\x33\n\x12perplexity_dataset\x18\x08 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\"\xf0\x01\n\x11ScoreTextsRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x06\x65ngine\x18\x02 \x01(\x0b\x32\x18.genleak.v1.EngineParams\x12\r\n\x05texts\x18\x03 \x03(\t\x12&\n\x07\x61ttacks\x18\x04 \x03(\x0b\x32\x15.genleak.v1.MIAAttack\x12-\n\x0freference_model\x18\x05 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12\x17\n\nmax_tokens\x18\x06 \x01(\x05H\x00\x88\x01\x01\x42\r\n\x0b_max_tokens\"\x81\x01\n\nTextScores\x12\x32\n\x06scores\x18\x01 \x03(\x0b\x32\".genleak.v1.TextScores.ScoresEntry\x12\x10\n\x08n_tokens\x18\x02 \x01(\x05\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\";\n\x12ScoreTextsResponse\x12%\n\x05texts\x18\x01 \x03(\x0b\x32\x16.genleak.v1.TextScores2\xae\x03\n\x0f\x41ttackerService\x12\x46\n\x0fStartExtraction\x12\".genleak.v1.StartExtractionRequest\x1a\x0f.genleak.v1.Job\x12X\n\x18StartMembershipInference\x12+.genleak.v1.StartMembershipInferenceRequest\x1a\x0f.genleak.v1.Job\x12K\n\nScoreTexts\x12\x1d.genleak.v1.ScoreTextsRequest\x1a\x1e.genleak.v1.ScoreTextsResponse\x12\x34\n\x06GetJob\x12\x19.genleak.v1.GetJobRequest\x1a\x0f.genleak.v1.Job\x12:\n\x08WatchJob\x12\x1b.genleak.v1.WatchJobRequest\x1a\x0f.genleak.v1.Job0\x01\x12:\n\tCancelJob\x12\x1c.genleak.v1.CancelJobRequest\x1a\x0f.genleak.v1.Jobb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'genleak.v1.attacker_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EXTRACTIONPARAMS']._serialized_start=67
-  _globals['_EXTRACTIONPARAMS']._serialized_end=338
-  _globals['_STARTEXTRACTIONREQUEST']._serialized_start=341
-  _globals['_STARTEXTRACTIONREQUEST']._serialized_end=575
-  _globals['_ATTACKERSERVICE']._serialized_start=578
-  _globals['_ATTACKERSERVICE']._serialized_end=841
+  _globals['_TEXTSCORES_SCORESENTRY']._loaded_options = None
+  _globals['_TEXTSCORES_SCORESENTRY']._serialized_options = b'8\001'
+  _globals['_EXTRACTIONPARAMS']._serialized_start=97
+  _globals['_EXTRACTIONPARAMS']._serialized_end=368
+  _globals['_STARTEXTRACTIONREQUEST']._serialized_start=371
+  _globals['_STARTEXTRACTIONREQUEST']._serialized_end=605
+  _globals['_MIAATTACK']._serialized_start=607
+  _globals['_MIAATTACK']._serialized_end=673
+  _globals['_MIAPARAMS']._serialized_start=676
+  _globals['_MIAPARAMS']._serialized_end=985
+  _globals['_STARTMEMBERSHIPINFERENCEREQUEST']._serialized_start=988
+  _globals['_STARTMEMBERSHIPINFERENCEREQUEST']._serialized_end=1366
+  _globals['_SCORETEXTSREQUEST']._serialized_start=1369
+  _globals['_SCORETEXTSREQUEST']._serialized_end=1609
+  _globals['_TEXTSCORES']._serialized_start=1612
+  _globals['_TEXTSCORES']._serialized_end=1741
+  _globals['_TEXTSCORES_SCORESENTRY']._serialized_start=1696
+  _globals['_TEXTSCORES_SCORESENTRY']._serialized_end=1741
+  _globals['_SCORETEXTSRESPONSE']._serialized_start=1743
+  _globals['_SCORETEXTSRESPONSE']._serialized_end=1802
+  _globals['_ATTACKERSERVICE']._serialized_start=1805
+  _globals['_ATTACKERSERVICE']._serialized_end=2235
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,5 @@
 from genleak.v1 import common_pb2 as _common_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -40,3 +41,90 @@ class StartExtractionRequest(_message.Message):
     few_shot: _common_pb2.ArtifactRef
     params: ExtractionParams
     def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., targets: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., few_shot: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., params: _Optional[_Union[ExtractionParams, _Mapping]] = ...) -> None: ...
+
+class MIAAttack(_message.Message):
+    __slots__ = ("name", "config")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    config: _struct_pb2.Struct
+    def __init__(self, name: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class MIAParams(_message.Message):
+    __slots__ = ("n_samples", "min_words", "max_words", "max_tokens", "n_bootstrap", "fprs", "seed", "batch_size", "text_field")
+    N_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    MIN_WORDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_WORDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    N_BOOTSTRAP_FIELD_NUMBER: _ClassVar[int]
+    FPRS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_FIELD_NUMBER: _ClassVar[int]
+    n_samples: int
+    min_words: int
+    max_words: int
+    max_tokens: int
+    n_bootstrap: int
+    fprs: _containers.RepeatedScalarFieldContainer[float]
+    seed: int
+    batch_size: int
+    text_field: str
+    def __init__(self, n_samples: _Optional[int] = ..., min_words: _Optional[int] = ..., max_words: _Optional[int] = ..., max_tokens: _Optional[int] = ..., n_bootstrap: _Optional[int] = ..., fprs: _Optional[_Iterable[float]] = ..., seed: _Optional[int] = ..., batch_size: _Optional[int] = ..., text_field: _Optional[str] = ...) -> None: ...
+
+class StartMembershipInferenceRequest(_message.Message):
+    __slots__ = ("model", "engine", "members", "nonmembers", "attacks", "reference_model", "params", "perplexity_dataset")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    NONMEMBERS_FIELD_NUMBER: _ClassVar[int]
+    ATTACKS_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    PERPLEXITY_DATASET_FIELD_NUMBER: _ClassVar[int]
+    model: _common_pb2.ModelRef
+    engine: _common_pb2.EngineParams
+    members: _common_pb2.ArtifactRef
+    nonmembers: _common_pb2.ArtifactRef
+    attacks: _containers.RepeatedCompositeFieldContainer[MIAAttack]
+    reference_model: _common_pb2.ModelRef
+    params: MIAParams
+    perplexity_dataset: _common_pb2.ArtifactRef
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., members: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., nonmembers: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., attacks: _Optional[_Iterable[_Union[MIAAttack, _Mapping]]] = ..., reference_model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., params: _Optional[_Union[MIAParams, _Mapping]] = ..., perplexity_dataset: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ...) -> None: ...
+
+class ScoreTextsRequest(_message.Message):
+    __slots__ = ("model", "engine", "texts", "attacks", "reference_model", "max_tokens")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    ATTACKS_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_MODEL_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    model: _common_pb2.ModelRef
+    engine: _common_pb2.EngineParams
+    texts: _containers.RepeatedScalarFieldContainer[str]
+    attacks: _containers.RepeatedCompositeFieldContainer[MIAAttack]
+    reference_model: _common_pb2.ModelRef
+    max_tokens: int
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., texts: _Optional[_Iterable[str]] = ..., attacks: _Optional[_Iterable[_Union[MIAAttack, _Mapping]]] = ..., reference_model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., max_tokens: _Optional[int] = ...) -> None: ...
+
+class TextScores(_message.Message):
+    __slots__ = ("scores", "n_tokens")
+    class ScoresEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    N_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    scores: _containers.ScalarMap[str, float]
+    n_tokens: int
+    def __init__(self, scores: _Optional[_Mapping[str, float]] = ..., n_tokens: _Optional[int] = ...) -> None: ...
+
+class ScoreTextsResponse(_message.Message):
+    __slots__ = ("texts",)
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    texts: _containers.RepeatedCompositeFieldContainer[TextScores]
+    def __init__(self, texts: _Optional[_Iterable[_Union[TextScores, _Mapping]]] = ...) -> None: ...

@@ -27,7 +27,7 @@ if _version_not_supported:
 
 
 class AttackerServiceStub:
-    """Privacy attacks against a model: PII extraction (membership inference follows).
+    """Privacy attacks against a model: PII extraction and membership inference.
     """
 
     def __init__(self, channel):
@@ -40,6 +40,16 @@ class AttackerServiceStub:
                 '/genleak.v1.AttackerService/StartExtraction',
                 request_serializer=genleak_dot_v1_dot_attacker__pb2.StartExtractionRequest.SerializeToString,
                 response_deserializer=genleak_dot_v1_dot_common__pb2.Job.FromString,
+                _registered_method=True)
+        self.StartMembershipInference = channel.unary_unary(
+                '/genleak.v1.AttackerService/StartMembershipInference',
+                request_serializer=genleak_dot_v1_dot_attacker__pb2.StartMembershipInferenceRequest.SerializeToString,
+                response_deserializer=genleak_dot_v1_dot_common__pb2.Job.FromString,
+                _registered_method=True)
+        self.ScoreTexts = channel.unary_unary(
+                '/genleak.v1.AttackerService/ScoreTexts',
+                request_serializer=genleak_dot_v1_dot_attacker__pb2.ScoreTextsRequest.SerializeToString,
+                response_deserializer=genleak_dot_v1_dot_attacker__pb2.ScoreTextsResponse.FromString,
                 _registered_method=True)
         self.GetJob = channel.unary_unary(
                 '/genleak.v1.AttackerService/GetJob',
@@ -59,11 +69,25 @@ class AttackerServiceStub:
 
 
 class AttackerServiceServicer:
-    """Privacy attacks against a model: PII extraction (membership inference follows).
+    """Privacy attacks against a model: PII extraction and membership inference.
     """
 
     def StartExtraction(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartMembershipInference(self, request, context):
+        """Membership inference: score members and non-members, ROC-AUC / TPR@FPR per attack.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ScoreTexts(self, request, context):
+        """Small synchronous scoring of a handful of texts (every attack's score per text).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -94,6 +118,16 @@ def add_AttackerServiceServicer_to_server(servicer, server):
                     request_deserializer=genleak_dot_v1_dot_attacker__pb2.StartExtractionRequest.FromString,
                     response_serializer=genleak_dot_v1_dot_common__pb2.Job.SerializeToString,
             ),
+            'StartMembershipInference': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartMembershipInference,
+                    request_deserializer=genleak_dot_v1_dot_attacker__pb2.StartMembershipInferenceRequest.FromString,
+                    response_serializer=genleak_dot_v1_dot_common__pb2.Job.SerializeToString,
+            ),
+            'ScoreTexts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScoreTexts,
+                    request_deserializer=genleak_dot_v1_dot_attacker__pb2.ScoreTextsRequest.FromString,
+                    response_serializer=genleak_dot_v1_dot_attacker__pb2.ScoreTextsResponse.SerializeToString,
+            ),
             'GetJob': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJob,
                     request_deserializer=genleak_dot_v1_dot_common__pb2.GetJobRequest.FromString,
@@ -118,7 +152,7 @@ def add_AttackerServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AttackerService:
-    """Privacy attacks against a model: PII extraction (membership inference follows).
+    """Privacy attacks against a model: PII extraction and membership inference.
     """
 
     @staticmethod
@@ -138,6 +172,60 @@ class AttackerService:
             '/genleak.v1.AttackerService/StartExtraction',
             genleak_dot_v1_dot_attacker__pb2.StartExtractionRequest.SerializeToString,
             genleak_dot_v1_dot_common__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartMembershipInference(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/genleak.v1.AttackerService/StartMembershipInference',
+            genleak_dot_v1_dot_attacker__pb2.StartMembershipInferenceRequest.SerializeToString,
+            genleak_dot_v1_dot_common__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScoreTexts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/genleak.v1.AttackerService/ScoreTexts',
+            genleak_dot_v1_dot_attacker__pb2.ScoreTextsRequest.SerializeToString,
+            genleak_dot_v1_dot_attacker__pb2.ScoreTextsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -32,12 +32,22 @@ class TrainParams(_message.Message):
     def __init__(self, epochs: _Optional[int] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., grad_accum: _Optional[int] = ..., max_length: _Optional[int] = ..., weight_decay: _Optional[float] = ..., warmup_ratio: _Optional[float] = ..., seed: _Optional[int] = ..., last_n: _Optional[int] = ..., dtype: _Optional[str] = ...) -> None: ...
 
 class DataFormatParams(_message.Message):
-    __slots__ = ("format", "text_field")
+    __slots__ = ("format", "text_field", "prompt_field", "continuation_field", "instruction_field", "input_field", "output_field")
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_FIELD_NUMBER: _ClassVar[int]
+    CONTINUATION_FIELD_FIELD_NUMBER: _ClassVar[int]
+    INSTRUCTION_FIELD_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_FIELD_NUMBER: _ClassVar[int]
     format: str
     text_field: str
-    def __init__(self, format: _Optional[str] = ..., text_field: _Optional[str] = ...) -> None: ...
+    prompt_field: str
+    continuation_field: str
+    instruction_field: str
+    input_field: str
+    output_field: str
+    def __init__(self, format: _Optional[str] = ..., text_field: _Optional[str] = ..., prompt_field: _Optional[str] = ..., continuation_field: _Optional[str] = ..., instruction_field: _Optional[str] = ..., input_field: _Optional[str] = ..., output_field: _Optional[str] = ...) -> None: ...
 
 class StartFineTuneRequest(_message.Message):
     __slots__ = ("model", "dataset", "method", "method_config", "train", "data")

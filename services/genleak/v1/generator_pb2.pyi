@@ -1,4 +1,5 @@
 from genleak.v1 import common_pb2 as _common_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -20,20 +21,22 @@ class ContinuationParams(_message.Message):
     def __init__(self, prompt_field: _Optional[str] = ..., max_prompt_tokens: _Optional[int] = ..., keep_prompt: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class StartGenerationRequest(_message.Message):
-    __slots__ = ("model", "engine", "dataset", "task", "sampling", "continuation")
+    __slots__ = ("model", "engine", "dataset", "task", "sampling", "continuation", "config")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     DATASET_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     SAMPLING_FIELD_NUMBER: _ClassVar[int]
     CONTINUATION_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelRef
     engine: _common_pb2.EngineParams
     dataset: _common_pb2.ArtifactRef
     task: str
     sampling: _common_pb2.SamplingParams
     continuation: ContinuationParams
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., dataset: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., task: _Optional[str] = ..., sampling: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ..., continuation: _Optional[_Union[ContinuationParams, _Mapping]] = ...) -> None: ...
+    config: _struct_pb2.Struct
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., dataset: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., task: _Optional[str] = ..., sampling: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ..., continuation: _Optional[_Union[ContinuationParams, _Mapping]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
     __slots__ = ("model", "engine", "prompts", "sampling")
@@ -58,3 +61,41 @@ class GenerateResponse(_message.Message):
     COMPLETIONS_FIELD_NUMBER: _ClassVar[int]
     completions: _containers.RepeatedCompositeFieldContainer[Completions]
     def __init__(self, completions: _Optional[_Iterable[_Union[Completions, _Mapping]]] = ...) -> None: ...
+
+class LoadModelRequest(_message.Message):
+    __slots__ = ("model", "engine")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
+    model: _common_pb2.ModelRef
+    engine: _common_pb2.EngineParams
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ...) -> None: ...
+
+class UnloadModelRequest(_message.Message):
+    __slots__ = ("model", "engine")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
+    model: _common_pb2.ModelRef
+    engine: _common_pb2.EngineParams
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ...) -> None: ...
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class LoadedModel(_message.Message):
+    __slots__ = ("model_dir", "engine", "leases")
+    MODEL_DIR_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
+    LEASES_FIELD_NUMBER: _ClassVar[int]
+    model_dir: str
+    engine: str
+    leases: int
+    def __init__(self, model_dir: _Optional[str] = ..., engine: _Optional[str] = ..., leases: _Optional[int] = ...) -> None: ...
+
+class LoadedModels(_message.Message):
+    __slots__ = ("models", "capacity")
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[LoadedModel]
+    capacity: int
+    def __init__(self, models: _Optional[_Iterable[_Union[LoadedModel, _Mapping]]] = ..., capacity: _Optional[int] = ...) -> None: ...

@@ -61,6 +61,21 @@ class GeneratorServiceStub:
                 request_serializer=genleak_dot_v1_dot_common__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=genleak_dot_v1_dot_common__pb2.Job.FromString,
                 _registered_method=True)
+        self.LoadModel = channel.unary_unary(
+                '/genleak.v1.GeneratorService/LoadModel',
+                request_serializer=genleak_dot_v1_dot_generator__pb2.LoadModelRequest.SerializeToString,
+                response_deserializer=genleak_dot_v1_dot_generator__pb2.LoadedModels.FromString,
+                _registered_method=True)
+        self.UnloadModel = channel.unary_unary(
+                '/genleak.v1.GeneratorService/UnloadModel',
+                request_serializer=genleak_dot_v1_dot_generator__pb2.UnloadModelRequest.SerializeToString,
+                response_deserializer=genleak_dot_v1_dot_generator__pb2.LoadedModels.FromString,
+                _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/genleak.v1.GeneratorService/ListModels',
+                request_serializer=genleak_dot_v1_dot_generator__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=genleak_dot_v1_dot_generator__pb2.LoadedModels.FromString,
+                _registered_method=True)
 
 
 class GeneratorServiceServicer:
@@ -99,6 +114,25 @@ class GeneratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LoadModel(self, request, context):
+        """The engine cache: warm a generator model ahead of requests, free it, list what is loaded.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnloadModel(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModels(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GeneratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -126,6 +160,21 @@ def add_GeneratorServiceServicer_to_server(servicer, server):
                     servicer.CancelJob,
                     request_deserializer=genleak_dot_v1_dot_common__pb2.CancelJobRequest.FromString,
                     response_serializer=genleak_dot_v1_dot_common__pb2.Job.SerializeToString,
+            ),
+            'LoadModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.LoadModel,
+                    request_deserializer=genleak_dot_v1_dot_generator__pb2.LoadModelRequest.FromString,
+                    response_serializer=genleak_dot_v1_dot_generator__pb2.LoadedModels.SerializeToString,
+            ),
+            'UnloadModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnloadModel,
+                    request_deserializer=genleak_dot_v1_dot_generator__pb2.UnloadModelRequest.FromString,
+                    response_serializer=genleak_dot_v1_dot_generator__pb2.LoadedModels.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=genleak_dot_v1_dot_generator__pb2.ListModelsRequest.FromString,
+                    response_serializer=genleak_dot_v1_dot_generator__pb2.LoadedModels.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -264,6 +313,87 @@ class GeneratorService:
             '/genleak.v1.GeneratorService/CancelJob',
             genleak_dot_v1_dot_common__pb2.CancelJobRequest.SerializeToString,
             genleak_dot_v1_dot_common__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LoadModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/genleak.v1.GeneratorService/LoadModel',
+            genleak_dot_v1_dot_generator__pb2.LoadModelRequest.SerializeToString,
+            genleak_dot_v1_dot_generator__pb2.LoadedModels.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnloadModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/genleak.v1.GeneratorService/UnloadModel',
+            genleak_dot_v1_dot_generator__pb2.UnloadModelRequest.SerializeToString,
+            genleak_dot_v1_dot_generator__pb2.LoadedModels.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/genleak.v1.GeneratorService/ListModels',
+            genleak_dot_v1_dot_generator__pb2.ListModelsRequest.SerializeToString,
+            genleak_dot_v1_dot_generator__pb2.LoadedModels.FromString,
             options,
             channel_credentials,
             insecure,
