@@ -9,6 +9,7 @@ Importing this package registers every attack; adding one = one file + a registe
 from genleak.attacker.mia import loss, lowercase, min_k, min_k_plus_plus, reference, zlib  # noqa: F401 (register)
 from genleak.attacker.mia.logprobs import TokenLogProbs, score_texts_hf
 from genleak.attacker.mia.metrics import MIAMetrics, compute_metrics, plot_roc
+from genleak.attacker.mia.scorers import get_scorer, register_scorer, scorer_names
 from genleak.attacker.mia.registry import EXTRA_TEXT, attack_names, get_attack, register_attack, run_attacks
 
 __all__ = [
@@ -18,6 +19,9 @@ __all__ = [
     "attack_names",
     "compute_metrics",
     "get_attack",
+    "get_scorer",
+    "register_scorer",
+    "scorer_names",
     "plot_roc",
     "register_attack",
     "run_attacks",

@@ -49,19 +49,26 @@ def score_texts_hf(
     batch_size: int = 16,
     max_length: int = 512,
     reporter: Reporter | None = None,
+    dtype: str = "float32",
+    trust_remote_code: bool = False,
 ) -> list[TokenLogProbs]:
-    """Log-probs of `texts` under the HF causal LM in `model_dir`, returned in input order."""
+    """Log-probs of `texts` under the HF causal LM in `model_dir`, returned in input order.
+
+    dtype "auto" scores in float32: scores are compared across models and engines, and
+    bfloat16 logits move per-token log-probs by ~1e-2.
+    """
     try:
         import torch
         import transformers
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ImportError("score_texts_hf needs torch and transformers: pip install 'genleak[hf]'") from exc
     reporter = reporter or NULL_REPORTER
-    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
+    torch_dtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
     model = transformers.AutoModelForCausalLM.from_pretrained(
-        model_dir, use_safetensors=True, torch_dtype=torch.float32
+        model_dir, use_safetensors=True, dtype=torch_dtype, trust_remote_code=trust_remote_code
     ).eval()
-    encoded = [tokenizer(t, truncation=True, max_length=max_length)["input_ids"] for t in texts]
+    encoded = encode_for_scoring(tokenizer, texts, max_length)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     results: list[TokenLogProbs | None] = [None] * len(texts)
     # Length-sorted batches keep padding (wasted compute) small; right padding + attention mask
@@ -75,6 +82,11 @@ def score_texts_hf(
             results[i] = _make_result(texts[i], encoded[i], logp, mu, sigma)
         reporter.update("score", min(start + batch_size, len(order)), len(order))
     return [r for r in results if r is not None]
+
+
+def encode_for_scoring(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
+    """The token ids every scorer must use: the HF tokenizer's, special tokens included, truncated."""
+    return [tokenizer(t, truncation=True, max_length=max_length)["input_ids"] for t in texts]
 
 
 def _make_result(text: str, ids: list[int], logp: Any, mu: Any, sigma: Any) -> TokenLogProbs:

@@ -1,0 +1,50 @@
+"""Registry of log-prob scorers: the engines that turn (model, texts) into `TokenLogProbs`.
+
+"hf" is a batched transformers forward (exact, fastest for tiny models on CPU); "vllm" uses
+vLLM's `prompt_logprobs` (faster for 25M+ models, PLATFORM.md 1g). Every scorer returns
+results in input order, tokenised exactly as the model's HF tokenizer does, truncated to
+`max_tokens`, so attacks see the same tokens whichever engine scored them.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable
+
+from genleak.attacker.mia.logprobs import TokenLogProbs, score_texts_hf
+from genleak.core.errors import InvalidSpec
+from genleak.core.progress import Reporter
+from genleak.engines.base import EngineConfig
+
+Scorer = Callable[[Path, list[str], EngineConfig, int, Reporter], list[TokenLogProbs]]
+
+_SCORERS: dict[str, Scorer] = {}
+_LOCK = threading.Lock()
+
+
+def register_scorer(name: str, scorer: Scorer) -> None:
+    with _LOCK:
+        _SCORERS[name] = scorer
+
+
+def scorer_names() -> list[str]:
+    with _LOCK:
+        return sorted(_SCORERS)
+
+
+def get_scorer(name: str) -> Scorer:
+    with _LOCK:
+        scorer = _SCORERS.get(name)
+    if scorer is None:
+        raise InvalidSpec(f"unknown scoring engine {name!r}; valid: {', '.join(scorer_names())}", field="engine.name")
+    return scorer
+
+
+def _hf_scorer(model_dir: Path, texts: list[str], engine: EngineConfig, max_tokens: int,
+               reporter: Reporter) -> list[TokenLogProbs]:
+    return score_texts_hf(model_dir, texts, batch_size=engine.batch_size, max_length=max_tokens, reporter=reporter,
+                          dtype=engine.dtype, trust_remote_code=engine.trust_remote_code)
+
+
+register_scorer("hf", _hf_scorer)
