@@ -1,4 +1,4 @@
-"""`genleak` command line: run experiments, serve services, build the lab."""
+"""`genleak` command line: run experiments, serve services, build the lab, prepare zoo models."""
 
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     args = _parser().parse_args(argv)
     # vLLM logs to stdout; the interactive commands print the report there.
-    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR" if args.command in ("run", "lab") else "WARNING")
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR" if args.command in ("run", "lab", "models") else "WARNING")
     from genleak.logs import configure_logging
 
-    configure_logging("text" if args.command in ("run", "lab") else "auto", logging.DEBUG if args.verbose else
-                      (logging.WARNING if args.command in ("run", "lab") else logging.INFO))
+    configure_logging("text" if args.command in ("run", "lab", "models") else "auto", logging.DEBUG if args.verbose else
+                      (logging.WARNING if args.command in ("run", "lab", "models") else logging.INFO))
     try:
         return args.func(args)
     except GenleakError as exc:
@@ -84,6 +84,13 @@ def cmd_lab_build(args: argparse.Namespace) -> int:
     return build_lab_command(args, _settings(args))
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from genleak.cli_models import list_models_command, prepare_model_command
+
+    command = list_models_command if args.models_command == "list" else prepare_model_command
+    return command(args, _settings(args))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genleak", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -114,6 +121,16 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--out", default="", help="also write the lab folder here")
     build.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
     build.set_defaults(func=cmd_lab_build)
+
+    models = sub.add_parser("models", help="the model zoo: real models shipped by PyPI packages (zoo:<name>)")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    for name, help_text in (("list", "list zoo models: installed? already in the store?"),
+                            ("prepare", "convert a zoo model once and publish it into the store")):
+        cmd = models_sub.add_parser(name, help=help_text)
+        if name == "prepare":
+            cmd.add_argument("name", help="zoo model name, e.g. smollm2-135m-instruct (or zoo:<name>)")
+        cmd.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
+        cmd.set_defaults(func=cmd_models)
     return parser
 
 

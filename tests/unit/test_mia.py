@@ -182,3 +182,32 @@ def test_plot_roc_writes_png(tmp_path):
     curves = {"loss": compute_metrics(rng.normal(1, 1, 100), rng.normal(0, 1, 100), n_bootstrap=10)}
     path = plot_roc(curves, tmp_path / "plots" / "roc.png")
     assert path.stat().st_size > 0 and path.read_bytes()[:4] == b"\x89PNG"
+
+
+# --- text selection and perplexity --------------------------------------------------------
+
+
+def test_text_selection_filters_truncates_keeping_layout_and_samples_reproducibly():
+    from genleak.attacker.mia.texts import TextSelection, select_texts, truncate_words
+
+    assert truncate_words("From: a\n\nhello   big world", 3) == "From: a\n\nhello"
+    records = [{"text": " ".join(["w"] * n)} for n in (2, 5, 9, 12, 20)]
+    sel = select_texts(records, TextSelection(min_words=5, max_words=10), "members")
+    assert sel.source_index == [1, 2, 3, 4] and sel.n_too_short == 1
+    assert [len(t.split()) for t in sel.texts] == [5, 9, 10, 10]
+    a = select_texts(records, TextSelection(n_samples=2, seed=3), "members")
+    b = select_texts(records, TextSelection(n_samples=2, seed=3), "members")
+    assert a == b and len(a.texts) == 2 and a.source_index == sorted(a.source_index)
+    with pytest.raises(InvalidSpec, match="min_words"):
+        select_texts(records, TextSelection(min_words=100), "members")
+    with pytest.raises(InvalidSpec) as err:
+        select_texts([{"body": "x"}], TextSelection(), "nonmembers")
+    assert err.value.field == "nonmembers[0]"
+
+
+def test_perplexity_pools_tokens():
+    from genleak.attacker.mia.perplexity import perplexity
+
+    scored = [_tlp([-1.0, -1.0]), _tlp([-4.0])]
+    assert perplexity(scored) == pytest.approx(math.exp(2.0))
+    assert math.isnan(perplexity([]))

@@ -1,13 +1,15 @@
-"""Attacker core: the e-mail extraction attack against a model, results as counts + a PII artifact."""
+"""Attacker core: the e-mail extraction attack (counts + a PII artifact) and membership
+inference (scores, ROC, metrics; see membership.py) against a model."""
 
 from __future__ import annotations
 
+from genleak.attacker.membership import MIAJobSpec, ScoreTextsSpec, preflight_mia, run_membership_inference, score_texts
 from genleak.attacker.pii import ExtractionConfig, run_extraction
 from genleak.core.datasets import load_records, publish_records, require_dataset
 from genleak.core.jobs import JobOutput
 from genleak.core.models import require_model, resolve_model_dir
 from genleak.core.outputs import run_cached
-from genleak.core.progress import Reporter
+from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.core.specs import ArtifactSpec, ModelSpec, Spec
 from genleak.core.store import ArtifactRef, ArtifactStore
 from genleak.engines import EngineCache, EngineConfig
@@ -33,6 +35,16 @@ class AttackerCore:
 
     def run_extraction(self, spec: ExtractionJobSpec, reporter: Reporter) -> JobOutput:
         return run_cached(self.store, "extraction", spec, reporter, lambda root, r: self._attack(spec, root, r))
+
+    def preflight_mia(self, spec: MIAJobSpec) -> None:
+        preflight_mia(self.store, spec)
+
+    def run_mia(self, spec: MIAJobSpec, reporter: Reporter) -> JobOutput:
+        return run_cached(self.store, "mia", spec, reporter,
+                          lambda root, r: run_membership_inference(self.store, spec, root, r))
+
+    def score_texts(self, spec: ScoreTextsSpec, reporter: Reporter = NULL_REPORTER) -> list[dict]:
+        return score_texts(self.store, spec, reporter)
 
     def _attack(self, spec: ExtractionJobSpec, root: str, reporter: Reporter) -> JobOutput:
         targets = load_records(self.store, _ref(spec.targets), "targets")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from genleak.attacker.membership import MIAJobSpec, ScoreTextsSpec
 from genleak.attacker.service import AttackerCore, ExtractionJobSpec
 from genleak.core.jobs import JobManager
 from genleak.engines import EngineCache
@@ -22,6 +23,16 @@ class AttackerServicer(JobRpcMixin, attacker_pb2_grpc.AttackerServiceServicer):
         spec = spec_from_message(ExtractionJobSpec, request)
         self.core.preflight(spec)
         return job_to_proto(self.jobs.submit("extraction", spec, lambda r: self.core.run_extraction(spec, r)))
+
+    def StartMembershipInference(self, request, context):
+        spec = spec_from_message(MIAJobSpec, request)
+        self.core.preflight_mia(spec)
+        return job_to_proto(self.jobs.submit("mia", spec, lambda r: self.core.run_mia(spec, r)))
+
+    def ScoreTexts(self, request, context):
+        rows = self.core.score_texts(spec_from_message(ScoreTextsSpec, request))
+        return attacker_pb2.ScoreTextsResponse(
+            texts=[attacker_pb2.TextScores(scores=row["scores"], n_tokens=row["n_tokens"]) for row in rows])
 
 
 def binding(core: AttackerCore, jobs: JobManager) -> ServiceBinding:

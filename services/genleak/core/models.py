@@ -1,19 +1,28 @@
-"""Resolve a model reference (artifact URI or local HF folder) to a verified local folder."""
+"""Resolve a model reference (artifact URI, `zoo:<name>` or local HF folder) to a verified local folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from genleak.core.errors import ModelNotFound, UnsafeArtifact
+from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.core.store import ArtifactStore
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+ZOO_PREFIX = "zoo:"  # genleak.zoo (imported lazily: it may convert with torch)
 
 
-def resolve_model_dir(store: ArtifactStore, uri: str, where: str = "model.uri") -> Path:
-    """Artifacts are fetched and hash-verified; plain local folders are used in place."""
+def resolve_model_dir(store: ArtifactStore, uri: str, where: str = "model.uri",
+                      reporter: Reporter | None = None) -> Path:
+    """Artifacts are fetched and hash-verified; plain local folders are used in place;
+    `zoo:<name>` is converted into the store on first use, then fetched like any artifact."""
     if not uri:
         raise ModelNotFound(f"{where}: no model given")
+    if uri.startswith(ZOO_PREFIX):
+        from genleak.zoo.provision import ensure_zoo_model
+
+        ref = ensure_zoo_model(store, uri, reporter=reporter or NULL_REPORTER, where=where)
+        return check_model_dir(store.fetch(ref), where)
     if "://" in uri:
         if store.lookup(uri) is None:
             if uri.startswith("file://") and Path(uri[len("file://"):]).is_dir():
@@ -40,7 +49,13 @@ def check_model_dir(path: Path, where: str = "model.uri") -> Path:
 
 
 def require_model(store: ArtifactStore, uri: str, where: str = "model.uri") -> None:
-    """Cheap existence check at submission time, so a bad request fails before a job starts."""
+    """Cheap existence check at submission time, so a bad request fails before a job starts.
+    A `zoo:` model must be known and in the store or installable; it is not converted here."""
+    if uri.startswith(ZOO_PREFIX):
+        from genleak.zoo.provision import require_zoo_model
+
+        require_zoo_model(store, uri, where)
+        return
     if "://" in uri and store.lookup(uri) is not None:
         return
     local = Path(uri[len("file://"):]) if uri.startswith("file://") else Path(uri)

