@@ -179,3 +179,17 @@ def test_cancelling_the_follower_cancels_the_remote_job(world):
     for update in stub.WatchJob(common_pb2.WatchJobRequest(job_id=job.job_id)):
         last = update
     assert last.state == common_pb2.JOB_STATE_CANCELLED
+
+
+def test_generator_engine_cache_load_list_unload(world):
+    stub = _gen_stub(world)
+    model = common_pb2.ModelRef(uri=world["model"])
+    engine = common_pb2.EngineParams(name="hf", dtype="float32")
+    loaded = stub.LoadModel(generator_pb2.LoadModelRequest(model=model, engine=engine))
+    assert loaded.capacity >= 1 and any(m.engine == "hf" and m.leases == 0 for m in loaded.models)
+    assert len(stub.ListModels(generator_pb2.ListModelsRequest()).models) == len(loaded.models)
+    after = stub.UnloadModel(generator_pb2.UnloadModelRequest(model=model))
+    assert all(not m.model_dir.endswith("model") for m in after.models)
+    with pytest.raises(grpc.RpcError) as err:
+        stub.LoadModel(generator_pb2.LoadModelRequest(model=common_pb2.ModelRef(uri="/no/such/model")))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND

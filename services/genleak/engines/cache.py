@@ -66,6 +66,30 @@ class EngineCache:
         with self.lease(model_dir, config) as engine:
             return engine
 
+    def load(self, model_dir: Path, config: EngineConfig) -> None:
+        """Warm the engine ahead of requests (it stays cached until evicted or unloaded)."""
+        with self.lease(model_dir, config):
+            pass
+
+    def unload(self, model_dir: Path, config: EngineConfig | None = None) -> int:
+        """Drop the engine(s) of `model_dir` (all engine configs when `config` is None); returns
+        how many were dropped. Engines still leased close when their request returns them."""
+        folder = str(Path(model_dir).resolve())
+        with self._lock:
+            keys = [k for k in self._entries if k[0] == folder and (config is None or k[1] == config.spec_hash())]
+            entries = [self._entries.pop(k) for k in keys]
+        for entry in entries:
+            entry.evicted = True
+            if entry.leases == 0:
+                _close_quietly(entry.engine)
+        return len(entries)
+
+    def loaded(self) -> list[tuple[str, str, int]]:
+        """(model folder, engine name, active leases) of every cached engine, least recent first."""
+        with self._lock:
+            return [(key[0], getattr(getattr(e.engine, "config", None), "name", "?"), e.leases)
+                    for key, e in self._entries.items()]
+
     def __contains__(self, item: tuple[Path, EngineConfig]) -> bool:
         with self._lock:
             return self.key(*item) in self._entries

@@ -39,6 +39,13 @@ class GenerateSpec(Spec):
     sampling: SamplingConfig = SamplingConfig()
 
 
+class EngineModelSpec(Spec):
+    """A model plus the engine that loads it (the engine cache's key)."""
+
+    model: ModelSpec
+    engine: EngineConfig = EngineConfig()
+
+
 class GeneratorCore:
     def __init__(self, store: ArtifactStore, engines: EngineCache):
         self.store = store
@@ -57,6 +64,14 @@ class GeneratorCore:
         with self.engines.lease(model_dir, _engine_config(spec)) as engine:
             return engine.generate(list(spec.prompts), spec.sampling)
 
+    def load_model(self, spec: "EngineModelSpec") -> None:
+        require_model(self.store, spec.model.uri)
+        self.engines.load(resolve_model_dir(self.store, spec.model.uri), _engine_config(spec))
+
+    def unload_model(self, spec: "EngineModelSpec", all_engines: bool) -> int:
+        model_dir = resolve_model_dir(self.store, spec.model.uri)
+        return self.engines.unload(model_dir, None if all_engines else _engine_config(spec))
+
     def _generate_dataset(self, spec: GenerationSpec, root: str, reporter: Reporter) -> JobOutput:
         task = get_task(spec.task)
         config = spec.task_config()
@@ -69,5 +84,5 @@ class GeneratorCore:
         return JobOutput(artifacts={"dataset": ref}, result=stats)
 
 
-def _engine_config(spec: GenerationSpec | GenerateSpec) -> EngineConfig:
+def _engine_config(spec: GenerationSpec | GenerateSpec | EngineModelSpec) -> EngineConfig:
     return spec.engine.model_copy(update={"trust_remote_code": spec.model.trust_remote_code})

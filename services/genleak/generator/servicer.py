@@ -8,7 +8,7 @@ from genleak.core.errors import InvalidSpec
 from genleak.core.jobs import JobManager
 from genleak.core.specs import parse_spec
 from genleak.engines import EngineCache
-from genleak.generator.service import GenerateSpec, GenerationSpec, GeneratorCore
+from genleak.generator.service import EngineModelSpec, GenerateSpec, GenerationSpec, GeneratorCore
 from genleak.rpc.convert import job_to_proto, message_to_dict, spec_from_message
 from genleak.rpc.jobs_servicer import JobRpcMixin
 from genleak.rpc.server import ServiceBinding
@@ -18,14 +18,15 @@ from genleak.v1 import common_pb2, generator_pb2, generator_pb2_grpc
 def generation_spec(request: generator_pb2.StartGenerationRequest) -> GenerationSpec:
     data = message_to_dict(request)
     # The task config is the task's own knobs plus the sampling knobs, flat (see ContinuationConfig).
-    data["config"] = {**data.pop("continuation", {}), **data.pop("sampling", {})}
+    data["config"] = {**data.pop("continuation", {}), **data.pop("config", {}), **data.pop("sampling", {})}
     data["task"] = data.get("task") or "continuation"
     spec = parse_spec(GenerationSpec, data)
     try:
         spec.task_config(where="")
     except InvalidSpec as exc:  # name the field as the caller spelled it: sampling.* or continuation.*
         first = (exc.field or "").split(".")[0]
-        group = "sampling" if first in common_pb2.SamplingParams.DESCRIPTOR.fields_by_name else "continuation"
+        group = ("sampling" if first in common_pb2.SamplingParams.DESCRIPTOR.fields_by_name
+                 else "continuation" if spec.task == "continuation" else "config")
         raise InvalidSpec(exc.message.split(": ", 1)[-1], field=f"{group}.{exc.field}") from None
     return spec
 
@@ -43,6 +44,25 @@ class GeneratorServicer(JobRpcMixin, generator_pb2_grpc.GeneratorServiceServicer
     def Generate(self, request, context):
         completions = self.core.generate(spec_from_message(GenerateSpec, request))
         return generator_pb2.GenerateResponse(completions=[generator_pb2.Completions(texts=c) for c in completions])
+
+
+    def LoadModel(self, request, context):
+        self.core.load_model(spec_from_message(EngineModelSpec, request))
+        return self._loaded()
+
+    def UnloadModel(self, request, context):
+        spec = spec_from_message(EngineModelSpec, request)
+        self.core.unload_model(spec, all_engines=not request.HasField("engine"))
+        return self._loaded()
+
+    def ListModels(self, request, context):
+        return self._loaded()
+
+    def _loaded(self) -> generator_pb2.LoadedModels:
+        engines = self.core.engines
+        return generator_pb2.LoadedModels(
+            capacity=engines.max_size,
+            models=[generator_pb2.LoadedModel(model_dir=d, engine=e, leases=n) for d, e, n in engines.loaded()])
 
 
 def binding(core: GeneratorCore, jobs: JobManager) -> ServiceBinding:
