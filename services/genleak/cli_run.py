@@ -47,8 +47,9 @@ def _controller_address(args: argparse.Namespace, settings: Settings, stack: Exi
 
 def _copy_report(report_dir: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("report.md", "report.json"):
-        shutil.copyfile(report_dir / name, out / name)
+    for name in ("report.md", "report.json", "roc.png"):
+        if (report_dir / name).exists():
+            shutil.copyfile(report_dir / name, out / name)
 
 
 class _ProgressBar:

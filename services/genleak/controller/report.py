@@ -15,6 +15,10 @@ CONDITION_ORDER = ("base", "original", "generated")
 
 
 def build_report(spec: ExperimentSpec, run_name: str, outcome: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
+    if spec.scenario == "membership":
+        from genleak.controller.report_mia import build_membership_report
+
+        return build_membership_report(spec, run_name, outcome, provenance)
     attacks = outcome["attacks"]
     conditions = [c for c in CONDITION_ORDER if any(a["condition"] == c for a in attacks)]
     best = {metric: _best_table(attacks, conditions, spec.attack.templates, metric) for metric in ("fuzzy", "exact")}
@@ -68,7 +72,11 @@ def _relative(best: dict[str, dict[str, dict]], conditions: list[str]) -> dict[s
     return out
 
 
-def render_markdown(report: dict[str, Any]) -> str:
+def render_markdown(report: dict[str, Any], roc_file: str | None = None) -> str:
+    if report["scenario"] == "membership":
+        from genleak.controller.report_mia import render_membership_markdown
+
+        return render_membership_markdown(report, roc_file)
     lines = [f"# genleak report: {report['run']}", "",
              f"Scenario A (PII extraction after fine-tuning). {report['n_targets']} people queried per template "
              f"and temperature; a success is fuzzy partial_ratio >= threshold, exact = the true e-mail verbatim.", ""]

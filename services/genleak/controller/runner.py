@@ -29,6 +29,12 @@ LabProvider = Callable[[LabSpec, Reporter], tuple[dict[str, ArtifactRef], dict[s
 DATA_FORMAT = {"original": "prompt_continuation", "generated": "text"}
 
 
+def data_format(spec: ExperimentSpec, condition: str) -> str:
+    if condition == "generated" and spec.generator.task == "self_instruct":
+        return spec.finetune.instruction_format
+    return DATA_FORMAT[condition]
+
+
 @dataclass
 class StageClock:
     """Wall time per stage, for the report's provenance."""
@@ -54,12 +60,14 @@ class ExperimentRunner:
         clock = StageClock()
         inputs = clock.timed("lab", lambda: self._resolve_inputs(spec, reporter))
         progress = _StageProgress(reporter, total=_count_stages(spec))
+        generation: dict[str, Any] = {}
         with ThreadPoolExecutor(max_workers=16, thread_name_prefix="genleak-stage") as pool:
-            attacks = self._schedule(spec, inputs, pool, progress, clock)
+            attacks = self._schedule(spec, inputs, pool, progress, clock, generation)
             results = [future.result() for future in attacks]
         lab_summary = inputs.pop("lab_summary")
         return {"attacks": results, "stage_seconds": clock.seconds, "lab": lab_summary,
-                "inputs": {k: v if isinstance(v, str) else v.uri for k, v in inputs.items()}}
+                "inputs": {k: v if isinstance(v, str) else v.uri for k, v in inputs.items()},
+                "generation": generation}
 
     def _resolve_inputs(self, spec: ExperimentSpec, reporter: Reporter) -> dict[str, Any]:
         lab, lab_summary = self._lab_provider(spec.lab, reporter) if spec.uses_lab() else ({}, {})
@@ -70,18 +78,38 @@ class ExperimentRunner:
         def model(ref: str) -> str:
             return lab[ref[4:]].uri if ref.startswith("lab:") else ref
 
-        return {"target": model(spec.target), "generator": model(spec.generator.model),
-                "prompts": dataset(spec.data.prompts), "pii_targets": dataset(spec.data.pii_targets),
-                "few_shot": dataset(spec.data.few_shot), "lab_summary": lab_summary}
+        inputs: dict[str, Any] = {"target": model(spec.target), "generator": model(spec.generator.model),
+                                  "prompts": dataset(spec.data.prompts), "lab_summary": lab_summary}
+        source = spec.data.seed_tasks if spec.generator.task == "self_instruct" else spec.data.prompts
+        if "generated" in spec.conditions:
+            inputs["generation_source"] = dataset(source)
+        if spec.scenario == "extraction":
+            inputs.update(pii_targets=dataset(spec.data.pii_targets), few_shot=dataset(spec.data.few_shot))
+        else:
+            inputs.update(members=dataset(spec.mia.members), nonmembers=dataset(spec.mia.nonmembers))
+            if spec.mia.perplexity_dataset:
+                inputs["perplexity"] = dataset(spec.mia.perplexity_dataset)
+            if spec.mia.reference_model:
+                inputs["reference"] = model(spec.mia.reference_model)
+        return inputs
 
-    def _schedule(self, spec, inputs, pool: ThreadPoolExecutor, progress: "_StageProgress", clock: StageClock) -> list[Future]:
+    def _evaluate(self, spec: ExperimentSpec, inputs: dict[str, Any], model_uri: str, on_update) -> dict[str, Any]:
+        """The scenario's attack on one model: extraction counts or MIA metrics."""
+        c = self._clients
+        if spec.scenario == "extraction":
+            return stages.extract(c.attacker, spec.attack, model_uri, inputs["pii_targets"], inputs["few_shot"],
+                                  on_update)
+        datasets = {k: inputs[k] for k in ("members", "nonmembers", "perplexity") if k in inputs}
+        return stages.membership(c.attacker, spec.mia, model_uri, datasets, inputs.get("reference"), on_update)
+
+    def _schedule(self, spec, inputs, pool: ThreadPoolExecutor, progress: "_StageProgress", clock: StageClock,
+                  generation: dict[str, Any]) -> list[Future]:
         c = self._clients
         attacks: list[Future] = []
 
         def attack(condition: str, epoch: int, model_uri: str) -> dict[str, Any]:
             name = f"attack[{condition}{'' if condition == 'base' else f'@epoch{epoch}'}]"
-            result = clock.timed(name, lambda: stages.extract(
-                c.attacker, spec.attack, model_uri, inputs["pii_targets"], inputs["few_shot"], progress.follow(name)))
+            result = clock.timed(name, lambda: self._evaluate(spec, inputs, model_uri, progress.follow(name)))
             progress.stage_done(name)
             return {"condition": condition, "epoch": epoch, "model": model_uri, **result}
 
@@ -89,13 +117,13 @@ class ExperimentRunner:
             dataset = dataset_future()
             name = f"finetune[{condition}]"
             ckpts = clock.timed(name, lambda: stages.finetune(c.finetuner, spec.finetune, inputs["target"], dataset,
-                                                              DATA_FORMAT[condition], progress.follow(name)))
+                                                              data_format(spec, condition), progress.follow(name)))
             progress.stage_done(name)
             return ckpts
 
         generated: Future | None = None
         if "generated" in spec.conditions:
-            generated = pool.submit(lambda: self._generate(spec, inputs, progress, clock))
+            generated = pool.submit(lambda: self._generate(spec, inputs, progress, clock, generation))
         if "base" in spec.conditions:
             attacks.append(pool.submit(attack, "base", 0, inputs["target"]))
         for condition in ("original", "generated"):
@@ -107,16 +135,20 @@ class ExperimentRunner:
                 attacks.append(pool.submit(lambda cond=condition, e=epoch, f=ckpt_future: attack(cond, e, f.result()[e].uri)))
         return attacks
 
-    def _generate(self, spec, inputs, progress: "_StageProgress", clock: StageClock) -> common_pb2.ArtifactRef:
-        ref = clock.timed("generate", lambda: stages.generate_dataset(
-            self._clients.generator, spec.generator, inputs["generator"], inputs["prompts"], progress.follow("generate")))
+    def _generate(self, spec, inputs, progress: "_StageProgress", clock: StageClock,
+                  generation: dict[str, Any]) -> common_pb2.ArtifactRef:
+        ref, stats = clock.timed("generate", lambda: stages.generate_dataset(
+            self._clients.generator, spec.generator, inputs["generator"], inputs["generation_source"],
+            progress.follow("generate")))
         progress.stage_done("generate")
+        generation.update(task=spec.generator.task, dataset=ref.uri, stats=stats)
         return ref
 
 
 def _attacked_epochs(spec: ExperimentSpec) -> list[int]:
     epochs = spec.finetune.epochs
-    return list(range(1, epochs + 1)) if spec.attack.checkpoints == "all" else [epochs]
+    which = spec.attack.checkpoints if spec.scenario == "extraction" else spec.mia.checkpoints
+    return list(range(1, epochs + 1)) if which == "all" else [epochs]
 
 
 def _count_stages(spec: ExperimentSpec) -> int:

@@ -46,8 +46,10 @@ class ControllerCore:
         provenance = _provenance(request, started)
         report = build_report(request.spec, request.run_name, outcome, provenance)
         ref = self._publish(request, report)
-        summary = {"report_uri": ref.uri, "best": report["best"], "relative_change_vs_base": report["relative_change_vs_base"],
-                   "wall_seconds": provenance["wall_seconds"]}
+        summary = {"report_uri": ref.uri, "wall_seconds": provenance["wall_seconds"]}
+        keys = ("best", "relative_change_vs_base") if request.spec.scenario == "extraction" else (
+            "table", "relative_auc_change_vs_base")
+        summary.update({k: report[k] for k in keys})
         return JobOutput(artifacts={"report": ref}, result=summary)
 
     def _publish(self, request: ExperimentRequest, report: dict[str, Any]):
@@ -55,9 +57,25 @@ class ControllerCore:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
         uri = self.store.uri_for("runs", request.run_name, request.spec_hash()[:16], stamp, "report")
         with tempfile.TemporaryDirectory(prefix="genleak-report-") as tmp:
+            roc_file = self._roc_figure(report, Path(tmp))
             (Path(tmp) / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True))
-            (Path(tmp) / "report.md").write_text(render_markdown(report))
+            (Path(tmp) / "report.md").write_text(render_markdown(report, roc_file))
             return self.store.publish(Path(tmp), uri, kind="report", meta={"spec_hash": request.spec_hash()})
+
+    def _roc_figure(self, report: dict[str, Any], folder: Path) -> str | None:
+        """roc.png of a membership report: each condition's last attacked checkpoint, read from
+        the MIA jobs' roc artifacts (the store is how services hand over bulk data)."""
+        if report["scenario"] != "membership" or not report["checkpoints"]:
+            return None
+        from genleak.controller.report_mia import plot_condition_rocs
+
+        last: dict[str, dict] = {}
+        for row in report["checkpoints"]:  # ordered by condition, then epoch
+            last[row["condition"]] = row
+        curves = {c: json.loads((self.store.fetch(row["roc_uri"]) / "metrics.json").read_text())
+                  for c, row in last.items()}
+        plot_condition_rocs(curves, folder / "roc.png")
+        return "roc.png"
 
 
 def _provenance(request: ExperimentRequest, started: float) -> dict[str, Any]:

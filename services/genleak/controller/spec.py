@@ -1,4 +1,6 @@
-"""The experiment spec (YAML) for scenario A: base vs tuned-on-original vs tuned-on-generated.
+"""The experiment spec (YAML): base vs tuned-on-original vs tuned-on-generated, attacked with
+PII extraction (scenario A, `scenario: extraction`) or membership inference (scenario B,
+`scenario: membership`, usually with self-instruct generated data).
 
 Every field is typed and described; unknown keys are rejected and errors name the key path.
 Models and datasets are artifact URIs or local folders; the string `lab:<name>` refers to
@@ -10,12 +12,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from genleak.core.errors import InvalidSpec
 from genleak.core.specs import Spec, parse_spec
 
 Condition = Literal["base", "original", "generated"]
+Scenario = Literal["extraction", "membership"]
+GenerationTask = Literal["continuation", "self_instruct"]
 TEMPLATES = ("A", "B", "C", "D")
 
 
@@ -29,6 +33,7 @@ class DataSpec(Spec):
     prompts: str = Field("lab:prompts", description="Dataset of {prompt, continuation} records (Huang et al. format)")
     pii_targets: str = Field("lab:pii_targets", description="Dataset of {name, email} people to query")
     few_shot: str = Field("lab:few_shot", description="Dataset of 5 public {name, email} demonstration pairs")
+    seed_tasks: str = Field("lab:seed_tasks", description="Self-instruct seed tasks {instruction, examples:[{input, output}]}")
 
 
 class EngineSpec(Spec):
@@ -47,7 +52,11 @@ class SamplingSpec(Spec):
 
 
 class GeneratorSpec(Spec):
-    model: str = Field("lab:generator", description="Generator model")
+    model: str = Field("lab:generator", description="Generator model (lab:generator, zoo:smollm2-135m-instruct, a URI)")
+    task: GenerationTask = Field("continuation", description="continuation (scenario A) | self_instruct (scenario B; "
+                                 "the default when scenario is membership)")
+    self_instruct: dict[str, Any] = Field(default_factory=dict, description="Self-instruct knobs (n_instructions, "
+                                          "icl_seed, rouge_threshold, ...), validated by the generator")
     engine: EngineSpec = EngineSpec()
     sampling: SamplingSpec = SamplingSpec()
     max_prompt_tokens: int = Field(2048, ge=1, description="Prompts longer than this are dropped (paper: 2048)")
@@ -63,6 +72,8 @@ class FineTuneSpec(Spec):
     grad_accum: int = Field(1, ge=1)
     max_length: int = Field(2048, ge=8, description="Truncation length (padding is dynamic)")
     last_n: int | None = Field(None, ge=1, description="Train on the last N rows (paper: 2220)")
+    instruction_format: Literal["alpaca", "chat"] = Field("alpaca", description="How self-instruct records become "
+                                                          "training text: Alpaca prompt template or the chat template")
     seed: int = Field(3407)
 
 
@@ -86,20 +97,63 @@ class AttackSpec(Spec):
         return temps
 
 
+class MembershipSpec(Spec):
+    """Scenario B's attack: membership inference on the target's pretraining members (as the paper's MIMIR runs)."""
+
+    engine: EngineSpec = EngineSpec()
+    attacks: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {"loss": {}, "zlib": {}, "min_k": {"k": 0.2}, "min_k_plus_plus": {"k": 0.2}},
+        min_length=1, description="Attack name -> its knobs (loss, zlib, min_k, min_k_plus_plus, reference, lowercase)")
+    reference_model: str | None = Field(None, description="Reference model for the reference attack")
+    members: str = Field("lab:members", description="Member texts (JSONL, field text_field)")
+    nonmembers: str = Field("lab:nonmembers", description="Non-member texts")
+    perplexity_dataset: str | None = Field(None, description="Held-out texts for perplexity (default: the non-members)")
+    text_field: str = Field("text", min_length=1)
+    n_samples: int | None = Field(1000, ge=1, description="Texts per side (MIMIR: 1000); null = all")
+    min_words: int = Field(0, ge=0, description="Drop shorter texts (MIMIR: 100)")
+    max_words: int | None = Field(None, ge=1, description="Truncate to this many words (MIMIR: 200)")
+    max_tokens: int = Field(512, ge=2, description="Truncate to this many tokens (MIMIR: 512)")
+    n_bootstrap: int = Field(1000, ge=0, description="AUC confidence-interval replicates")
+    fprs: list[float] = Field([0.01, 0.001], min_length=1, description="TPR is reported at these FPRs")
+    seed: int = Field(0)
+    checkpoints: Literal["all", "last"] = Field("all", description="Attack every epoch checkpoint or the last only")
+
+
 class ExperimentSpec(Spec):
     name: str = Field("experiment", pattern=r"^[A-Za-z0-9._-]+$", description="Run name (folder-safe)")
-    scenario: Literal["extraction"] = Field("extraction", description="A: PII extraction after SFT on generated data")
+    scenario: Scenario = Field("extraction", description="extraction (A: PII extraction) | membership (B: MIA)")
     lab: LabSpec | None = Field(LabSpec(), description="Build/reuse the built-in lab; null when all inputs are given")
     data: DataSpec = DataSpec()
     target: str = Field("lab:target", description="Target model to fine-tune and attack")
     generator: GeneratorSpec = GeneratorSpec()
     finetune: FineTuneSpec = FineTuneSpec()
     attack: AttackSpec = AttackSpec()
+    mia: MembershipSpec = MembershipSpec()
     conditions: list[Condition] = Field(["base", "original", "generated"], min_length=1)
 
+    @model_validator(mode="after")
+    def _membership_defaults_to_self_instruct(self) -> "ExperimentSpec":
+        if self.scenario == "membership" and "task" not in self.generator.model_fields_set:
+            object.__setattr__(self, "generator", self.generator.model_copy(update={"task": "self_instruct"}))
+        return self
+
     def uses_lab(self) -> bool:
-        refs = [self.target, self.generator.model, self.data.prompts, self.data.pii_targets, self.data.few_shot]
-        return any(r.startswith("lab:") for r in refs)
+        return any(r.startswith("lab:") for r in self.references())
+
+    def references(self) -> list[str]:
+        """Every model/dataset reference this experiment reads."""
+        refs = [self.target]
+        if "generated" in self.conditions:
+            refs += [self.generator.model, self.data.seed_tasks if self.generator.task == "self_instruct"
+                     else self.data.prompts]
+        if "original" in self.conditions:
+            refs.append(self.data.prompts)
+        if self.scenario == "extraction":
+            refs += [self.data.pii_targets, self.data.few_shot]
+        else:
+            refs += [self.mia.members, self.mia.nonmembers]
+            refs += [r for r in (self.mia.reference_model, self.mia.perplexity_dataset) if r]
+        return refs
 
 
 def load_spec_text(text: str, source: str = "spec") -> ExperimentSpec:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from genleak.controller.spec import AttackSpec, EngineSpec, FineTuneSpec, GeneratorSpec
+from genleak.controller.spec import AttackSpec, EngineSpec, FineTuneSpec, GeneratorSpec, MembershipSpec
 from genleak.rpc.channels import wait_for_job
 from genleak.rpc.convert import dict_to_struct, struct_to_dict
 from genleak.v1 import attacker_pb2, common_pb2, finetuner_pb2, generator_pb2
@@ -24,22 +24,27 @@ def _engine(spec: EngineSpec) -> common_pb2.EngineParams:
     return params
 
 
-def generate_dataset(stub, spec: GeneratorSpec, model_uri: str, prompts: common_pb2.ArtifactRef,
-                     on_update: OnUpdate) -> common_pb2.ArtifactRef:
+def generate_dataset(stub, spec: GeneratorSpec, model_uri: str, source: common_pb2.ArtifactRef,
+                     on_update: OnUpdate) -> tuple[common_pb2.ArtifactRef, dict[str, Any]]:
+    """`source` is the prompts dataset (continuation) or the seed tasks (self_instruct).
+    Returns the generated dataset and the task's stats."""
     s = spec.sampling
     request = generator_pb2.StartGenerationRequest(
-        model=common_pb2.ModelRef(uri=model_uri),
-        engine=_engine(spec.engine),
-        dataset=prompts,
-        task="continuation",
-        sampling=common_pb2.SamplingParams(temperature=s.temperature, top_k=s.top_k, top_p=s.top_p,
-                                           max_new_tokens=s.max_new_tokens, n=1, seed=s.seed),
-        continuation=generator_pb2.ContinuationParams(prompt_field="prompt", max_prompt_tokens=spec.max_prompt_tokens),
-    )
-    if spec.limit is not None:
-        request.continuation.limit = spec.limit
+        model=common_pb2.ModelRef(uri=model_uri), engine=_engine(spec.engine), dataset=source, task=spec.task)
+    if spec.task == "continuation":
+        request.sampling.CopyFrom(common_pb2.SamplingParams(temperature=s.temperature, top_k=s.top_k, top_p=s.top_p,
+                                                            max_new_tokens=s.max_new_tokens, n=1, seed=s.seed))
+        request.continuation.CopyFrom(generator_pb2.ContinuationParams(prompt_field="prompt",
+                                                                       max_prompt_tokens=spec.max_prompt_tokens))
+        if spec.limit is not None:
+            request.continuation.limit = spec.limit
+    else:
+        # Only sampling fields the spec sets explicitly override the self-instruct task's own defaults.
+        explicit = {k: getattr(s, k) for k in s.model_fields_set}
+        request.sampling.CopyFrom(common_pb2.SamplingParams(**explicit))
+        request.config.CopyFrom(dict_to_struct(spec.self_instruct))
     job = wait_for_job(stub, stub.StartGeneration(request), on_update)
-    return job.artifacts["dataset"]
+    return job.artifacts["dataset"], struct_to_dict(job.result)
 
 
 def finetune(stub, spec: FineTuneSpec, model_uri: str, dataset: common_pb2.ArtifactRef, data_format: str,
@@ -74,4 +79,30 @@ def extract(stub, spec: AttackSpec, model_uri: str, targets: common_pb2.Artifact
     result["counts"] = {t: {temp: {k: int(v) for k, v in cell.items()} for temp, cell in temps.items()}
                         for t, temps in result["counts"].items()}
     result["outputs_uri"] = job.artifacts["outputs"].uri if "outputs" in job.artifacts else ""
+    return result
+
+
+def membership(stub, spec: MembershipSpec, model_uri: str, datasets: dict[str, common_pb2.ArtifactRef],
+               reference_uri: str | None, on_update: OnUpdate) -> dict[str, Any]:
+    """Membership inference on one model; `datasets` holds members, nonmembers (and perplexity)."""
+    params = attacker_pb2.MIAParams(min_words=spec.min_words, max_tokens=spec.max_tokens, n_bootstrap=spec.n_bootstrap,
+                                    fprs=spec.fprs, seed=spec.seed, text_field=spec.text_field)
+    if spec.n_samples is not None:
+        params.n_samples = spec.n_samples
+    if spec.max_words is not None:
+        params.max_words = spec.max_words
+    request = attacker_pb2.StartMembershipInferenceRequest(
+        model=common_pb2.ModelRef(uri=model_uri), engine=_engine(spec.engine),
+        members=datasets["members"], nonmembers=datasets["nonmembers"], params=params,
+        attacks=[attacker_pb2.MIAAttack(name=name, config=dict_to_struct(config)) for name, config in spec.attacks.items()])
+    if reference_uri:
+        request.reference_model.CopyFrom(common_pb2.ModelRef(uri=reference_uri))
+    if "perplexity" in datasets:
+        request.perplexity_dataset.CopyFrom(datasets["perplexity"])
+    job = wait_for_job(stub, stub.StartMembershipInference(request), on_update)
+    result = struct_to_dict(job.result)
+    for key in ("n_members", "n_nonmembers", "tokens_scored"):
+        result[key] = int(result[key])
+    result["scores_uri"] = job.artifacts["scores"].uri
+    result["roc_uri"] = job.artifacts["roc"].uri
     return result

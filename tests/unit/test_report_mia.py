@@ -1,0 +1,50 @@
+"""Scenario B report: the tables, relative change vs base, the FPR-resolution note, the ROC figure."""
+
+from __future__ import annotations
+
+import pytest
+
+from genleak.controller.report import build_report, render_markdown
+from genleak.controller.report_mia import plot_condition_rocs
+from genleak.controller.spec import load_spec_text
+
+SPEC = """
+name: b
+scenario: membership
+lab: {preset: tiny}
+finetune: {epochs: 2}
+mia: {attacks: {loss: {}, min_k: {k: 0.2}}}
+"""
+
+
+def _mia_result(condition: str, epoch: int, auc: float) -> dict:
+    metrics = {"auc": auc, "auc_ci_low": auc - 0.05, "auc_ci_high": auc + 0.05, "pr_auc": auc,
+               "tpr_at_fpr": {"0.01": 0.1, "0.001": 0.05}}
+    return {"condition": condition, "epoch": epoch, "model": f"m-{condition}-{epoch}", "n_members": 200,
+            "n_nonmembers": 200, "attacks": {"loss": metrics, "min_k": metrics},
+            "perplexity": {"nonmembers": 40.0 + epoch}, "roc_uri": f"roc-{condition}-{epoch}",
+            "scores_uri": "s"}
+
+
+def test_membership_report_compares_last_epochs_with_base():
+    spec = load_spec_text(SPEC)
+    assert spec.generator.task == "self_instruct"  # scenario B defaults to self-instruct data
+    outcome = {"attacks": [_mia_result("base", 0, 0.6), _mia_result("generated", 1, 0.7),
+                           _mia_result("generated", 2, 0.9)],
+               "stage_seconds": {"lab": 1.0}, "inputs": {}, "generation": {"task": "self_instruct",
+                                                                             "stats": {"n_accepted": 12}}}
+    report = build_report(spec, "b", outcome, {})
+    assert report["table"]["loss"]["generated"]["epoch"] == 2
+    assert report["relative_auc_change_vs_base"]["loss"]["generated"] == pytest.approx(0.5)
+    md = render_markdown(report, "roc.png")
+    assert "| loss | 0.600 [0.550, 0.650] | 0.900 [0.850, 0.950] | +50.0% |" in md
+    assert "generated (ep 2)" in md and "n_accepted=12" in md and "![ROC curves](roc.png)" in md
+    assert "FPR resolution is 0.50%" in md  # 200 non-members cannot resolve 0.1% FPR
+    assert "| generated | 1 | 41.00 |" in md and "| generated | 2 | 42.00 |" in md  # every checkpoint
+
+
+def test_condition_roc_figure(tmp_path):
+    curve = {"fpr": [0.0, 0.1, 1.0], "tpr": [0.0, 0.5, 1.0], "auc": 0.7}
+    path = plot_condition_rocs({"base": {"loss": curve}, "generated": {"loss": curve, "zlib": curve}},
+                               tmp_path / "roc.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
