@@ -56,7 +56,7 @@ def make_lab_datasets(config: LabConfig, datasets_dir: Path, reporter: Reporter 
                          config.seed)
     reporter.update("corpus", 1, 2, "mail and splits")
     splits = build_splits(config, people)
-    write_datasets(dataset_rows(splits, config.prompt_ratio), datasets_dir)
+    write_datasets(dataset_rows(splits, config.prompt_ratio, config.seed), datasets_dir)
     reporter.update("corpus", 2, 2, f"{len(splits.members)} member documents")
     return splits
 

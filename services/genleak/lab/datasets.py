@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 from typing import Iterable
 
+from genleak.lab.seed_tasks import build_seed_tasks
 from genleak.lab.splits import LabSplits, split_prompt
 
-DATASET_NAMES = ("members", "nonmembers", "prompts", "pii_targets", "few_shot", "people")
+DATASET_NAMES = ("members", "nonmembers", "prompts", "pii_targets", "few_shot", "people", "seed_tasks")
 
 
-def dataset_rows(splits: LabSplits, prompt_ratio: float) -> dict[str, list[dict]]:
+def dataset_rows(splits: LabSplits, prompt_ratio: float, seed: int) -> dict[str, list[dict]]:
     return {
         "members": [{"doc_id": d.doc_id, "text": d.text} for d in splits.members],
         "nonmembers": [{"doc_id": d.doc_id, "text": d.text} for d in splits.nonmembers],
@@ -21,6 +22,7 @@ def dataset_rows(splits: LabSplits, prompt_ratio: float) -> dict[str, list[dict]
         "few_shot": [{"person_id": p.person_id, "name": p.name, "email": p.email}
                      for p in splits.people if p.role == "fewshot"],
         "people": [p.record() for p in splits.people],
+        "seed_tasks": build_seed_tasks(splits, seed),  # self-instruct seeds over tuning-only mail
     }
 
 

@@ -13,17 +13,24 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from genleak.core.errors import NotReady
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.core.store import ArtifactRef, ArtifactStore
 
 log = logging.getLogger(__name__)
 
-DATASETS = ("members", "nonmembers", "prompts", "pii_targets", "few_shot", "people")
+# Mirrors lab.datasets.DATASET_NAMES (not imported: that module pulls in the lab's heavy imports).
+DATASETS = ("members", "nonmembers", "prompts", "pii_targets", "few_shot", "people", "seed_tasks")
 MODELS = ("target", "generator")
+# Bump whenever a build publishes different artifacts for the same LabConfig (2: + seed_tasks).
+# Artifacts are immutable (a second publish to a URI returns the first), so a lab published by an
+# older build can never gain the new dataset in place: "rebuild when the index lacks a dataset"
+# would republish into the old index forever. A new root per format rebuilds old labs once instead.
+LAB_FORMAT = 2
 
 
 def lab_root(store: ArtifactStore, config) -> str:
-    return store.uri_for("labs", config.spec_hash()[:24])
+    return store.uri_for("labs", f"v{LAB_FORMAT}", config.spec_hash()[:24])
 
 
 def ensure_lab(store: ArtifactStore, preset: str, seed: int, overrides: dict[str, Any] | None = None,
@@ -63,6 +70,9 @@ def load_lab_refs(store: ArtifactStore, root: str) -> dict[str, ArtifactRef] | N
         return None
     index = store.lookup(f"{root}/index")
     data = json.loads((store.fetch(index) / "refs.json").read_text())
+    missing = [name for name in DATASETS + MODELS if name not in data]
+    if missing:  # a build that added an artifact without bumping LAB_FORMAT
+        raise NotReady(f"lab index {root} lacks {', '.join(missing)}; bump genleak.lab.publish.LAB_FORMAT")
     return {**{name: ArtifactRef(**ref) for name, ref in data.items()}, "index": index}
 
 
