@@ -12,7 +12,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from genleak.core.settings import Settings
+from genleak.core.settings import Settings, TlsSettings
 from genleak.core.store import ArtifactStore
 from genleak.rpc.server import RunningServer, ServiceBinding, start_server
 
@@ -35,7 +35,8 @@ def build_service(name: str, settings: Settings, store: ArtifactStore, **kwargs)
 
 def serve(name: str, settings: Settings, host: str, port: int) -> RunningServer:
     store = ArtifactStore(settings.store)
-    return start_server([build_service(name, settings, store)], host=host, port=port, auth_token=settings.auth_token)
+    return start_server([build_service(name, settings, store)], host=host, port=port, auth_token=settings.auth_token,
+                        tls=settings.tls)
 
 
 @dataclass
@@ -51,7 +52,8 @@ class EmbeddedStack:
         for name in WORKERS:
             self.servers[name] = self._start(name, self.settings, store, gate=gate)
         addrs = {f"{n}_addr": s.address for n, s in self.servers.items()}
-        controller_settings = self.settings.model_copy(update=addrs)
+        # In-process loopback servers speak plaintext: the controller must not dial them with TLS.
+        controller_settings = self.settings.model_copy(update={**addrs, "tls": TlsSettings(), "grpc_lb_policy": ""})
         self.servers["controller"] = self._start("controller", controller_settings, store)
         return self
 

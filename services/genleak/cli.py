@@ -112,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=50051)
     serve.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
     serve.set_defaults(func=cmd_serve)
+    from genleak.rpc.health_check import add_parser as add_health_parser
+
+    add_health_parser(sub)
 
     lab = sub.add_parser("lab", help="the built-in privacy lab")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True)

@@ -21,7 +21,10 @@ def run_experiment(args: argparse.Namespace, settings: Settings) -> int:
     load_spec_text(spec_text, source=args.spec)  # fail fast, before any server starts
     with ExitStack() as stack:
         address = _controller_address(args, settings, stack)
-        channel = stack.enter_context(open_channel(address, settings.auth_token))
+        # The embedded stack listens on plaintext loopback; a remote controller gets the configured TLS.
+        tls = settings.tls if args.remote else None
+        channel = stack.enter_context(open_channel(address, settings.auth_token, tls=tls,
+                                                   lb_policy=settings.grpc_lb_policy if args.remote else ""))
         stub = controller_pb2_grpc.ControllerServiceStub(channel)
         job = stub.StartExperiment(controller_pb2.StartExperimentRequest(spec_yaml=spec_text, run_name=args.run_name))
         with _ProgressBar(enabled=not args.no_progress) as bar:

@@ -18,8 +18,10 @@ class ServiceClients:
     channels: tuple[grpc.Channel, ...]
 
     @classmethod
-    def connect(cls, generator_addr: str, finetuner_addr: str, attacker_addr: str, token: str = "") -> "ServiceClients":
-        gen, ft, att = (open_channel(a, token) for a in (generator_addr, finetuner_addr, attacker_addr))
+    def connect(cls, generator_addr: str, finetuner_addr: str, attacker_addr: str, token: str = "", *,
+                tls=None, lb_policy: str = "") -> "ServiceClients":
+        gen, ft, att = (open_channel(a, token, tls=tls, lb_policy=lb_policy)
+                        for a in (generator_addr, finetuner_addr, attacker_addr))
         return cls(
             generator=generator_pb2_grpc.GeneratorServiceStub(gen),
             finetuner=finetuner_pb2_grpc.FinetunerServiceStub(ft),

@@ -37,7 +37,7 @@ def build(settings, store) -> ServiceBinding:
     if missing:
         raise InvalidSpec("controller needs the worker addresses: set " + ", ".join(f"GENLEAK_{m.upper()}" for m in missing))
     clients = ServiceClients.connect(settings.generator_addr, settings.finetuner_addr, settings.attacker_addr,
-                                     settings.auth_token)
+                                     settings.auth_token, tls=settings.tls, lb_policy=settings.grpc_lb_policy)
 
     def lab_provider(lab_spec, reporter):
         refs = ensure_lab(store, lab_spec.preset, lab_spec.seed, lab_spec.overrides, reporter)

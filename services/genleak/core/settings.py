@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from genleak.core.errors import InvalidSpec
 
 
 class StoreSettings(BaseModel):
@@ -27,11 +29,51 @@ class StoreSettings(BaseModel):
     s3_part_size: int = Field(16 * 1024 * 1024, description="Multipart part size in bytes")
 
 
+class TlsSettings(BaseModel):
+    """TLS for gRPC: PEM file paths. Server side: cert + key (+ client_ca = mTLS, client certs required).
+    Client side: on when ca or client_cert is set; ca verifies the server, client_cert/key prove the client."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cert: str = Field("", description="Server certificate chain (PEM path); with key, the server speaks TLS only")
+    key: str = Field("", description="Server private key (PEM path)")
+    client_ca: str = Field("", description="Server: CA bundle that client certificates must chain to (mTLS)")
+    ca: str = Field("", description="Client: CA bundle that verifies servers (e.g. /etc/ssl/certs/ca-certificates.crt)")
+    client_cert: str = Field("", description="Client: certificate chain presented to mTLS servers (PEM path)")
+    client_key: str = Field("", description="Client: private key of client_cert (PEM path)")
+    server_name: str = Field("", description="Client: name checked against the server certificate instead of the "
+                                             "target host (e.g. when dialing an IP)")
+
+    @model_validator(mode="after")
+    def _pairs(self) -> "TlsSettings":
+        for a, b in (("cert", "key"), ("client_cert", "client_key")):
+            if bool(getattr(self, a)) != bool(getattr(self, b)):
+                raise ValueError(f"GENLEAK_TLS_{a.upper()} and GENLEAK_TLS_{b.upper()} must be set together")
+        if self.client_ca and not self.cert:
+            raise ValueError("GENLEAK_TLS_CLIENT_CA (mTLS) needs GENLEAK_TLS_CERT and GENLEAK_TLS_KEY")
+        return self
+
+    @property
+    def server_enabled(self) -> bool:
+        return bool(self.cert)
+
+    @property
+    def client_enabled(self) -> bool:
+        return bool(self.ca or self.client_cert)
+
+
+LB_POLICIES = ("", "pick_first", "round_robin", "job_affinity")
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     store: StoreSettings = StoreSettings()
     auth_token: str = Field("", repr=False, description="Bearer token required on every gRPC call when set")
+    tls: TlsSettings = TlsSettings()
+    grpc_lb_policy: str = Field("", description="Client balancing: pick_first | round_robin (per call) | "
+                                                "job_affinity; empty = job_affinity for dns:/// targets, "
+                                                "pick_first otherwise")
     generator_addr: str = ""
     finetuner_addr: str = ""
     attacker_addr: str = ""
@@ -39,6 +81,12 @@ class Settings(BaseModel):
     log_format: str = "auto"
     max_queued_jobs: int = 16
     job_workers: int = 1
+
+    @model_validator(mode="after")
+    def _lb_policy(self) -> "Settings":
+        if self.grpc_lb_policy not in LB_POLICIES:
+            raise ValueError(f"GENLEAK_GRPC_LB_POLICY must be one of {', '.join(p for p in LB_POLICIES if p)}")
+        return self
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -55,9 +103,20 @@ class Settings(BaseModel):
             store_kwargs["root"] = get("STORE")
         if get("CACHE_DIR"):
             store_kwargs["cache_dir"] = Path(get("CACHE_DIR"))
+        try:
+            return cls._build(get, store_kwargs)
+        except ValidationError as exc:  # one readable line at the entry point, not a pydantic dump
+            raise InvalidSpec("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()),
+                              field="settings") from None
+
+    @classmethod
+    def _build(cls, get, store_kwargs: dict) -> "Settings":
+        tls_names = ("cert", "key", "client_ca", "ca", "client_cert", "client_key", "server_name")
         return cls(
             store=StoreSettings(**store_kwargs),
             auth_token=_read_secret(get("AUTH_TOKEN"), get("AUTH_TOKEN_FILE")),
+            tls=TlsSettings(**{name: get(f"TLS_{name.upper()}") for name in tls_names}),
+            grpc_lb_policy=get("GRPC_LB_POLICY").strip().lower(),
             generator_addr=get("GENERATOR_ADDR"),
             finetuner_addr=get("FINETUNER_ADDR"),
             attacker_addr=get("ATTACKER_ADDR"),

@@ -1,4 +1,4 @@
-"""Client side: channels that carry the bearer token, and waiting on jobs with progress."""
+"""Client side: channels that carry the bearer token (over TLS when configured), and waiting on jobs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ from typing import Callable, Iterator
 
 import grpc
 
-from genleak.core.errors import Cancelled, GenleakError
+from genleak.core.errors import Cancelled, GenleakError, InvalidSpec
+from genleak.core.settings import TlsSettings
+from genleak.rpc.balancing import JobAffinityChannel
+from genleak.rpc.security import channel_credentials
 from genleak.v1 import common_pb2
 
 TERMINAL = (common_pb2.JOB_STATE_SUCCEEDED, common_pb2.JOB_STATE_FAILED, common_pb2.JOB_STATE_CANCELLED)
@@ -37,8 +40,46 @@ class _Details(grpc.ClientCallDetails):
         self.compression = getattr(base, "compression", None)
 
 
-def open_channel(address: str, token: str = "") -> grpc.Channel:
-    channel = grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)])
+GRPC_LB_POLICIES = ("pick_first", "round_robin")
+
+
+def channel_options(address: str, lb_policy: str = "", tls: TlsSettings | None = None) -> list[tuple[str, object]]:
+    options: list[tuple[str, object]] = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+    if lb_policy in GRPC_LB_POLICIES:
+        options.append(("grpc.lb_policy_name", lb_policy))
+    if tls is not None and tls.client_enabled and tls.server_name:
+        options.append(("grpc.ssl_target_name_override", tls.server_name))
+    return options
+
+
+def open_channel(address: str, token: str = "", *, tls: TlsSettings | None = None, lb_policy: str = "") -> grpc.Channel:
+    """A channel to `address` (`host:port` or `dns:///host:port`) that sends the bearer token on every call.
+
+    With client TLS settings (`tls.ca` or `tls.client_cert`) the channel is TLS (mTLS with a client
+    cert) and the token travels as call credentials; otherwise plaintext with a metadata interceptor.
+    Balancing (`lb_policy`, GENLEAK_GRPC_LB_POLICY): empty = `job_affinity` for `dns:///` targets (every
+    replica behind a headless Service, each job's calls to the replica that owns it; see balancing.py)
+    and gRPC's pick_first otherwise; `round_robin` = gRPC's per-call round-robin (stateless calls only).
+    """
+    policy = lb_policy or ("job_affinity" if address.startswith("dns:") else "")
+    if policy == "job_affinity":
+        if not address.startswith("dns:"):
+            raise InvalidSpec(f"job_affinity balancing needs a dns:/// target, not {address!r}",
+                              field="GENLEAK_GRPC_LB_POLICY")
+
+        def open_replica(replica: str, host: str) -> grpc.Channel:
+            named = tls.model_copy(update={"server_name": tls.server_name or host}) if tls is not None else None
+            return _open_single(replica, token, named, "pick_first")
+
+        return JobAffinityChannel(address, open_replica)
+    return _open_single(address, token, tls, policy)
+
+
+def _open_single(address: str, token: str, tls: TlsSettings | None, lb_policy: str) -> grpc.Channel:
+    options = channel_options(address, lb_policy, tls)
+    if tls is not None and tls.client_enabled:
+        return grpc.secure_channel(address, channel_credentials(tls, token), options=options)
+    channel = grpc.insecure_channel(address, options=options)
     if token:
         channel = grpc.intercept_channel(channel, _BearerToken(token))
     return channel

