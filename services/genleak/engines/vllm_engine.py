@@ -141,6 +141,12 @@ def _llm_kwargs(model_dir: Path, config: EngineConfig, on_gpu: bool) -> dict[str
         kwargs["max_model_len"] = config.max_model_len
     if on_gpu:
         kwargs["kv_cache_memory_bytes"] = config.kv_cache_gib * (1 << 30)
+    else:
+        # A prompt prefilled in chunks discards the token sampled at each partial step and rewinds
+        # its seeded generator with set_offset, which torch's CPU generator does not support:
+        # seeded sampling over long prompts kills the engine ("CPU Generator does not use
+        # offset", vLLM 0.32). Whole-prompt prefill never discards.
+        kwargs["enable_chunked_prefill"] = False
     return kwargs
 
 
