@@ -74,6 +74,7 @@ class FineTuneSpec(Spec):
     last_n: int | None = Field(None, ge=1, description="Train on the last N rows (paper: 2220)")
     instruction_format: Literal["alpaca", "chat"] = Field("alpaca", description="How self-instruct records become "
                                                           "training text: Alpaca prompt template or the chat template")
+    train_on_prompt: bool = Field(True, description="Loss on prompt tokens too (paper); false = on the response only")
     seed: int = Field(3407)
 
 

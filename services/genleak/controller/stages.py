@@ -57,7 +57,7 @@ def finetune(stub, spec: FineTuneSpec, model_uri: str, dataset: common_pb2.Artif
     request = finetuner_pb2.StartFineTuneRequest(
         model=common_pb2.ModelRef(uri=model_uri), dataset=dataset, method=spec.method,
         method_config=dict_to_struct(spec.method_config), train=train,
-        data=finetuner_pb2.DataFormatParams(format=data_format),
+        data=finetuner_pb2.DataFormatParams(format=data_format, train_on_prompt=spec.train_on_prompt),
     )
     job = wait_for_job(stub, stub.StartFineTune(request), on_update)
     return {int(role.split("/")[0].split("-")[1]): ref for role, ref in job.artifacts.items() if role.endswith("/merged")}

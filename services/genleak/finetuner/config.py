@@ -68,10 +68,11 @@ class TrainConfig(Spec):
 class DataFormat(Spec):
     """Which record fields make a training text. Every text is followed by the tokenizer's EOS."""
 
-    format: Literal["text", "prompt_continuation"] = Field(
+    format: Literal["text", "prompt_continuation", "alpaca", "chat"] = Field(
         "text",
         description="text: one field holds the text; prompt_continuation: prompt + continuation "
-        "(the paper's 'original' baseline)",
+        "(the paper's 'original' baseline); alpaca: instruction/input/output in the Stanford Alpaca "
+        "prompt template; chat: the same fields as a user/assistant turn in the tokenizer's chat template",
     )
     text_field: str = Field("text", min_length=1, description="Record field holding the text (format=text)")
     prompt_field: str = Field(
@@ -79,4 +80,21 @@ class DataFormat(Spec):
     )
     continuation_field: str = Field(
         "continuation", min_length=1, description="Record field holding the continuation (format=prompt_continuation)"
+    )
+    instruction_field: str = Field(
+        "instruction", min_length=1, description="Record field holding the instruction (format=alpaca/chat)"
+    )
+    input_field: str = Field(
+        "input",
+        min_length=1,
+        description="Record field holding the optional input (format=alpaca/chat); missing, empty or "
+        "'<noinput>' means no input",
+    )
+    output_field: str = Field(
+        "output", min_length=1, description="Record field holding the response (format=alpaca/chat)"
+    )
+    train_on_prompt: bool = Field(
+        True,
+        description="Loss on every token (the paper's setup); False = no loss on the prompt part (the prompt of "
+        "prompt_continuation, the template up to the response of alpaca/chat), only on the response and EOS",
     )

@@ -19,7 +19,7 @@ from genleak.core.models import check_model_dir
 from genleak.core.progress import Reporter
 from genleak.core.specs import parse_spec
 from genleak.finetuner import checkpoint as ckpt
-from genleak.finetuner.data import EncodedDataset, encode_texts, record_texts, select_records
+from genleak.finetuner.data import EncodedDataset, encode_examples, record_examples, select_records
 from genleak.finetuner.loading import load_base_model, load_tokenizer, pad_token_id
 from genleak.finetuner.loop import TrainLoop
 from genleak.finetuner.metrics import EpochMetrics, TrainMetrics
@@ -63,8 +63,9 @@ def _finetune(
     started: float,
 ) -> FineTuneResult:
     tokenizer = load_tokenizer(model_dir, spec.trust_remote_code)
-    texts = record_texts(select_records(records, spec.train.last_n), spec.data)
-    data = encode_texts(tokenizer, texts, spec.train.max_length)
+    examples = record_examples(select_records(records, spec.train.last_n), spec.data, tokenizer)
+    texts = [example.text for example in examples]
+    data = encode_examples(tokenizer, examples, spec.data, spec.train.max_length)
     run_key = _run_key(spec, texts, model_dir)
 
     found = ckpt.completed_epochs(out_dir, run_key, spec.train.epochs)

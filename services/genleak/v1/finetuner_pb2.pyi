@@ -32,7 +32,7 @@ class TrainParams(_message.Message):
     def __init__(self, epochs: _Optional[int] = ..., learning_rate: _Optional[float] = ..., batch_size: _Optional[int] = ..., grad_accum: _Optional[int] = ..., max_length: _Optional[int] = ..., weight_decay: _Optional[float] = ..., warmup_ratio: _Optional[float] = ..., seed: _Optional[int] = ..., last_n: _Optional[int] = ..., dtype: _Optional[str] = ...) -> None: ...
 
 class DataFormatParams(_message.Message):
-    __slots__ = ("format", "text_field", "prompt_field", "continuation_field", "instruction_field", "input_field", "output_field")
+    __slots__ = ("format", "text_field", "prompt_field", "continuation_field", "instruction_field", "input_field", "output_field", "train_on_prompt")
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_FIELD_NUMBER: _ClassVar[int]
@@ -40,6 +40,7 @@ class DataFormatParams(_message.Message):
     INSTRUCTION_FIELD_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_FIELD_NUMBER: _ClassVar[int]
+    TRAIN_ON_PROMPT_FIELD_NUMBER: _ClassVar[int]
     format: str
     text_field: str
     prompt_field: str
@@ -47,7 +48,8 @@ class DataFormatParams(_message.Message):
     instruction_field: str
     input_field: str
     output_field: str
-    def __init__(self, format: _Optional[str] = ..., text_field: _Optional[str] = ..., prompt_field: _Optional[str] = ..., continuation_field: _Optional[str] = ..., instruction_field: _Optional[str] = ..., input_field: _Optional[str] = ..., output_field: _Optional[str] = ...) -> None: ...
+    train_on_prompt: bool
+    def __init__(self, format: _Optional[str] = ..., text_field: _Optional[str] = ..., prompt_field: _Optional[str] = ..., continuation_field: _Optional[str] = ..., instruction_field: _Optional[str] = ..., input_field: _Optional[str] = ..., output_field: _Optional[str] = ..., train_on_prompt: _Optional[bool] = ...) -> None: ...
 
 class StartFineTuneRequest(_message.Message):
     __slots__ = ("model", "dataset", "method", "method_config", "train", "data")

@@ -69,7 +69,7 @@ def evaluate_membership(
     seconds: dict[str, float] = {}
     texts = members + nonmembers
     target, extras, tokens, heldout_scored = _score_all(target_dir, texts, needs, engine, max_tokens, reference_dir,
-                                                        reporter, seconds, heldout or [])
+                                                        reporter, seconds, heldout or [], needs_vocab_stats(attacks))
     n = len(members)
     member_scores = run_attacks(attacks, target[:n], {k: v[:n] for k, v in extras.items()})
     nonmember_scores = run_attacks(attacks, target[n:], {k: v[n:] for k, v in extras.items()})
@@ -85,24 +85,30 @@ def evaluate_membership(
                       seconds=seconds, tokens_scored=tokens)
 
 
+def needs_vocab_stats(attacks: Mapping[str, Any]) -> bool:
+    """Whether an attack reads mu/sigma (the vocabulary statistics only Min-K%++ uses)."""
+    return "min_k_plus_plus" in attacks
+
+
 def score_with_extras(target_dir: Path, texts: list[str], attacks: Mapping[str, Any], engine: EngineConfig,
                       max_tokens: int, reference_dir: Path | None = None, reporter: Reporter = NULL_REPORTER,
                       ) -> tuple[list[TokenLogProbs], dict[str, list[TokenLogProbs]]]:
     """Target log-probs of `texts` plus the extra inputs the `attacks` need, one pass per model."""
     target, extras, _, _ = _score_all(target_dir, texts, required_extras(attacks), engine, max_tokens, reference_dir,
-                                      reporter, {}, [])
+                                      reporter, {}, [], needs_vocab_stats(attacks))
     return target, extras
 
 
 def _score_all(target_dir: Path, texts: list[str], needs: set[str], engine: EngineConfig, max_tokens: int,
                reference_dir: Path | None, reporter: Reporter, seconds: dict[str, float], heldout: list[str],
-               ) -> tuple[list[TokenLogProbs], dict[str, list[TokenLogProbs]], int, list[TokenLogProbs]]:
+               vocab_stats: bool) -> tuple[list[TokenLogProbs], dict[str, list[TokenLogProbs]], int, list[TokenLogProbs]]:
     """ONE scorer call per model: the target scores the texts (and their lowercased forms when
     the lowercase attack runs) in a single pass; the reference model scores the texts once."""
     scorer = get_scorer(engine.name)
     lowered = [EXTRA_TEXT["lowercase"](t) for t in texts] if "lowercase" in needs else []
     started = time.perf_counter()
-    scored = scorer(target_dir, texts + lowered + heldout, engine, max_tokens, reporter)
+    scored = scorer(target_dir, texts + lowered + heldout, engine, max_tokens, reporter,
+                    with_vocab_stats=vocab_stats)
     seconds["score_target"] = round(time.perf_counter() - started, 3)
     n, n_low = len(texts), len(lowered)
     target, extras, heldout_scored = scored[:n], {}, scored[n + n_low:]
@@ -111,7 +117,7 @@ def _score_all(target_dir: Path, texts: list[str], needs: set[str], engine: Engi
     tokens = sum(s.token_ids.size for s in scored)
     if "reference" in needs:
         started = time.perf_counter()
-        extras["reference"] = scorer(reference_dir, texts, engine, max_tokens, reporter)
+        extras["reference"] = scorer(reference_dir, texts, engine, max_tokens, reporter, with_vocab_stats=False)
         seconds["score_reference"] = round(time.perf_counter() - started, 3)
         tokens += sum(s.token_ids.size for s in extras["reference"])
     log.info("MIA scoring: %d texts, %d tokens, %s", len(texts), tokens, seconds)

@@ -30,7 +30,11 @@ def min_k_plus_plus_score(
     target: TokenLogProbs, extras: Mapping[str, TokenLogProbs], config: MinKPlusPlusConfig
 ) -> float:
     if target.mu is None or target.sigma is None:
-        raise InvalidSpec("min_k_plus_plus needs log-probs scored with mu/sigma", field="min_k_plus_plus")
+        raise InvalidSpec(
+            "min_k_plus_plus needs log-probs scored with vocabulary mu/sigma: use the hf scoring engine, "
+            "or the vllm engine with vocab stats enabled (with_vocab_stats=True)",
+            field="min_k_plus_plus",
+        )
     z = (target.logprobs - target.mu) / np.maximum(target.sigma, config.sigma_floor)
     return mean_of_lowest(z, config.k)
 

@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Callable
 
 from genleak.attacker.mia.logprobs import TokenLogProbs, score_texts_hf
+from genleak.attacker.mia.logprobs_vllm import score_texts_vllm  # imports vllm only when it runs
 from genleak.core.errors import InvalidSpec
 from genleak.core.progress import Reporter
 from genleak.engines.base import EngineConfig
 
-Scorer = Callable[[Path, list[str], EngineConfig, int, Reporter], list[TokenLogProbs]]
+# (model_dir, texts, engine, max_tokens, reporter, with_vocab_stats) -> log-probs in input order.
+# with_vocab_stats asks for mu/sigma (Min-K%++): free in the hf forward, costly in vLLM (full-vocab logprobs).
+Scorer = Callable[..., list[TokenLogProbs]]
 
 _SCORERS: dict[str, Scorer] = {}
 _LOCK = threading.Lock()
@@ -42,9 +45,10 @@ def get_scorer(name: str) -> Scorer:
 
 
 def _hf_scorer(model_dir: Path, texts: list[str], engine: EngineConfig, max_tokens: int,
-               reporter: Reporter) -> list[TokenLogProbs]:
+               reporter: Reporter, *, with_vocab_stats: bool = True) -> list[TokenLogProbs]:
     return score_texts_hf(model_dir, texts, batch_size=engine.batch_size, max_length=max_tokens, reporter=reporter,
                           dtype=engine.dtype, trust_remote_code=engine.trust_remote_code)
 
 
 register_scorer("hf", _hf_scorer)
+register_scorer("vllm", score_texts_vllm)
