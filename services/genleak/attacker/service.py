@@ -1,14 +1,19 @@
-"""Attacker core: the e-mail extraction attack (counts + a PII artifact) and membership
-inference (scores, ROC, metrics; see membership.py) against a model."""
+"""Attacker core: the e-mail extraction attack (counts + a PII artifact), membership
+inference (scores, ROC, metrics; see membership.py) and the untargeted PII leakage scan
+(Presidio over samples; see pii_scan/job.py) against a model."""
 
 from __future__ import annotations
 
 from genleak.attacker.membership import MIAJobSpec, ScoreTextsSpec, preflight_mia, run_membership_inference, score_texts
 from genleak.attacker.pii import ExtractionConfig, run_extraction
+from genleak.attacker.pii_scan.job import (
+    DetectPIISpec, PIIScanJobSpec, detect_pii, preflight_pii_scan, run_pii_scan,
+)
 from genleak.core.datasets import load_records, publish_records, require_dataset
 from genleak.core.jobs import JobOutput
 from genleak.core.models import require_model, resolve_model_dir
 from genleak.core.outputs import run_cached
+from genleak.core.pii_mask import salt_fingerprint
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.core.specs import ArtifactSpec, ModelSpec, Spec
 from genleak.core.store import ArtifactRef, ArtifactStore
@@ -24,9 +29,10 @@ class ExtractionJobSpec(Spec):
 
 
 class AttackerCore:
-    def __init__(self, store: ArtifactStore, engines: EngineCache):
+    def __init__(self, store: ArtifactStore, engines: EngineCache, pii_salt: str = ""):
         self.store = store
         self.engines = engines
+        self.pii_salt = pii_salt  # value ids in PII outputs are salted with it (GENLEAK_PII_SALT)
 
     def preflight(self, spec: ExtractionJobSpec) -> None:
         require_model(self.store, spec.model.uri)
@@ -45,6 +51,18 @@ class AttackerCore:
 
     def score_texts(self, spec: ScoreTextsSpec, reporter: Reporter = NULL_REPORTER) -> list[dict]:
         return score_texts(self.store, spec, reporter)
+
+    def preflight_pii_scan(self, spec: PIIScanJobSpec) -> None:
+        preflight_pii_scan(self.store, spec)
+
+    def run_pii_scan(self, spec: PIIScanJobSpec, reporter: Reporter) -> JobOutput:
+        # Value ids depend on the salt: outputs made under another salt are not this request's.
+        kind = f"pii_scan-{salt_fingerprint(self.pii_salt)}"
+        return run_cached(self.store, kind, spec, reporter,
+                          lambda root, r: run_pii_scan(self.store, self.engines, spec, self.pii_salt, root, r))
+
+    def detect_pii(self, spec: DetectPIISpec, reporter: Reporter = NULL_REPORTER) -> list[list[dict]]:
+        return detect_pii(self.store, spec, self.pii_salt, reporter)
 
     def _attack(self, spec: ExtractionJobSpec, root: str, reporter: Reporter) -> JobOutput:
         targets = load_records(self.store, _ref(spec.targets), "targets")

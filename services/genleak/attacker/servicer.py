@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from genleak.attacker.membership import MIAJobSpec, ScoreTextsSpec
+from genleak.attacker.pii_scan.job import DetectPIISpec, PIIScanJobSpec
 from genleak.attacker.service import AttackerCore, ExtractionJobSpec
 from genleak.core.jobs import JobManager
 from genleak.engines import EngineCache
@@ -34,6 +35,16 @@ class AttackerServicer(JobRpcMixin, attacker_pb2_grpc.AttackerServiceServicer):
         return attacker_pb2.ScoreTextsResponse(
             texts=[attacker_pb2.TextScores(scores=row["scores"], n_tokens=row["n_tokens"]) for row in rows])
 
+    def DetectPII(self, request, context):
+        texts = self.core.detect_pii(spec_from_message(DetectPIISpec, request))
+        return attacker_pb2.DetectPIIResponse(
+            texts=[attacker_pb2.TextPII(entities=[attacker_pb2.PIIEntity(**e) for e in found]) for found in texts])
+
+    def StartPIIScan(self, request, context):
+        spec = spec_from_message(PIIScanJobSpec, request)
+        self.core.preflight_pii_scan(spec)
+        return job_to_proto(self.jobs.submit("pii_scan", spec, lambda r: self.core.run_pii_scan(spec, r)))
+
 
 def binding(core: AttackerCore, jobs: JobManager) -> ServiceBinding:
     return ServiceBinding(AttackerServicer(core, jobs), attacker_pb2_grpc.add_AttackerServiceServicer_to_server,
@@ -43,5 +54,5 @@ def binding(core: AttackerCore, jobs: JobManager) -> ServiceBinding:
 def build(settings, store, gate=None) -> ServiceBinding:
     engines = EngineCache(max_size=2)
     jobs = JobManager(settings.job_workers, settings.max_queued_jobs, gate)
-    bound = binding(AttackerCore(store, engines), jobs)
+    bound = binding(AttackerCore(store, engines, settings.pii_salt), jobs)
     return dataclasses.replace(bound, on_stop=lambda: (jobs.shutdown(), engines.close()))

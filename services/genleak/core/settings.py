@@ -81,6 +81,8 @@ class Settings(BaseModel):
     log_format: str = "auto"
     max_queued_jobs: int = 16
     job_workers: int = 1
+    pii_salt: str = Field("", repr=False, description="Salt of the hashed PII value ids in attacker outputs; set "
+                                                      "a secret one: phones and names are few enough to hash them all")
 
     @model_validator(mode="after")
     def _lb_policy(self) -> "Settings":
@@ -124,6 +126,7 @@ class Settings(BaseModel):
             log_format=get("LOG_FORMAT", "auto"),
             max_queued_jobs=int(get("MAX_QUEUED_JOBS", "16")),
             job_workers=int(get("JOB_WORKERS", "1")),
+            pii_salt=_read_secret(get("PII_SALT"), get("PII_SALT_FILE")),
         )
 
 

@@ -128,3 +128,149 @@ class ScoreTextsResponse(_message.Message):
     TEXTS_FIELD_NUMBER: _ClassVar[int]
     texts: _containers.RepeatedCompositeFieldContainer[TextScores]
     def __init__(self, texts: _Optional[_Iterable[_Union[TextScores, _Mapping]]] = ...) -> None: ...
+
+class PIIAnalyzerParams(_message.Message):
+    __slots__ = ("nlp_engine", "model", "language", "score_threshold", "entities", "recognizers", "phone_regions", "trim_newlines", "resolve_overlaps")
+    class RecognizersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: bool
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[bool] = ...) -> None: ...
+    NLP_ENGINE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    SCORE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    ENTITIES_FIELD_NUMBER: _ClassVar[int]
+    RECOGNIZERS_FIELD_NUMBER: _ClassVar[int]
+    PHONE_REGIONS_FIELD_NUMBER: _ClassVar[int]
+    TRIM_NEWLINES_FIELD_NUMBER: _ClassVar[int]
+    RESOLVE_OVERLAPS_FIELD_NUMBER: _ClassVar[int]
+    nlp_engine: str
+    model: str
+    language: str
+    score_threshold: float
+    entities: _containers.RepeatedScalarFieldContainer[str]
+    recognizers: _containers.ScalarMap[str, bool]
+    phone_regions: _containers.RepeatedScalarFieldContainer[str]
+    trim_newlines: bool
+    resolve_overlaps: bool
+    def __init__(self, nlp_engine: _Optional[str] = ..., model: _Optional[str] = ..., language: _Optional[str] = ..., score_threshold: _Optional[float] = ..., entities: _Optional[_Iterable[str]] = ..., recognizers: _Optional[_Mapping[str, bool]] = ..., phone_regions: _Optional[_Iterable[str]] = ..., trim_newlines: _Optional[bool] = ..., resolve_overlaps: _Optional[bool] = ...) -> None: ...
+
+class PIIDetectionParams(_message.Message):
+    __slots__ = ("batch_size", "n_process")
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    N_PROCESS_FIELD_NUMBER: _ClassVar[int]
+    batch_size: int
+    n_process: int
+    def __init__(self, batch_size: _Optional[int] = ..., n_process: _Optional[int] = ...) -> None: ...
+
+class PIIInventory(_message.Message):
+    __slots__ = ("people", "people_fields", "corpus", "corpus_field")
+    class PeopleFieldsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    PEOPLE_FIELD_NUMBER: _ClassVar[int]
+    PEOPLE_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    CORPUS_FIELD_NUMBER: _ClassVar[int]
+    CORPUS_FIELD_FIELD_NUMBER: _ClassVar[int]
+    people: _common_pb2.ArtifactRef
+    people_fields: _containers.ScalarMap[str, str]
+    corpus: _common_pb2.ArtifactRef
+    corpus_field: str
+    def __init__(self, people: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., people_fields: _Optional[_Mapping[str, str]] = ..., corpus: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., corpus_field: _Optional[str] = ...) -> None: ...
+
+class DetectPIIRequest(_message.Message):
+    __slots__ = ("texts", "analyzer", "inventory", "params", "reveal")
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    ANALYZER_FIELD_NUMBER: _ClassVar[int]
+    INVENTORY_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    REVEAL_FIELD_NUMBER: _ClassVar[int]
+    texts: _containers.RepeatedScalarFieldContainer[str]
+    analyzer: PIIAnalyzerParams
+    inventory: PIIInventory
+    params: PIIDetectionParams
+    reveal: bool
+    def __init__(self, texts: _Optional[_Iterable[str]] = ..., analyzer: _Optional[_Union[PIIAnalyzerParams, _Mapping]] = ..., inventory: _Optional[_Union[PIIInventory, _Mapping]] = ..., params: _Optional[_Union[PIIDetectionParams, _Mapping]] = ..., reveal: _Optional[bool] = ...) -> None: ...
+
+class PIIEntity(_message.Message):
+    __slots__ = ("type", "start", "end", "score", "recognizer", "masked", "value_id", "real", "value")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    RECOGNIZER_FIELD_NUMBER: _ClassVar[int]
+    MASKED_FIELD_NUMBER: _ClassVar[int]
+    VALUE_ID_FIELD_NUMBER: _ClassVar[int]
+    REAL_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    start: int
+    end: int
+    score: float
+    recognizer: str
+    masked: str
+    value_id: str
+    real: bool
+    value: str
+    def __init__(self, type: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., score: _Optional[float] = ..., recognizer: _Optional[str] = ..., masked: _Optional[str] = ..., value_id: _Optional[str] = ..., real: _Optional[bool] = ..., value: _Optional[str] = ...) -> None: ...
+
+class TextPII(_message.Message):
+    __slots__ = ("entities",)
+    ENTITIES_FIELD_NUMBER: _ClassVar[int]
+    entities: _containers.RepeatedCompositeFieldContainer[PIIEntity]
+    def __init__(self, entities: _Optional[_Iterable[_Union[PIIEntity, _Mapping]]] = ...) -> None: ...
+
+class DetectPIIResponse(_message.Message):
+    __slots__ = ("texts",)
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    texts: _containers.RepeatedCompositeFieldContainer[TextPII]
+    def __init__(self, texts: _Optional[_Iterable[_Union[TextPII, _Mapping]]] = ...) -> None: ...
+
+class PIISampleParams(_message.Message):
+    __slots__ = ("n_unconditioned", "prefix", "prompts", "prompt_field", "n_prompted", "sampling")
+    N_UNCONDITIONED_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    PROMPTS_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_FIELD_NUMBER: _ClassVar[int]
+    N_PROMPTED_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_FIELD_NUMBER: _ClassVar[int]
+    n_unconditioned: int
+    prefix: str
+    prompts: _common_pb2.ArtifactRef
+    prompt_field: str
+    n_prompted: int
+    sampling: _common_pb2.SamplingParams
+    def __init__(self, n_unconditioned: _Optional[int] = ..., prefix: _Optional[str] = ..., prompts: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., prompt_field: _Optional[str] = ..., n_prompted: _Optional[int] = ..., sampling: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ...) -> None: ...
+
+class StartPIIScanRequest(_message.Message):
+    __slots__ = ("model", "engine", "samples", "texts", "text_field", "inventory", "finetune", "finetune_fields", "analyzer", "params", "reveal")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    ENGINE_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    TEXTS_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_FIELD_NUMBER: _ClassVar[int]
+    INVENTORY_FIELD_NUMBER: _ClassVar[int]
+    FINETUNE_FIELD_NUMBER: _ClassVar[int]
+    FINETUNE_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    ANALYZER_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    REVEAL_FIELD_NUMBER: _ClassVar[int]
+    model: _common_pb2.ModelRef
+    engine: _common_pb2.EngineParams
+    samples: PIISampleParams
+    texts: _common_pb2.ArtifactRef
+    text_field: str
+    inventory: PIIInventory
+    finetune: _containers.RepeatedCompositeFieldContainer[_common_pb2.ArtifactRef]
+    finetune_fields: _containers.RepeatedScalarFieldContainer[str]
+    analyzer: PIIAnalyzerParams
+    params: PIIDetectionParams
+    reveal: bool
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., samples: _Optional[_Union[PIISampleParams, _Mapping]] = ..., texts: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., text_field: _Optional[str] = ..., inventory: _Optional[_Union[PIIInventory, _Mapping]] = ..., finetune: _Optional[_Iterable[_Union[_common_pb2.ArtifactRef, _Mapping]]] = ..., finetune_fields: _Optional[_Iterable[str]] = ..., analyzer: _Optional[_Union[PIIAnalyzerParams, _Mapping]] = ..., params: _Optional[_Union[PIIDetectionParams, _Mapping]] = ..., reveal: _Optional[bool] = ...) -> None: ...

@@ -51,6 +51,16 @@ class AttackerServiceStub:
                 request_serializer=genleak_dot_v1_dot_attacker__pb2.ScoreTextsRequest.SerializeToString,
                 response_deserializer=genleak_dot_v1_dot_attacker__pb2.ScoreTextsResponse.FromString,
                 _registered_method=True)
+        self.DetectPII = channel.unary_unary(
+                '/genleak.v1.AttackerService/DetectPII',
+                request_serializer=genleak_dot_v1_dot_attacker__pb2.DetectPIIRequest.SerializeToString,
+                response_deserializer=genleak_dot_v1_dot_attacker__pb2.DetectPIIResponse.FromString,
+                _registered_method=True)
+        self.StartPIIScan = channel.unary_unary(
+                '/genleak.v1.AttackerService/StartPIIScan',
+                request_serializer=genleak_dot_v1_dot_attacker__pb2.StartPIIScanRequest.SerializeToString,
+                response_deserializer=genleak_dot_v1_dot_common__pb2.Job.FromString,
+                _registered_method=True)
         self.GetJob = channel.unary_unary(
                 '/genleak.v1.AttackerService/GetJob',
                 request_serializer=genleak_dot_v1_dot_common__pb2.GetJobRequest.SerializeToString,
@@ -92,6 +102,21 @@ class AttackerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DetectPII(self, request, context):
+        """Presidio PII detection over a handful of texts: entities with masked values (raw only with reveal).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartPIIScan(self, request, context):
+        """Untargeted PII leakage scan: sample a model (unconditioned and/or prompted) or read a dataset,
+        detect PII, match it to the private corpus's inventory; counts per entity type in the result.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetJob(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -127,6 +152,16 @@ def add_AttackerServiceServicer_to_server(servicer, server):
                     servicer.ScoreTexts,
                     request_deserializer=genleak_dot_v1_dot_attacker__pb2.ScoreTextsRequest.FromString,
                     response_serializer=genleak_dot_v1_dot_attacker__pb2.ScoreTextsResponse.SerializeToString,
+            ),
+            'DetectPII': grpc.unary_unary_rpc_method_handler(
+                    servicer.DetectPII,
+                    request_deserializer=genleak_dot_v1_dot_attacker__pb2.DetectPIIRequest.FromString,
+                    response_serializer=genleak_dot_v1_dot_attacker__pb2.DetectPIIResponse.SerializeToString,
+            ),
+            'StartPIIScan': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartPIIScan,
+                    request_deserializer=genleak_dot_v1_dot_attacker__pb2.StartPIIScanRequest.FromString,
+                    response_serializer=genleak_dot_v1_dot_common__pb2.Job.SerializeToString,
             ),
             'GetJob': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJob,
@@ -226,6 +261,60 @@ class AttackerService:
             '/genleak.v1.AttackerService/ScoreTexts',
             genleak_dot_v1_dot_attacker__pb2.ScoreTextsRequest.SerializeToString,
             genleak_dot_v1_dot_attacker__pb2.ScoreTextsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DetectPII(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/genleak.v1.AttackerService/DetectPII',
+            genleak_dot_v1_dot_attacker__pb2.DetectPIIRequest.SerializeToString,
+            genleak_dot_v1_dot_attacker__pb2.DetectPIIResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartPIIScan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/genleak.v1.AttackerService/StartPIIScan',
+            genleak_dot_v1_dot_attacker__pb2.StartPIIScanRequest.SerializeToString,
+            genleak_dot_v1_dot_common__pb2.Job.FromString,
             options,
             channel_credentials,
             insecure,
