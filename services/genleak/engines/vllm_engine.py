@@ -69,19 +69,14 @@ class VLLMEngine:
             llm, self._llm = self._llm, None
         if llm is None:
             return
-        engine_core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
-        if engine_core is not None:
-            # Stops the EngineCore/worker processes and frees their KV cache now, not at exit.
-            engine_core.shutdown()
-        del llm
-        gc.collect()
+        shutdown_llm(llm)
         log.info("vllm engine for %s closed", self.model_dir)
 
     def _run(self, prompts: list[str], sampling: SamplingConfig, reporter: Reporter) -> list[Any]:
         from vllm.exceptions import VLLMValidationError
 
         params = self._sampling_params(sampling)
-        bar = _reporting_bar_factory(reporter, len(prompts), sampling.n)
+        bar = reporting_bar_factory(reporter, GENERATE_STAGE, len(prompts), "prompts", per_item=sampling.n)
         try:
             return self._llm.generate(prompts, params, use_tqdm=bar)
         except Cancelled:
@@ -150,8 +145,21 @@ def _llm_kwargs(model_dir: Path, config: EngineConfig, on_gpu: bool) -> dict[str
     return kwargs
 
 
-def _reporting_bar_factory(reporter: Reporter, n_prompts: int, n_per_prompt: int) -> Any:
-    """A silent tqdm for vLLM's `use_tqdm` hook that forwards progress (and cancel) to `reporter`."""
+def shutdown_llm(llm: Any) -> None:
+    """Stop the EngineCore/worker processes now (frees their KV cache), not at interpreter exit."""
+    engine_core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+    try:
+        if engine_core is not None:
+            engine_core.shutdown()
+    finally:
+        del llm
+        gc.collect()
+
+
+def reporting_bar_factory(reporter: Reporter, stage: str, total: int, unit: str, per_item: int = 1,
+                          offset: int = 0) -> Any:
+    """A silent tqdm for vLLM's `use_tqdm` hook that forwards progress (and cancel) to `reporter`:
+    (stage, offset + finished requests // per_item, total)."""
     from tqdm import tqdm
 
     class _ReportingBar(tqdm):
@@ -163,11 +171,11 @@ def _reporting_bar_factory(reporter: Reporter, n_prompts: int, n_per_prompt: int
         def update(self, n: float | None = 1) -> bool | None:
             shown = super().update(n)
             reporter.check()  # every finished request, so a cancel lands fast; reports are throttled
-            done = int(self.n) // n_per_prompt
+            done = offset + int(self.n) // per_item
             now = time.monotonic()
-            if done >= n_prompts or now - self._last_report >= _REPORT_EVERY_S:
+            if done >= total or now - self._last_report >= _REPORT_EVERY_S:
                 self._last_report = now
-                reporter.update(GENERATE_STAGE, done, n_prompts, f"{done}/{n_prompts} prompts")
+                reporter.update(stage, done, total, f"{done}/{total} {unit}")
             return shown
 
     return _ReportingBar

@@ -23,8 +23,6 @@ error and cancel.
 
 from __future__ import annotations
 
-import gc
-import io
 import logging
 import time
 from pathlib import Path
@@ -36,11 +34,11 @@ from genleak.attacker.mia.logprobs import _LOGP_FLOOR, TokenLogProbs, encode_for
 from genleak.core.errors import InvalidSpec
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.engines.base import EngineConfig, check_model_dir
+from genleak.engines.vllm_engine import reporting_bar_factory, shutdown_llm  # imports no vllm itself
 
 log = logging.getLogger(__name__)
 
 SCORE_STAGE = "score"
-_REPORT_EVERY_S = 0.5
 # With vocab stats, requests go to vLLM in chunks of at most this many (token x vocab)
 # entries, so the Python lists the output processor builds (~100 B an entry) stay bounded
 # (~0.4 GB). A single text is never split (its context must stay whole).
@@ -87,7 +85,7 @@ def score_texts_vllm(
     try:
         return _score(llm, vllm, texts, encoded, with_vocab_stats, reporter)
     finally:
-        _shutdown(llm)
+        shutdown_llm(llm)
 
 
 def _check_merged_model_dir(model_dir: Path) -> Path:
@@ -125,7 +123,7 @@ def _score(llm: Any, vllm: Any, texts: list[str], encoded: list[list[int]], with
         at_limit = {i for i in chunk if len(encoded[i]) == max_len}
         prompts = [{"prompt_token_ids": encoded[i][:-1] if i in at_limit else encoded[i]} for i in chunk]
         chunk_params = [_params(vllm, with_vocab_stats, encoded[i][-1]) if i in at_limit else params for i in chunk]
-        bar = _reporting_bar_factory(reporter, done, len(todo))
+        bar = reporting_bar_factory(reporter, SCORE_STAGE, len(todo), "texts", offset=done)
         try:
             outputs = llm.generate(prompts, chunk_params, use_tqdm=bar)
         except VLLMValidationError as exc:  # e.g. a text longer than max_model_len
@@ -231,37 +229,3 @@ def _result(text: str, ids: list[int], logp: np.ndarray, with_vocab_stats: bool)
         log.warning("text of %d token(s) has no next-token log-probs; its scores will be nan", len(ids))
     stats = np.zeros(0) if with_vocab_stats else None
     return TokenLogProbs(text, np.asarray(ids, dtype=np.int64), logp, stats, stats)
-
-
-def _reporting_bar_factory(reporter: Reporter, offset: int, total: int) -> Any:
-    """A silent tqdm for vLLM's `use_tqdm` hook: progress ("score", done, total) and cancel."""
-    from tqdm import tqdm
-
-    class _ReportingBar(tqdm):
-        def __init__(self, *args: Any, **kwargs: Any):
-            kwargs["file"] = io.StringIO()
-            super().__init__(*args, **kwargs)
-            self._last_report = 0.0
-
-        def update(self, n: float | None = 1) -> bool | None:
-            shown = super().update(n)
-            reporter.check()  # every finished request, so a cancel lands fast
-            now = time.monotonic()
-            if now - self._last_report >= _REPORT_EVERY_S:
-                self._last_report = now
-                done = offset + int(self.n)
-                reporter.update(SCORE_STAGE, done, total, f"{done}/{total} texts")
-            return shown
-
-    return _ReportingBar
-
-
-def _shutdown(llm: Any) -> None:
-    """Stop the EngineCore/worker processes now (frees their KV cache), not at interpreter exit."""
-    engine_core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
-    try:
-        if engine_core is not None:
-            engine_core.shutdown()
-    finally:
-        del llm
-        gc.collect()
