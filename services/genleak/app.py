@@ -36,7 +36,7 @@ def build_service(name: str, settings: Settings, store: ArtifactStore, **kwargs)
 def serve(name: str, settings: Settings, host: str, port: int) -> RunningServer:
     store = ArtifactStore(settings.store)
     return start_server([build_service(name, settings, store)], host=host, port=port, auth_token=settings.auth_token,
-                        tls=settings.tls)
+                        tls=settings.tls, max_concurrent_rpcs=settings.max_concurrent_rpcs)
 
 
 @dataclass
@@ -58,7 +58,8 @@ class EmbeddedStack:
         return self
 
     def _start(self, name: str, settings: Settings, store: ArtifactStore, **kwargs) -> RunningServer:
-        return start_server([build_service(name, settings, store, **kwargs)], port=0, auth_token=settings.auth_token)
+        return start_server([build_service(name, settings, store, **kwargs)], port=0, auth_token=settings.auth_token,
+                            max_concurrent_rpcs=settings.max_concurrent_rpcs)
 
     @property
     def controller_address(self) -> str:

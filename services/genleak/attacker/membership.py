@@ -131,10 +131,12 @@ def run_membership_inference(store: ArtifactStore, spec: MIAJobSpec, root: str, 
         heldout_sel = params.model_copy(update={"min_words": 0, "max_words": None})
         heldout = select_texts(load_records(store, _ref(spec.perplexity_dataset), "perplexity_dataset"),
                                heldout_sel, "perplexity_dataset").texts
-    reference_dir = (resolve_model_dir(store, spec.reference_model.uri, "reference_model.uri")
+    reference_dir = (resolve_model_dir(store, spec.reference_model.uri, "reference_model.uri",
+                                       trust_remote_code=spec.reference_model.trust_remote_code)
                      if spec.reference_model is not None else None)
     outcome = evaluate_membership(
-        resolve_model_dir(store, spec.model.uri), members.texts, nonmembers.texts, spec.attack_configs(),
+        resolve_model_dir(store, spec.model.uri, trust_remote_code=spec.model.trust_remote_code),
+        members.texts, nonmembers.texts, spec.attack_configs(),
         spec.scoring_engine(), params.max_tokens, reference_dir,
         MetricOptions(tuple(params.fprs), params.n_bootstrap, params.seed), reporter, heldout)
     artifacts = {"scores": publish_records(store, _score_rows(outcome, members, nonmembers), f"{root}/scores",
@@ -166,11 +168,13 @@ def score_texts(store: ArtifactStore, spec: ScoreTextsSpec, reporter: Reporter) 
     attacks = {a.name: a.config for a in spec.attacks} or {n: {} for n in DEFAULT_ATTACKS}
     if "reference" in required_extras(attacks) and spec.reference_model is None:
         raise InvalidSpec("the reference attack needs a reference model", field="reference_model")
-    reference_dir = (resolve_model_dir(store, spec.reference_model.uri, "reference_model.uri")
+    reference_dir = (resolve_model_dir(store, spec.reference_model.uri, "reference_model.uri",
+                                       trust_remote_code=spec.reference_model.trust_remote_code)
                      if spec.reference_model is not None else None)
     engine = spec.engine.model_copy(update={"trust_remote_code": spec.model.trust_remote_code})
-    target, extras = score_with_extras(resolve_model_dir(store, spec.model.uri), list(spec.texts), attacks, engine,
-                                       spec.max_tokens, reference_dir, reporter)
+    target_dir = resolve_model_dir(store, spec.model.uri, trust_remote_code=spec.model.trust_remote_code)
+    target, extras = score_with_extras(target_dir, list(spec.texts), attacks, engine, spec.max_tokens, reference_dir,
+                                       reporter)
     scores = run_attacks(attacks, target, extras)
     return [{"scores": {name: float(values[i]) for name, values in scores.items()}, "n_tokens": int(t.token_ids.size)}
             for i, t in enumerate(target)]

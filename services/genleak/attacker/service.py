@@ -67,7 +67,7 @@ class AttackerCore:
     def _attack(self, spec: ExtractionJobSpec, root: str, reporter: Reporter) -> JobOutput:
         targets = load_records(self.store, _ref(spec.targets), "targets")
         few_shot = load_records(self.store, _ref(spec.few_shot), "few_shot")
-        model_dir = resolve_model_dir(self.store, spec.model.uri)
+        model_dir = resolve_model_dir(self.store, spec.model.uri, trust_remote_code=spec.model.trust_remote_code)
         engine_config = spec.engine.model_copy(update={"trust_remote_code": spec.model.trust_remote_code})
         with self.engines.lease(model_dir, engine_config) as engine:
             result = run_extraction(engine, targets, few_shot, spec.params, reporter)

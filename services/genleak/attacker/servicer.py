@@ -7,7 +7,7 @@ import dataclasses
 from genleak.attacker.membership import MIAJobSpec, ScoreTextsSpec
 from genleak.attacker.pii_scan.job import DetectPIISpec, PIIScanJobSpec
 from genleak.attacker.service import AttackerCore, ExtractionJobSpec
-from genleak.core.jobs import JobManager
+from genleak.core.jobs import CallLimiter, JobManager
 from genleak.engines import EngineCache
 from genleak.rpc.convert import job_to_proto, spec_from_message
 from genleak.rpc.jobs_servicer import JobRpcMixin
@@ -16,9 +16,10 @@ from genleak.v1 import attacker_pb2, attacker_pb2_grpc
 
 
 class AttackerServicer(JobRpcMixin, attacker_pb2_grpc.AttackerServiceServicer):
-    def __init__(self, core: AttackerCore, jobs: JobManager):
+    def __init__(self, core: AttackerCore, jobs: JobManager, calls: CallLimiter | None = None):
         self.core = core
         self.jobs = jobs
+        self.calls = calls or CallLimiter()  # bounds the synchronous model calls (ScoreTexts, DetectPII)
 
     def StartExtraction(self, request, context):
         spec = spec_from_message(ExtractionJobSpec, request)
@@ -31,12 +32,16 @@ class AttackerServicer(JobRpcMixin, attacker_pb2_grpc.AttackerServiceServicer):
         return job_to_proto(self.jobs.submit("mia", spec, lambda r: self.core.run_mia(spec, r)))
 
     def ScoreTexts(self, request, context):
-        rows = self.core.score_texts(spec_from_message(ScoreTextsSpec, request))
+        spec = spec_from_message(ScoreTextsSpec, request)
+        with self.calls.slot("ScoreTexts"):
+            rows = self.core.score_texts(spec)
         return attacker_pb2.ScoreTextsResponse(
             texts=[attacker_pb2.TextScores(scores=row["scores"], n_tokens=row["n_tokens"]) for row in rows])
 
     def DetectPII(self, request, context):
-        texts = self.core.detect_pii(spec_from_message(DetectPIISpec, request))
+        spec = spec_from_message(DetectPIISpec, request)
+        with self.calls.slot("DetectPII"):
+            texts = self.core.detect_pii(spec)
         return attacker_pb2.DetectPIIResponse(
             texts=[attacker_pb2.TextPII(entities=[attacker_pb2.PIIEntity(**e) for e in found]) for found in texts])
 
@@ -46,13 +51,14 @@ class AttackerServicer(JobRpcMixin, attacker_pb2_grpc.AttackerServiceServicer):
         return job_to_proto(self.jobs.submit("pii_scan", spec, lambda r: self.core.run_pii_scan(spec, r)))
 
 
-def binding(core: AttackerCore, jobs: JobManager) -> ServiceBinding:
-    return ServiceBinding(AttackerServicer(core, jobs), attacker_pb2_grpc.add_AttackerServiceServicer_to_server,
+def binding(core: AttackerCore, jobs: JobManager, calls: CallLimiter | None = None) -> ServiceBinding:
+    return ServiceBinding(AttackerServicer(core, jobs, calls), attacker_pb2_grpc.add_AttackerServiceServicer_to_server,
                           attacker_pb2.DESCRIPTOR.services_by_name["AttackerService"].full_name)
 
 
 def build(settings, store, gate=None) -> ServiceBinding:
     engines = EngineCache(max_size=2)
     jobs = JobManager(settings.job_workers, settings.max_queued_jobs, gate)
-    bound = binding(AttackerCore(store, engines, settings.pii_salt), jobs)
+    calls = CallLimiter(settings.max_concurrent_calls, settings.max_queued_calls)
+    bound = binding(AttackerCore(store, engines, settings.pii_salt), jobs, calls)
     return dataclasses.replace(bound, on_stop=lambda: (jobs.shutdown(), engines.close()))

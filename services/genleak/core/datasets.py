@@ -23,20 +23,48 @@ def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
     return count
 
 
-def read_jsonl(path: Path, where: str = "dataset") -> list[dict[str, Any]]:
+# One record per line; a longer line is refused before it is held in memory whole.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def read_jsonl(path: Path, where: str = "dataset", max_line_bytes: int = MAX_LINE_BYTES) -> list[dict[str, Any]]:
+    """Records of a UTF-8 JSONL file (a leading BOM is allowed). Anything else (bad JSON, another
+    encoding, a line over `max_line_bytes`, nesting too deep to parse) is InvalidSpec naming the line."""
     records = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidSpec(f"line {lineno} is not valid JSON ({exc.msg})", field=where) from None
-            if not isinstance(record, dict):
-                raise InvalidSpec(f"line {lineno} is not a JSON object", field=where)
-            records.append(record)
+    with open(path, "rb") as fh:
+        lineno = 0
+        while True:
+            raw = fh.readline(max_line_bytes + 1)
+            if not raw:
+                break
+            lineno += 1
+            if len(raw) > max_line_bytes:
+                raise InvalidSpec(f"line {lineno} is longer than {max_line_bytes} bytes", field=where)
+            if lineno == 1:
+                raw = raw.removeprefix(UTF8_BOM)
+            record = _parse_line(raw, lineno, where)
+            if record is not None:
+                records.append(record)
     return records
+
+
+def _parse_line(raw: bytes, lineno: int, where: str) -> dict[str, Any] | None:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidSpec(f"line {lineno} is not UTF-8 (byte {exc.start + 1}: {exc.reason})", field=where) from None
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InvalidSpec(f"line {lineno} is not valid JSON ({exc.msg})", field=where) from None
+    except RecursionError:
+        raise InvalidSpec(f"line {lineno} is nested too deeply to parse", field=where) from None
+    if not isinstance(record, dict):
+        raise InvalidSpec(f"line {lineno} is not a JSON object", field=where)
+    return record
 
 
 def load_records(store: ArtifactStore, ref: ArtifactRef | str, where: str = "dataset") -> list[dict[str, Any]]:

@@ -67,12 +67,19 @@ JobFn = Callable[[Reporter], JobOutput]
 
 
 class JobManager:
-    def __init__(self, workers: int = 1, max_queued: int = 16, gate: threading.Semaphore | None = None):
+    """`max_queued` bounds the jobs not yet finished (queued + running): one more is RESOURCE_EXHAUSTED.
+    `max_finished` bounds the finished snapshots kept for GetJob/WatchJob (oldest dropped first), so a
+    long-running service's memory does not grow with every job it ever ran; a dropped job's result
+    stays in the store, so resubmitting the same request answers it from there."""
+
+    def __init__(self, workers: int = 1, max_queued: int = 16, gate: threading.Semaphore | None = None,
+                 max_finished: int = 1000):
         # `gate` is shared by services living in one process (the embedded stack): model work
         # on 2 cores runs one job at a time instead of thrashing torch's thread pools.
         self._gate = gate or contextlib.nullcontext()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="genleak-job")
         self._max_queued = max_queued
+        self._max_finished = max_finished
         self._jobs: dict[str, JobSnapshot] = {}
         self._reporters: dict[str, Reporter] = {}
         self._cond = threading.Condition()
@@ -157,6 +164,13 @@ class JobManager:
             if output is not None:
                 changes["output"] = output
             self._update(job_id, **changes)
+            self._forget_oldest_finished()
+
+    def _forget_oldest_finished(self) -> None:
+        finished = [job_id for job_id, snap in self._jobs.items() if snap.state.terminal]  # insertion order
+        for job_id in finished[: max(0, len(finished) - self._max_finished)]:
+            del self._jobs[job_id]
+            self._reporters.pop(job_id, None)
 
     def _update(self, job_id: str, **changes: Any) -> None:
         snap = self._jobs[job_id]
@@ -168,3 +182,46 @@ class JobManager:
 
     def _active_count(self) -> int:
         return sum(1 for s in self._jobs.values() if not s.state.terminal)
+
+
+class CallLimiter:
+    """Admission control for synchronous, model-heavy RPCs (ScoreTexts, DetectPII): at most
+    `concurrent` run at once (each may load a model: memory stays bounded), at most `queued` more
+    wait for a slot, and a call beyond that is refused at once with RESOURCE_EXHAUSTED so the
+    client backs off instead of piling up threads and memory on the server."""
+
+    def __init__(self, concurrent: int = 2, queued: int = 16):
+        if concurrent < 1 or queued < 0:
+            raise ValueError("CallLimiter needs concurrent >= 1 and queued >= 0")
+        self.concurrent = concurrent
+        self.queued = queued
+        self._slots = threading.Semaphore(concurrent)
+        self._lock = threading.Lock()
+        self._admitted = 0  # running + waiting
+        self._running = 0
+        self.peak_running = 0
+        self.peak_admitted = 0
+        self.rejected = 0
+
+    @contextlib.contextmanager
+    def slot(self, what: str = "call") -> Iterator[None]:
+        with self._lock:
+            if self._admitted >= self.concurrent + self.queued:
+                self.rejected += 1
+                raise ResourceExhausted(f"{what}: server busy ({self.concurrent} running, {self.queued} queued); "
+                                        f"retry later")
+            self._admitted += 1
+            self.peak_admitted = max(self.peak_admitted, self._admitted)
+        try:
+            with self._slots:
+                with self._lock:
+                    self._running += 1
+                    self.peak_running = max(self.peak_running, self._running)
+                try:
+                    yield
+                finally:
+                    with self._lock:
+                        self._running -= 1
+        finally:
+            with self._lock:
+                self._admitted -= 1

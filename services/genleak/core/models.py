@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from genleak.core.errors import ModelNotFound, UnsafeArtifact
@@ -13,9 +14,18 @@ ZOO_PREFIX = "zoo:"  # genleak.zoo (imported lazily: it may convert with torch)
 
 
 def resolve_model_dir(store: ArtifactStore, uri: str, where: str = "model.uri",
-                      reporter: Reporter | None = None) -> Path:
+                      reporter: Reporter | None = None, trust_remote_code: bool | None = None) -> Path:
     """Artifacts are fetched and hash-verified; plain local folders are used in place;
-    `zoo:<name>` is converted into the store on first use, then fetched like any artifact."""
+    `zoo:<name>` is converted into the store on first use, then fetched like any artifact.
+    With `trust_remote_code` given (False or True), a folder shipping its own model code is refused
+    up front unless it is True (see `check_custom_code`); None leaves that to the loader."""
+    path = _resolve_model_dir(store, uri, where, reporter)
+    if trust_remote_code is not None:
+        check_custom_code(path, trust_remote_code, where)
+    return path
+
+
+def _resolve_model_dir(store: ArtifactStore, uri: str, where: str, reporter: Reporter | None) -> Path:
     if not uri:
         raise ModelNotFound(f"{where}: no model given")
     if uri.startswith(ZOO_PREFIX):
@@ -25,7 +35,7 @@ def resolve_model_dir(store: ArtifactStore, uri: str, where: str = "model.uri",
         return check_model_dir(store.fetch(ref), where)
     if "://" in uri:
         if store.lookup(uri) is None:
-            if uri.startswith("file://") and Path(uri[len("file://"):]).is_dir():
+            if uri.startswith("file://") and _is_dir(Path(uri[len("file://"):])):
                 return check_model_dir(Path(uri[len("file://"):]), where)
             raise ModelNotFound(f"{where}: no model artifact at {uri}")
         return check_model_dir(store.fetch(uri), where)
@@ -36,7 +46,7 @@ def check_model_dir(path: Path, where: str = "model.uri") -> Path:
     """Refuse missing folders and pickle-only checkpoints before any library loads them:
     pickle weights can execute code on load, so only safetensors are accepted."""
     path = Path(path)
-    if not path.is_dir():
+    if not _is_dir(path):
         raise ModelNotFound(f"{where}: model folder not found: {path}")
     if not (path / "config.json").is_file():
         raise ModelNotFound(f"{where}: {path} is not a model folder (no config.json)")
@@ -46,6 +56,22 @@ def check_model_dir(path: Path, where: str = "model.uri") -> Path:
             raise UnsafeArtifact(f"{where}: {path} holds only pickle weights ({', '.join(pickles)}); safetensors required")
         raise ModelNotFound(f"{where}: {path} has no safetensors weights")
     return path
+
+
+def check_custom_code(path: Path, trust_remote_code: bool, where: str = "model.uri") -> None:
+    """A folder whose config names its own Python classes (`auto_map`) would run that code when
+    loaded: refuse it with a clear error unless the request opted in (transformers would refuse too,
+    but as an opaque ValueError deep inside a job)."""
+    if trust_remote_code:
+        return
+    for name in ("config.json", "tokenizer_config.json"):
+        try:
+            data = json.loads((Path(path) / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # missing or unreadable: the loader reports it
+        if isinstance(data, dict) and data.get("auto_map"):
+            raise UnsafeArtifact(f"{where}: {path} ships its own model code (auto_map in {name}); "
+                                 f"set trust_remote_code to run it")
 
 
 def require_model(store: ArtifactStore, uri: str, where: str = "model.uri") -> None:
@@ -61,6 +87,14 @@ def require_model(store: ArtifactStore, uri: str, where: str = "model.uri") -> N
     local = Path(uri[len("file://"):]) if uri.startswith("file://") else Path(uri)
     if "://" in uri and not uri.startswith("file://"):
         raise ModelNotFound(f"{where}: no model artifact at {uri}")
-    if not local.is_dir():
+    if not _is_dir(local):
         raise ModelNotFound(f"{where}: no model at {uri}")
     check_model_dir(local, where)
+
+
+def _is_dir(path: Path) -> bool:
+    """Path.is_dir() without the OSErrors it lets through (a name too long for the OS, a NUL byte)."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False

@@ -79,8 +79,15 @@ class Settings(BaseModel):
     attacker_addr: str = ""
     controller_addr: str = ""
     log_format: str = "auto"
-    max_queued_jobs: int = 16
-    job_workers: int = 1
+    max_queued_jobs: int = Field(16, ge=1, description="Jobs accepted but not finished (queued + running); "
+                                                        "one more is RESOURCE_EXHAUSTED")
+    job_workers: int = Field(1, ge=1, description="Jobs run at once per service")
+    max_concurrent_calls: int = Field(2, ge=1, description="Synchronous model calls (ScoreTexts, DetectPII) "
+                                                           "run at once per service")
+    max_queued_calls: int = Field(16, ge=0, description="Synchronous model calls waiting for a slot; one more "
+                                                        "is RESOURCE_EXHAUSTED")
+    max_concurrent_rpcs: int = Field(512, ge=1, description="RPCs in flight per server (gRPC answers "
+                                                           "RESOURCE_EXHAUSTED beyond): bounds request memory")
     pii_salt: str = Field("", repr=False, description="Salt of the hashed PII value ids in attacker outputs; set "
                                                       "a secret one: phones and names are few enough to hash them all")
 
@@ -108,8 +115,7 @@ class Settings(BaseModel):
         try:
             return cls._build(get, store_kwargs)
         except ValidationError as exc:  # one readable line at the entry point, not a pydantic dump
-            raise InvalidSpec("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors()),
-                              field="settings") from None
+            raise InvalidSpec("; ".join(_setting_error(e) for e in exc.errors()), field="settings") from None
 
     @classmethod
     def _build(cls, get, store_kwargs: dict) -> "Settings":
@@ -124,10 +130,20 @@ class Settings(BaseModel):
             attacker_addr=get("ATTACKER_ADDR"),
             controller_addr=get("CONTROLLER_ADDR"),
             log_format=get("LOG_FORMAT", "auto"),
-            max_queued_jobs=int(get("MAX_QUEUED_JOBS", "16")),
-            job_workers=int(get("JOB_WORKERS", "1")),
+            # strings: pydantic converts them, and a bad value is a ValidationError naming it (one CLI line)
+            max_queued_jobs=get("MAX_QUEUED_JOBS", "16"),
+            job_workers=get("JOB_WORKERS", "1"),
+            max_concurrent_calls=get("MAX_CONCURRENT_CALLS", "2"),
+            max_queued_calls=get("MAX_QUEUED_CALLS", "16"),
+            max_concurrent_rpcs=get("MAX_CONCURRENT_RPCS", "512"),
             pii_salt=_read_secret(get("PII_SALT"), get("PII_SALT_FILE")),
         )
+
+
+def _setting_error(error: dict) -> str:
+    message = error["msg"].removeprefix("Value error, ")
+    loc = [str(p) for p in error["loc"] if p != "store"]
+    return f"GENLEAK_{loc[-1].upper()}: {message}" if loc else message
 
 
 def _read_secret(value: str, file_path: str) -> str:

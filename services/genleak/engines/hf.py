@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from genleak.core.errors import InvalidSpec
+from genleak.core.loading import MODEL_LOAD_LOCK
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.engines.base import GENERATE_STAGE, EngineConfig, SamplingConfig, check_model_dir
 from genleak.engines.registry import register_engine
@@ -136,9 +137,10 @@ def _load_tokenizer(transformers: Any, model_dir: Path, config: EngineConfig) ->
 
 def _load_model(torch: Any, transformers: Any, model_dir: Path, config: EngineConfig) -> Any:
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "auto": "auto"}[config.dtype]
-    model = transformers.AutoModelForCausalLM.from_pretrained(
-        str(model_dir), dtype=dtype, use_safetensors=True, trust_remote_code=config.trust_remote_code
-    )
+    with MODEL_LOAD_LOCK:
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            str(model_dir), dtype=dtype, use_safetensors=True, trust_remote_code=config.trust_remote_code
+        )
     return model.eval()
 
 

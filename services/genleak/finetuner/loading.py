@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from genleak.core.errors import InvalidSpec, UnsafeArtifact
+from genleak.core.loading import MODEL_LOAD_LOCK
 from genleak.core.models import PICKLE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -53,13 +54,14 @@ def pad_token_id(tokenizer: Any) -> int:
 def load_base_model(model_dir: Path, dtype: str, trust_remote_code: bool) -> torch.nn.Module:
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(
-        str(model_dir),
-        dtype=DTYPES[dtype],
-        use_safetensors=True,
-        trust_remote_code=trust_remote_code,
-        local_files_only=True,
-    )
+    with MODEL_LOAD_LOCK:
+        model = AutoModelForCausalLM.from_pretrained(
+            str(model_dir),
+            dtype=DTYPES[dtype],
+            use_safetensors=True,
+            trust_remote_code=trust_remote_code,
+            local_files_only=True,
+        )
     log.info("loaded %s from %s (%.2fM params, %s)", type(model).__name__, model_dir, _millions(model), dtype)
     return model
 

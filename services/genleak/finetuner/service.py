@@ -36,7 +36,7 @@ class FinetunerCore:
         from genleak.finetuner.train import finetune
 
         records = load_records(self.store, ArtifactRef(spec.dataset.uri, spec.dataset.sha256, "dataset"), "dataset")
-        model_dir = resolve_model_dir(self.store, spec.model.uri)
+        model_dir = resolve_model_dir(self.store, spec.model.uri, trust_remote_code=spec.model.trust_remote_code)
         # A stable work folder per spec lets an interrupted job resume from its last complete epoch.
         out_dir = self.work_dir / "finetune" / spec.spec_hash()[:32]
         result = finetune(model_dir, records, spec.finetune, out_dir, reporter)

@@ -16,6 +16,15 @@ log = logging.getLogger(__name__)
 
 # Health and reflection stay open so probes and grpcurl work without credentials.
 OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+# Status details travel in trailing metadata (8 KiB by default on clients): a message echoing a huge
+# request value (a 10 kB job id or URI) would turn into a client-side RESOURCE_EXHAUSTED instead.
+MAX_DETAILS_CHARS = 2000
+
+
+def _details(message: str) -> str:
+    if len(message) <= MAX_DETAILS_CHARS:
+        return message
+    return message[: MAX_DETAILS_CHARS - 40] + f"... ({len(message)} characters, truncated)"
 
 
 def _wrap_handler(handler: grpc.RpcMethodHandler, wrap: Callable[[Callable, str], Callable], method: str):
@@ -61,7 +70,7 @@ def _mapped_errors(method: str, context: grpc.ServicerContext):
         yield
     except GenleakError as exc:
         log.info("rpc %s %s: %s", method, exc.code, exc.message)
-        context.abort(_status(exc.code), exc.message)
+        context.abort(_status(exc.code), _details(exc.message))
     except Exception:  # noqa: BLE001
         if context.code() not in (None, grpc.StatusCode.OK):
             raise  # a servicer already aborted with its own status

@@ -62,8 +62,12 @@ class RunningServer:
 
 
 def start_server(bindings: list[ServiceBinding], host: str = "127.0.0.1", port: int = 0,
-                 auth_token: str = "", max_workers: int = 32, tls: TlsSettings | None = None) -> RunningServer:
+                 auth_token: str = "", max_workers: int = 32, tls: TlsSettings | None = None,
+                 max_concurrent_rpcs: int | None = None) -> RunningServer:
     """Start a gRPC server (port 0 = any free port); health reports SERVING once started.
+
+    `max_concurrent_rpcs` bounds the RPCs in flight (running or waiting for a worker thread): gRPC
+    answers RESOURCE_EXHAUSTED beyond it, so queued requests cannot grow memory without limit.
 
     With `tls.cert`/`tls.key` the port speaks TLS only (plus `tls.client_ca`: mTLS, client certs required).
     """
@@ -74,6 +78,7 @@ def start_server(bindings: list[ServiceBinding], host: str = "127.0.0.1", port: 
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="genleak-rpc"),
         interceptors=interceptors,
+        maximum_concurrent_rpcs=max_concurrent_rpcs,
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                  ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)],
     )

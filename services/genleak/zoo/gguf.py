@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genleak.core.errors import ModelNotFound
+from genleak.core.loading import MODEL_LOAD_LOCK
 from genleak.core.progress import Reporter
 
 if TYPE_CHECKING:
@@ -46,7 +47,8 @@ def convert_gguf(source: Path, out_dir: Path, entry: "ZooEntry", reporter: Repor
     out_dir = Path(out_dir)
     tok = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=name)
     reporter.check()
-    model = transformers.AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    with MODEL_LOAD_LOCK:
+        model = transformers.AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
     reporter.check()
     # The weights are plain dequantized tensors now; only the marker blocks save_pretrained.
     model.hf_quantizer = None

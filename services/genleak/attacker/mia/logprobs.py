@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from genleak.core.loading import MODEL_LOAD_LOCK
 from genleak.core.progress import NULL_REPORTER, Reporter
 
 log = logging.getLogger(__name__)
@@ -65,9 +66,10 @@ def score_texts_hf(
     reporter = reporter or NULL_REPORTER
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
     torch_dtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
-    model = transformers.AutoModelForCausalLM.from_pretrained(
-        model_dir, use_safetensors=True, dtype=torch_dtype, trust_remote_code=trust_remote_code
-    ).eval()
+    with MODEL_LOAD_LOCK:
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            model_dir, use_safetensors=True, dtype=torch_dtype, trust_remote_code=trust_remote_code
+        ).eval()
     encoded = encode_for_scoring(tokenizer, texts, max_length)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     results: list[TokenLogProbs | None] = [None] * len(texts)

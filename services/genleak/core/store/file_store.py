@@ -32,7 +32,7 @@ class FileObjectStore:
         return self._existing_path(key).read_bytes()
 
     def exists(self, key: str) -> bool:
-        return self.local_path(key).is_file()
+        return _is_file(self.local_path(key))
 
     def list(self, prefix: str) -> list[str]:
         base = self.local_path(prefix) if prefix.strip("/") else self.root
@@ -54,7 +54,7 @@ class FileObjectStore:
 
     def _existing_path(self, key: str) -> Path:
         path = self.local_path(key)
-        if not path.is_file():
+        if not _is_file(path):
             raise ArtifactNotFound(f"no object at {self.uri(key)}")
         return path
 
@@ -71,6 +71,14 @@ class FileObjectStore:
         except BaseException:
             _remove_quietly(Path(tmp))
             raise
+
+
+def _is_file(path: Path) -> bool:
+    """Path.is_file() without the OSErrors it lets through (e.g. a name too long for the OS)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _flush_to_disk(fh) -> None:

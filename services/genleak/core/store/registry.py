@@ -8,7 +8,7 @@ from typing import Callable
 from genleak.core.errors import InvalidSpec
 from genleak.core.settings import StoreSettings
 from genleak.core.store.file_store import FileObjectStore
-from genleak.core.store.objects import ObjectStore
+from genleak.core.store.objects import ObjectStore, normalize_key
 from genleak.core.store.s3_store import S3ObjectStore
 
 # A factory gets what follows "scheme://" and returns (store, key prefix inside that store).
@@ -37,13 +37,34 @@ def open_store(uri: str, settings: StoreSettings) -> tuple[ObjectStore, str]:
     return factory(location, settings)
 
 
+def check_uri(uri: str) -> str:
+    """Validate a store URI without opening it (scheme registered, nothing escaping); returns it."""
+    scheme, _ = _split_uri(uri)
+    if scheme not in _FACTORIES:
+        valid = ", ".join(f"{s}://" for s in registered_schemes())
+        raise InvalidSpec(f"unsupported store URI {uri!r}: scheme must be one of {valid} (or an absolute path)",
+                          field="uri")
+    return uri
+
+
 def _split_uri(uri: str) -> tuple[str, str]:
     if uri.startswith("/"):
-        return "file", uri
-    scheme, sep, location = uri.partition("://")
-    if not sep:
-        raise InvalidSpec(f"store URI {uri!r} must be scheme://location or an absolute path", field="uri")
+        scheme, location = "file", uri
+    else:
+        scheme, sep, location = uri.partition("://")
+        if not sep:
+            raise InvalidSpec(f"store URI {uri!r} must be scheme://location or an absolute path", field="uri")
+    _refuse_escapes(uri, location)
     return scheme.lower(), location
+
+
+def _refuse_escapes(uri: str, location: str) -> None:
+    """A URI names one place: no `..` segment may climb out of its bucket or folder, and no NUL
+    byte may cut the path short in the OS (every scheme; keys inside the artifact are checked too)."""
+    if "\x00" in location:
+        raise InvalidSpec(f"store URI {uri!r} contains a NUL byte", field="uri")
+    if ".." in location.split("/"):
+        raise InvalidSpec(f"store URI {uri!r} must not contain '..' segments", field="uri")
 
 
 def _open_file(location: str, settings: StoreSettings) -> tuple[ObjectStore, str]:
@@ -57,7 +78,14 @@ def _open_s3(location: str, settings: StoreSettings) -> tuple[ObjectStore, str]:
     bucket, _, prefix = location.partition("/")
     if not bucket:
         raise InvalidSpec(f"s3 URI needs a bucket: s3://bucket/prefix (got s3://{location})", field="uri")
-    return S3ObjectStore(bucket, "", settings), prefix.strip("/")
+    prefix = prefix.strip("/")
+    if prefix:
+        try:
+            prefix = normalize_key(prefix)  # keys are checked again on every call; fail at the URI already
+        except InvalidSpec as exc:
+            raise InvalidSpec(f"invalid s3 URI s3://{location}: {exc.message.removeprefix('key: ')}",
+                              field="uri") from None
+    return S3ObjectStore(bucket, "", settings), prefix
 
 
 register_store("file", _open_file)
