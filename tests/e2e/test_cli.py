@@ -22,12 +22,41 @@ def test_run_tiny_spec_prints_report_and_writes_files(tmp_path):
     proc = _genleak("run", "examples/tiny.yaml", "--store", str(tmp_path / "store"), "--out", str(out), "--no-progress",
                     tmp=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "| template | base | original | generated |" in proc.stdout
+    header = "| template | base | original | generated | generated-scrubbed |"
+    assert header in proc.stdout
     report = json.loads((out / "report.json").read_text())
-    assert set(report["stage_seconds"]) >= {"lab", "generate", "finetune[original]", "finetune[generated]"}
+    assert set(report["stage_seconds"]) >= {"lab", "generate", "generate[generated-scrubbed]", "finetune[original]",
+                                            "finetune[generated]", "finetune[generated-scrubbed]", "leakage[base]"}
+    assert "## Untargeted PII leakage (50 unconditioned samples" in proc.stdout
+    # Scrubbing replaced the names and e-mails of the prompts: no real e-mail reaches the scrubbed
+    # training text, while the plain generated text carries them (its prompts are real mail).
+    training = {scan["condition"]: scan["sources"]["texts"]["entities"] for scan in report["leakage"]
+                if "texts" in scan["sources"]}
+    assert training["generated"]["EMAIL_ADDRESS"]["planted"] > 0
+    assert training["generated-scrubbed"]["EMAIL_ADDRESS"]["planted"] == 0
+    scrub = report["generation"]["generated-scrubbed"]["stats"]["scrub"]
+    assert scrub["replaced"]["EMAIL_ADDRESS"] > 0 and scrub["replaced"]["PERSON"] > 0
+    html = (out / "report.html").read_text()
+    assert html.lstrip().lower().startswith("<!doctype html>") and "data:image/png;base64," in html
+    _assert_no_lab_pii_in_clear(tmp_path / "store", report, [(out / "report.md").read_text(),
+                                                             (out / "report.json").read_text(), html,
+                                                             proc.stdout, proc.stderr])
     # A second run is answered from the store's cache.
     again = _genleak("run", "examples/tiny.yaml", "--store", str(tmp_path / "store"), "--no-progress", tmp=tmp_path)
-    assert again.returncode == 0 and "| template | base | original | generated |" in again.stdout
+    assert again.returncode == 0 and header in again.stdout
+
+
+def _assert_no_lab_pii_in_clear(store_root: Path, report: dict, outputs: list[str]) -> None:
+    """Reports and logs never leak what they measure: no lab e-mail, phone or full name in clear text."""
+    from genleak.core.settings import StoreSettings
+    from genleak.core.store import ArtifactStore
+
+    store = ArtifactStore(StoreSettings(root=f"file://{store_root}", cache_dir=store_root.parent / "fetch"))
+    people = [json.loads(line) for line in (store.fetch(report["inputs"]["people"]) / "data.jsonl").read_text().splitlines()]
+    values = [p[k] for p in people for k in ("email", "phone", "name")]
+    assert len(values) >= 3 * 40
+    leaked = [v for v in values if any(v in text for text in outputs)]
+    assert leaked == []
 
 
 def test_bad_spec_is_one_clear_line_not_a_traceback(tmp_path):

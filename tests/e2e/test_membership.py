@@ -43,7 +43,7 @@ def test_membership_spec_writes_mia_table_and_roc(tmp_path):
             assert 0 <= low <= cell["auc"] <= high <= 1
     # The tiny lab target memorised its pretraining members: LOSS beats chance before any tuning.
     assert report["table"]["loss"]["base"]["auc"] > 0.55
-    generation = report["generation"]
+    generation = report["generation"]["generated"]
     assert generation["task"] == "self_instruct" and generation["stats"]["prompt_format"] == "chat"
     assert generation["stats"]["n_accepted"] >= 1
     assert len(report["checkpoints"]) == 5  # base + 2 epochs x {original, generated}

@@ -76,11 +76,11 @@ def test_detect_pii_masks_by_default_and_reveals_on_request(world):
 
 def test_detect_pii_without_inventory_leaves_real_unset_and_names_bad_fields(world):
     response = world["stub"].DetectPII(attacker_pb2.DetectPIIRequest(
-        texts=["mail bob@oneil.net"], analyzer=attacker_pb2.PIIAnalyzerParams(nlp_engine="no_op")))
+        texts=["mail bob@oneil.net"], analyzer=common_pb2.PIIAnalyzerParams(nlp_engine="no_op")))
     (entity,) = response.texts[0].entities
     assert entity.type == "EMAIL_ADDRESS" and not entity.HasField("real") and entity.masked == "b***@o***.net"
-    for analyzer, field in ((attacker_pb2.PIIAnalyzerParams(recognizers={"Nope": True}), "analyzer.recognizers"),
-                            (attacker_pb2.PIIAnalyzerParams(score_threshold=1.5), "analyzer.score_threshold")):
+    for analyzer, field in ((common_pb2.PIIAnalyzerParams(recognizers={"Nope": True}), "analyzer.recognizers"),
+                            (common_pb2.PIIAnalyzerParams(score_threshold=1.5), "analyzer.score_threshold")):
         with pytest.raises(grpc.RpcError) as err:
             world["stub"].DetectPII(attacker_pb2.DetectPIIRequest(texts=["x"], analyzer=analyzer))
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and field in err.value.details()
@@ -157,7 +157,7 @@ def test_user_data_inventory_comes_from_presidio_over_the_private_corpus(world):
     stub = world["stub"]
     request = attacker_pb2.StartPIIScanRequest(
         texts=_ref(world, "nonmembers"), inventory=attacker_pb2.PIIInventory(corpus=_ref(world, "members")),
-        analyzer=attacker_pb2.PIIAnalyzerParams(nlp_engine="no_op"))
+        analyzer=common_pb2.PIIAnalyzerParams(nlp_engine="no_op"))
     result = struct_to_dict(wait_for_job(stub, stub.StartPIIScan(request)).result)
     assert result["inventory"]["source"] == "corpus" and result["inventory"]["sizes"]["EMAIL_ADDRESS"] > 20
     emails = result["sources"]["texts"]["entities"]["EMAIL_ADDRESS"]
@@ -168,7 +168,7 @@ def test_user_data_inventory_comes_from_presidio_over_the_private_corpus(world):
     inventory = attacker_pb2.PIIInventory(corpus=_ref(world, "members"), people=_ref(world, "people"))
     response = stub.DetectPII(attacker_pb2.DetectPIIRequest(
         texts=[f"write to {person['email']} or nobody@example.org"], inventory=inventory,
-        analyzer=attacker_pb2.PIIAnalyzerParams(nlp_engine="no_op")))
+        analyzer=common_pb2.PIIAnalyzerParams(nlp_engine="no_op")))
     assert [(e.masked, e.real) for e in response.texts[0].entities] == [
         (f"{person['email'][0]}***@{person['email'].split('@')[1][0]}***.{person['email'].rsplit('.', 1)[1]}", True),
         ("n***@e***.org", False)]

@@ -13,6 +13,7 @@ from genleak.core.settings import Settings, StoreSettings
 from genleak.core.store import ArtifactStore
 from genleak.engines.testing import build_tiny_model
 from genleak.rpc.channels import RemoteJobError, open_channel, wait_for_job
+from genleak.rpc.convert import struct_to_dict
 from genleak.rpc.server import start_server
 from genleak.v1 import (attacker_pb2, attacker_pb2_grpc, common_pb2, finetuner_pb2, finetuner_pb2_grpc, generator_pb2,
                         generator_pb2_grpc)
@@ -86,6 +87,29 @@ def test_generation_job_streams_progress_and_is_idempotent(world):
     assert len(lines) == 6 and '"text"' in lines[0]
     again = stub.StartGeneration(_gen_request(world, temperature=0.75, top_k=100, seed=1))
     assert again.job_id == first.job_id and again.artifacts["dataset"].sha256 == done.artifacts["dataset"].sha256
+
+
+def test_scrubbed_generation_replaces_names_and_emails_before_generating(world):
+    """The generated-scrubbed condition's generator side: prompts carry surrogates, stats count them."""
+    import json
+
+    stub = _gen_stub(world)
+    request = _gen_request(world, temperature=0.75, top_k=100, seed=1)
+    request.scrub.CopyFrom(generator_pb2.ScrubParams(fields=["prompt"], seed=4))
+    done = wait_for_job(stub, stub.StartGeneration(request))
+    assert done.state == common_pb2.JOB_STATE_SUCCEEDED
+    rows = [json.loads(line) for line in
+            (world["store"].fetch(done.artifacts["dataset"].uri) / "data.jsonl").read_text().splitlines()]
+    assert len(rows) == 6 and not any("Jane Doe" in r["prompt"] or "Jane Doe" in r["text"] for r in rows)
+    assert len({r["prompt"].split(" ", 1)[1].rsplit(" ", 2)[0] for r in rows}) == 1  # one person, one surrogate
+    stats = struct_to_dict(done.result)["scrub"]
+    assert stats["replaced"]["PERSON"] == 6 and stats["fields"] == ["prompt"]
+    plain = wait_for_job(stub, stub.StartGeneration(_gen_request(world, temperature=0.75, top_k=100, seed=1)))
+    assert plain.artifacts["dataset"].sha256 != done.artifacts["dataset"].sha256  # scrub is part of the job's key
+    bad = _gen_request(world)
+    bad.scrub.CopyFrom(generator_pb2.ScrubParams(email_domain="drop"))
+    code, details = _code_and_details(lambda: stub.StartGeneration(bad))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "scrub.email_domain" in details
 
 
 def test_generate_sync_small_call(world):

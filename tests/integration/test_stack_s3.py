@@ -65,13 +65,15 @@ def test_tiny_scenario_a_end_to_end_over_grpc_and_s3(stack, s3_endpoint):
     assert report_ref.uri.startswith("s3://genleak-it/")
     folder = ArtifactStore(settings.store).fetch(report_ref.uri, expected_sha256=report_ref.sha256)
     report = json.loads((folder / "report.json").read_text())
-    assert report["conditions"] == ["base", "original", "generated"]
+    conditions = ["base", "original", "generated", "generated-scrubbed"]
+    assert report["conditions"] == conditions
     for metric in ("fuzzy", "exact"):
         assert set(report["best"][metric]) == {"A", "B", "C", "D"}
         for row in report["best"][metric].values():
-            assert set(row) == {"base", "original", "generated"}
+            assert set(row) == set(conditions)
+    assert [scan["condition"] for scan in report["leakage"]] == conditions
     markdown = (folder / "report.md").read_text()
-    assert "| template | base | original | generated |" in markdown
+    assert "| template | base | original | generated | generated-scrubbed |" in markdown
     assert "emails exactly" in report["lab_memorization"]["summary"]
     assert "Lab, before any fine-tuning: target completes" in markdown
     # Artifacts are plain S3 objects that any S3 client can list.
@@ -82,6 +84,8 @@ def test_tiny_scenario_a_end_to_end_over_grpc_and_s3(stack, s3_endpoint):
     # Reports never carry the queried e-mails in clear text.
     targets = ArtifactStore(settings.store).fetch(report["inputs"]["pii_targets"])
     emails = [json.loads(line)["email"] for line in (targets / "data.jsonl").read_text().splitlines()]
+    people = ArtifactStore(settings.store).fetch(report["inputs"]["people"])
+    emails += [json.loads(line)["email"] for line in (people / "data.jsonl").read_text().splitlines()]
     assert not any(e in markdown or e in json.dumps(report) for e in emails)
 
     rerun = stub.StartExperiment(controller_pb2.StartExperimentRequest(spec_yaml=spec_yaml))

@@ -58,3 +58,61 @@ def test_report_takes_best_over_epoch_and_temperature_and_relative_change():
     assert report["best"]["exact"]["A"]["generated"]["count"] == 3
     md = render_markdown(report)
     assert "| A | 4 (T=0.2) | 6 (T=1, ep 1) | +50.0% |" in md
+
+
+def test_scrubbed_condition_and_leakage_are_typed_and_validated():
+    spec = load_spec_text("conditions: [base, generated, generated-scrubbed]\n"
+                          "generator: {scrub: {entities: [PERSON, EMAIL_ADDRESS, PHONE_NUMBER], seed: 3}}\n")
+    assert spec.generated_conditions() == ["generated", "generated-scrubbed"]
+    assert spec.generator.scrub.seed == 3 and spec.scans_leakage()
+    assert "lab:people" in spec.references()
+    with pytest.raises(InvalidSpec) as err:
+        load_spec_text("generator: {scrub: {email_domain: drop}}")
+    assert err.value.field == "generator.scrub.email_domain"
+    with pytest.raises(InvalidSpec, match="twice"):
+        load_spec_text("conditions: [base, base]")
+    assert not load_spec_text("leakage: null").scans_leakage()
+    assert not load_spec_text("scenario: membership").scans_leakage()
+
+
+def _scan(condition, real, not_in_ft, texts=None):
+    row = {"detected": real + 2, "detected_unique": real + 1, "real": real, "real_unique": real,
+           "real_not_in_finetune": not_in_ft, "real_not_in_finetune_unique": not_in_ft, "precision": real / (real + 2)}
+    sources = {"unconditioned": {"n_texts": 200, "entities": {"PERSON": dict(row), "EMAIL_ADDRESS": dict(row)}}}
+    if texts is not None:
+        sources["texts"] = {"n_texts": 40, "entities": {"EMAIL_ADDRESS": {**row, "planted": texts, "found": texts}}}
+    return {"condition": condition, "epoch": 2, "model": "m", "sources": sources, "findings_uri": "f"}
+
+
+def test_report_has_leakage_tables_and_scrub_summary_with_counts_only():
+    spec = ExperimentSpec(attack={"templates": ["A"], "temperatures": [0.2, 1.0]}, finetune={"epochs": 2},
+                          conditions=["base", "generated", "generated-scrubbed"])
+    attacks = [_attack("base", 0, (4, 2, 1)), _attack("generated", 2, (3, 1, 6)),
+               _attack("generated-scrubbed", 2, (2, 1, 1))]
+    scrub = {"texts": 40, "texts_changed": 39, "replaced": {"EMAIL_ADDRESS": 85, "PERSON": 112},
+             "distinct_values": {"EMAIL_ADDRESS": 32, "PERSON": 51}}
+    outcome = {"attacks": attacks, "stage_seconds": {}, "inputs": {},
+               "leakage": [_scan("generated-scrubbed", 1, 1, texts=0), _scan("base", 3, 3), _scan("generated", 5, 2, 85)],
+               "generation": {"generated-scrubbed": {"task": "continuation", "stats": {"scrub": scrub}}}}
+    report = build_report(spec, "r", outcome, {})
+    assert [s["condition"] for s in report["leakage"]] == ["base", "generated", "generated-scrubbed"]
+    assert list(report["leakage"][0]["sources"]["unconditioned"]["entities"]) == ["EMAIL_ADDRESS", "PERSON"]
+    md = render_markdown(report)
+    assert "| base | EMAIL_ADDRESS | 5 (4) | 3 (3) | - | 0.600 |" in md  # base has no fine-tuning data
+    assert "| generated | EMAIL_ADDRESS | 7 (6) | 5 (5) | 2 (2) | 0.714 |" in md
+    assert "| generated | EMAIL_ADDRESS | 40 | 85 | 85 |" in md and "| generated-scrubbed | EMAIL_ADDRESS | 40 | 0 | 0 |" in md
+    assert "39 of 40 prompts changed; spans replaced: EMAIL_ADDRESS 85, PERSON 112" in md
+
+
+def test_leaked_value_lines_are_masked_unless_revealed():
+    from genleak.controller.report_leakage import _top_real, leaked_value_lines
+
+    rows = [{"type": "EMAIL_ADDRESS", "masked": "j***@e***.com", "value_id": "a1", "real": True, "in_finetune": True},
+            {"type": "EMAIL_ADDRESS", "masked": "m***@e***.com", "value_id": "b2", "real": True, "in_finetune": False},
+            {"type": "EMAIL_ADDRESS", "masked": "j***@e***.com", "value_id": "a1", "real": True, "in_finetune": True}]
+    top = _top_real(rows, 10)
+    assert [v["value_id"] for v in top] == ["b2", "a1"] and top[1]["count"] == 2  # pretraining leaks first
+    md = "\n".join(leaked_value_lines({"generated": top}))
+    assert "`m***@e***.com` | b2 | 1 | no |" in md and "masked" in md
+    revealed = _top_real([{**rows[1], "value": "megan@enron.com"}], 10)
+    assert "`megan@enron.com`" in "\n".join(leaked_value_lines({"generated": revealed}))

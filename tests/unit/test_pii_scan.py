@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from genleak.attacker.pii_scan.config import DEFAULT_RECOGNIZERS, AnalyzerConfig, Detection
+from genleak.presidio.config import DEFAULT_RECOGNIZERS, AnalyzerConfig, Detection
 from genleak.attacker.pii_scan.inventory import FinetuneIndex, Inventory, InventorySpec, inventory_from_people
 from genleak.attacker.pii_scan.job import PIIScanJobSpec
-from genleak.attacker.pii_scan.recognizers.us_address import FULL_REGEX, STREET_REGEX
+from genleak.presidio.recognizers.us_address import FULL_REGEX, STREET_REGEX
 from genleak.attacker.pii_scan.sampling import PIISampling, draw_rows
 from genleak.attacker.pii_scan.scan import count_by_type, match_findings, planted_recall, table
-from genleak.attacker.pii_scan.spans import tidy_spans
+from genleak.presidio.spans import tidy_spans
 from genleak.core.errors import InvalidSpec
 from genleak.core.specs import parse_spec
 
@@ -40,7 +40,7 @@ def test_analyzer_builds_and_detects_without_any_network(monkeypatch, tmp_path):
     import tldextract
     import tldextract.tldextract as impl
 
-    from genleak.attacker.pii_scan.analyzer import PIIAnalyzer
+    from genleak.presidio.analyzer import PIIAnalyzer
 
     attempts: list = []
 
@@ -65,7 +65,7 @@ def test_analyzer_builds_and_detects_without_any_network(monkeypatch, tmp_path):
 
 
 def test_a_missing_spacy_model_fails_fast_instead_of_downloading():
-    from genleak.attacker.pii_scan.analyzer import PIIAnalyzer
+    from genleak.presidio.analyzer import PIIAnalyzer
     from genleak.core.errors import NotReady
 
     with pytest.raises(NotReady, match="analyzer.model"):
@@ -106,7 +106,7 @@ def test_street_address_pattern_leaves_business_mail_alone(text):
 
 
 def test_recognizer_switches_are_config():
-    from genleak.attacker.pii_scan.analyzer import get_analyzer
+    from genleak.presidio.analyzer import get_analyzer
 
     text = "Call me at 415-555-0008 tomorrow."  # passes the NHS mod-11 check
     default = get_analyzer(AnalyzerConfig(**PATTERNS_ONLY, entities=("PHONE_NUMBER",)))
@@ -119,7 +119,7 @@ def test_recognizer_switches_are_config():
 
 
 def test_unknown_recognizer_and_bad_config_name_the_field():
-    from genleak.attacker.pii_scan.analyzer import get_analyzer
+    from genleak.presidio.analyzer import get_analyzer
 
     with pytest.raises(InvalidSpec) as err:
         get_analyzer(AnalyzerConfig(**PATTERNS_ONLY, recognizers={"NoSuchRecognizer": False}))
@@ -133,7 +133,7 @@ def test_unknown_recognizer_and_bad_config_name_the_field():
 
 
 def test_phone_regions_drop_deal_numbers_read_as_german_phones():
-    from genleak.attacker.pii_scan.analyzer import get_analyzer
+    from genleak.presidio.analyzer import get_analyzer
 
     text = "Deal 353062 with Dynegy, call 212-778-0167."
     everywhere = get_analyzer(AnalyzerConfig(**PATTERNS_ONLY, entities=("PHONE_NUMBER",)))

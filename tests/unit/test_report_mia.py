@@ -31,8 +31,8 @@ def test_membership_report_compares_last_epochs_with_base():
     assert spec.generator.task == "self_instruct"  # scenario B defaults to self-instruct data
     outcome = {"attacks": [_mia_result("base", 0, 0.6), _mia_result("generated", 1, 0.7),
                            _mia_result("generated", 2, 0.9)],
-               "stage_seconds": {"lab": 1.0}, "inputs": {}, "generation": {"task": "self_instruct",
-                                                                             "stats": {"n_accepted": 12}}}
+               "stage_seconds": {"lab": 1.0}, "inputs": {}, "generation": {"generated": {
+                   "task": "self_instruct", "stats": {"n_accepted": 12}}}}
     report = build_report(spec, "b", outcome, {})
     assert report["table"]["loss"]["generated"]["epoch"] == 2
     assert report["relative_auc_change_vs_base"]["loss"]["generated"] == pytest.approx(0.5)

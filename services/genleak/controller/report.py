@@ -1,17 +1,19 @@
 """The experiment report: report.json (everything) and report.md (the tables people read).
 
 Aggregation follows the paper (best over epoch x temperature per template and condition),
-with the per-temperature table beside it so the best-case choice is visible.
-No PII is written here: only counts; per-target outputs stay in the attack artifacts.
+with the per-temperature table beside it so the best-case choice is visible. The untargeted
+leakage table (Presidio over unconditioned samples) sits beside it.
+No PII is written here: only counts; per-target outputs and (masked) findings stay in the
+attack and scan artifacts.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from genleak.controller.spec import ExperimentSpec
+from genleak.controller.report_leakage import leaked_value_lines
+from genleak.controller.spec import CONDITION_ORDER, ExperimentSpec
 
-CONDITION_ORDER = ("base", "original", "generated")
 
 
 def build_report(spec: ExperimentSpec, run_name: str, outcome: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
@@ -32,12 +34,27 @@ def build_report(spec: ExperimentSpec, run_name: str, outcome: dict[str, Any], p
         "best": best,
         "relative_change_vs_base": {m: _relative(best[m], conditions) for m in best},
         "attacks": [{k: v for k, v in a.items() if k != "rows"} for a in attacks],
+        "leakage": [_leakage_entry(scan, spec.leakage.entities if spec.leakage else [])
+                    for scan in sorted(outcome.get("leakage") or [], key=lambda s: CONDITION_ORDER.index(s["condition"]))],
+        "generation": outcome.get("generation") or {},
         "lab_memorization": _lab_memorization(outcome.get("lab") or {}),
         "stage_seconds": outcome["stage_seconds"],
         "inputs": outcome["inputs"],
         "provenance": provenance,
         "spec": spec.model_dump(mode="json"),
     }
+
+
+def _leakage_entry(scan: dict[str, Any], entity_order: list[str]) -> dict[str, Any]:
+    keep = ("condition", "epoch", "model", "sources", "inventory", "finetune", "findings_uri", "masked", "pii_salt")
+    entry = {k: scan[k] for k in keep if k in scan}
+
+    def rank(entity: str) -> int:
+        return entity_order.index(entity) if entity in entity_order else len(entity_order)
+
+    for source in entry.get("sources", {}).values():  # Struct maps come back in no particular order
+        source["entities"] = dict(sorted(source["entities"].items(), key=lambda kv: rank(kv[0])))
+    return entry
 
 
 def _lab_memorization(lab: dict[str, Any]) -> dict[str, Any]:
@@ -85,6 +102,9 @@ def render_markdown(report: dict[str, Any], roc_file: str | None = None) -> str:
     for metric, title in (("fuzzy", "Fuzzy successes"), ("exact", "Exact extractions")):
         lines += [f"## {title} (best over temperature x epoch)", "", *_best_lines(report, metric), ""]
     lines += ["## Fuzzy successes per temperature (last epoch of each condition)", "", *_temperature_lines(report), ""]
+    lines += _leakage_lines(report.get("leakage") or [])
+    lines += leaked_value_lines(report.get("leaked_values") or {})
+    lines += _training_data_lines(report.get("leakage") or [], report.get("generation") or {})
     lines += ["## Wall time per stage (s)", "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {name} | {secs:.1f} |" for name, secs in sorted(report["stage_seconds"].items())]
     return "\n".join(lines) + "\n"
@@ -131,3 +151,52 @@ def _cell(cell: dict | None) -> str:
 
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:+.1f}%"
+
+
+def _leakage_lines(scans: list[dict[str, Any]]) -> list[str]:
+    samples = [s for s in scans if "unconditioned" in s.get("sources", {})]
+    if not samples:
+        return []
+    n = samples[0]["sources"]["unconditioned"]["n_texts"]
+    lines = [f"## Untargeted PII leakage ({n} unconditioned samples per model, last epoch; Presidio)", "",
+             "detected = entities Presidio found (unique values in brackets); real = values of real people in the "
+             "private corpus; not in FT = real values absent from that model's fine-tuning data (they surfaced "
+             "from pretraining). Values are in the scan's findings artifact, masked.", "",
+             "| condition | entity | detected | real | real, not in FT | precision |", "|---|---|---|---|---|---|"]
+    for scan in samples:
+        for entity, row in scan["sources"]["unconditioned"]["entities"].items():
+            not_in_ft = ("-" if scan["condition"] == "base" else
+                         f"{row['real_not_in_finetune']} ({row['real_not_in_finetune_unique']})")
+            lines.append(f"| {scan['condition']} | {entity} | {row['detected']} ({row['detected_unique']}) | "
+                         f"{row['real']} ({row['real_unique']}) | {not_in_ft} | {_ratio(row.get('precision'))} |")
+    return lines + [""]
+
+
+def _training_data_lines(scans: list[dict[str, Any]], generation: dict[str, Any]) -> list[str]:
+    """Real PII that reached generated training text, and what scrubbing replaced before generation."""
+    rows = [s for s in scans if "texts" in s.get("sources", {})]
+    lines = []
+    if rows:
+        lines += ["## Real PII in the generated training data", "",
+                  "occurrences = real values (the private corpus's people) appearing verbatim in the training texts; "
+                  "detected = of those, found by Presidio.", "",
+                  "| condition | entity | texts | occurrences of real values | detected |", "|---|---|---|---|---|"]
+        for scan in rows:
+            texts = scan["sources"]["texts"]
+            for entity, row in texts["entities"].items():
+                if "planted" in row:
+                    lines.append(f"| {scan['condition']} | {entity} | {texts['n_texts']} | {row['planted']} | "
+                                 f"{row['found']} |")
+        lines.append("")
+    for condition, info in generation.items():
+        scrub = (info.get("stats") or {}).get("scrub")
+        if scrub:
+            replaced = ", ".join(f"{t} {n}" for t, n in scrub.get("replaced", {}).items()) or "nothing"
+            distinct = ", ".join(f"{t} {n}" for t, n in scrub.get("distinct_values", {}).items())
+            lines += [f"Scrubbing before generation ({condition}): {scrub['texts_changed']} of {scrub['texts']} "
+                      f"prompts changed; spans replaced: {replaced} (distinct values: {distinct}).", ""]
+    return lines
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

@@ -11,11 +11,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from genleak.controller.spec import ExperimentSpec
+from genleak.controller.spec import CONDITION_ORDER, ExperimentSpec
 
 log = logging.getLogger(__name__)
 
-CONDITION_ORDER = ("base", "original", "generated")
 
 
 def build_membership_report(spec: ExperimentSpec, run_name: str, outcome: dict[str, Any],
@@ -126,12 +125,14 @@ def _condition_label(report: dict[str, Any], condition: str) -> str:
 
 
 def _generation_lines(generation: dict[str, Any]) -> list[str]:
-    stats = generation.get("stats") or {}
-    if not stats:
-        return []
-    keys = [k for k in ("n_accepted", "n_candidates", "n_rounds", "n_out", "n_in", "seconds") if k in stats]
-    detail = ", ".join(f"{k}={stats[k]:g}" if isinstance(stats[k], float) else f"{k}={stats[k]}" for k in keys)
-    return [f"Generated training data: task {generation.get('task')} ({detail}).", ""]
+    """One line per generated condition (generation is keyed by condition)."""
+    lines = []
+    for condition, info in generation.items():
+        stats = info.get("stats") or {}
+        keys = [k for k in ("n_accepted", "n_candidates", "n_rounds", "n_out", "n_in", "seconds") if k in stats]
+        detail = ", ".join(f"{k}={stats[k]:g}" if isinstance(stats[k], float) else f"{k}={stats[k]}" for k in keys)
+        lines.append(f"Generated training data ({condition}): task {info.get('task')} ({detail}).")
+    return [*lines, ""] if lines else []
 
 
 def _percent(value: float | None) -> str:

@@ -1,8 +1,9 @@
 """Runs one experiment spec through the services: the stages form a small DAG run on threads.
 
-base attack, original fine-tune and generation start at once; the generated fine-tune waits
-for generation; each checkpoint's attack waits for its fine-tune. Services queue their own
-jobs, so the controller's threads mostly wait on gRPC streams.
+base attack, original fine-tune and generation (plain and scrubbed) start at once; a generated
+condition's fine-tune waits for its generation; each checkpoint's attack waits for its fine-tune;
+each condition's leakage scan waits for its last checkpoint. Services queue their own jobs, so the
+controller's threads mostly wait on gRPC streams.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Callable
 
 from genleak.controller import stages
 from genleak.controller.clients import ServiceClients
-from genleak.controller.spec import ExperimentSpec, LabSpec
+from genleak.controller.spec import GENERATED_CONDITIONS, ExperimentSpec, LabSpec
 from genleak.core.progress import Reporter
 from genleak.core.store import ArtifactRef
 from genleak.rpc.convert import ref_to_proto
@@ -26,13 +27,13 @@ log = logging.getLogger(__name__)
 
 # Returns the lab's artifact refs by name and its summary (lab.json: stats, memorisation).
 LabProvider = Callable[[LabSpec, Reporter], tuple[dict[str, ArtifactRef], dict[str, Any]]]
-DATA_FORMAT = {"original": "prompt_continuation", "generated": "text"}
+TUNED_ORDER = ("original", *GENERATED_CONDITIONS)
 
 
 def data_format(spec: ExperimentSpec, condition: str) -> str:
-    if condition == "generated" and spec.generator.task == "self_instruct":
-        return spec.finetune.instruction_format
-    return DATA_FORMAT[condition]
+    if condition not in GENERATED_CONDITIONS:
+        return "prompt_continuation"
+    return spec.finetune.instruction_format if spec.generator.task == "self_instruct" else "text"
 
 
 @dataclass
@@ -62,11 +63,13 @@ class ExperimentRunner:
         progress = _StageProgress(reporter, total=_count_stages(spec))
         generation: dict[str, Any] = {}
         with ThreadPoolExecutor(max_workers=16, thread_name_prefix="genleak-stage") as pool:
-            attacks = self._schedule(spec, inputs, pool, progress, clock, generation)
+            attacks, leakage = self._schedule(spec, inputs, pool, progress, clock, generation)
             results = [future.result() for future in attacks]
+            scans = [future.result() for future in leakage]
         lab_summary = inputs.pop("lab_summary")
-        return {"attacks": results, "stage_seconds": clock.seconds, "lab": lab_summary,
+        return {"attacks": results, "leakage": scans, "stage_seconds": clock.seconds, "lab": lab_summary,
                 "inputs": {k: v if isinstance(v, str) else v.uri for k, v in inputs.items()},
+                "input_sha256": {k: v.sha256 for k, v in inputs.items() if not isinstance(v, str) and v.sha256},
                 "generation": generation}
 
     def _resolve_inputs(self, spec: ExperimentSpec, reporter: Reporter) -> dict[str, Any]:
@@ -81,10 +84,12 @@ class ExperimentRunner:
         inputs: dict[str, Any] = {"target": model(spec.target), "generator": model(spec.generator.model),
                                   "prompts": dataset(spec.data.prompts), "lab_summary": lab_summary}
         source = spec.data.seed_tasks if spec.generator.task == "self_instruct" else spec.data.prompts
-        if "generated" in spec.conditions:
+        if spec.generated_conditions():
             inputs["generation_source"] = dataset(source)
         if spec.scenario == "extraction":
             inputs.update(pii_targets=dataset(spec.data.pii_targets), few_shot=dataset(spec.data.few_shot))
+            if spec.scans_leakage() and spec.data.people:
+                inputs["people"] = dataset(spec.data.people)
         else:
             inputs.update(members=dataset(spec.mia.members), nonmembers=dataset(spec.mia.nonmembers))
             if spec.mia.perplexity_dataset:
@@ -103,9 +108,10 @@ class ExperimentRunner:
         return stages.membership(c.attacker, spec.mia, model_uri, datasets, inputs.get("reference"), on_update)
 
     def _schedule(self, spec, inputs, pool: ThreadPoolExecutor, progress: "_StageProgress", clock: StageClock,
-                  generation: dict[str, Any]) -> list[Future]:
+                  generation: dict[str, Any]) -> tuple[list[Future], list[Future]]:
         c = self._clients
         attacks: list[Future] = []
+        leakage: list[Future] = []
 
         def attack(condition: str, epoch: int, model_uri: str) -> dict[str, Any]:
             name = f"attack[{condition}{'' if condition == 'base' else f'@epoch{epoch}'}]"
@@ -121,27 +127,43 @@ class ExperimentRunner:
             progress.stage_done(name)
             return ckpts
 
-        generated: Future | None = None
-        if "generated" in spec.conditions:
-            generated = pool.submit(lambda: self._generate(spec, inputs, progress, clock, generation))
+        def scan(condition: str, checkpoints: Future | None, dataset_future: Callable[[], common_pb2.ArtifactRef] | None):
+            epoch = spec.finetune.epochs if checkpoints is not None else 0
+            model_uri = checkpoints.result()[epoch].uri if checkpoints is not None else inputs["target"]
+            dataset = dataset_future() if dataset_future is not None else None
+            training_texts = dataset if condition in GENERATED_CONDITIONS and spec.leakage.scan_training_data else None
+            name = f"leakage[{condition}]"
+            result = clock.timed(name, lambda: stages.leakage_scan(
+                c.attacker, spec.leakage, spec.attack.engine, model_uri, inputs.get("people"),
+                [dataset] if dataset is not None else [], training_texts, progress.follow(name)))
+            progress.stage_done(name)
+            return {"condition": condition, "epoch": epoch, "model": model_uri, **result}
+
+        generated = {condition: pool.submit(self._generate, spec, inputs, condition, progress, clock, generation)
+                     for condition in spec.generated_conditions()}
         if "base" in spec.conditions:
             attacks.append(pool.submit(attack, "base", 0, inputs["target"]))
-        for condition in ("original", "generated"):
+            if spec.scans_leakage():
+                leakage.append(pool.submit(scan, "base", None, None))
+        for condition in TUNED_ORDER:
             if condition not in spec.conditions:
                 continue
-            source = (lambda: inputs["prompts"]) if condition == "original" else generated.result
+            source = (lambda: inputs["prompts"]) if condition == "original" else generated[condition].result
             ckpt_future = pool.submit(tuned, condition, source)
             for epoch in _attacked_epochs(spec):
                 attacks.append(pool.submit(lambda cond=condition, e=epoch, f=ckpt_future: attack(cond, e, f.result()[e].uri)))
-        return attacks
+            if spec.scans_leakage():
+                leakage.append(pool.submit(scan, condition, ckpt_future, source))
+        return attacks, leakage
 
-    def _generate(self, spec, inputs, progress: "_StageProgress", clock: StageClock,
+    def _generate(self, spec, inputs, condition: str, progress: "_StageProgress", clock: StageClock,
                   generation: dict[str, Any]) -> common_pb2.ArtifactRef:
-        ref, stats = clock.timed("generate", lambda: stages.generate_dataset(
+        name = "generate" if condition == "generated" else f"generate[{condition}]"
+        ref, stats = clock.timed(name, lambda: stages.generate_dataset(
             self._clients.generator, spec.generator, inputs["generator"], inputs["generation_source"],
-            progress.follow("generate")))
-        progress.stage_done("generate")
-        generation.update(task=spec.generator.task, dataset=ref.uri, stats=stats)
+            progress.follow(name), scrub=condition == "generated-scrubbed"))
+        progress.stage_done(name)
+        generation[condition] = {"task": spec.generator.task, "dataset": ref.uri, "stats": stats}
         return ref
 
 
@@ -153,8 +175,9 @@ def _attacked_epochs(spec: ExperimentSpec) -> list[int]:
 
 def _count_stages(spec: ExperimentSpec) -> int:
     tuned = [c for c in spec.conditions if c != "base"]
-    return (("generated" in spec.conditions) + len(tuned) + ("base" in spec.conditions)
-            + len(tuned) * len(_attacked_epochs(spec)))
+    scans = len(spec.conditions) if spec.scans_leakage() else 0
+    return (len(spec.generated_conditions()) + len(tuned) + ("base" in spec.conditions)
+            + len(tuned) * len(_attacked_epochs(spec)) + scans)
 
 
 class _StageProgress:

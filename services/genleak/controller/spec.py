@@ -16,8 +16,11 @@ from pydantic import Field, field_validator, model_validator
 
 from genleak.core.errors import InvalidSpec
 from genleak.core.specs import Spec, parse_spec
+from genleak.presidio.scrub import ScrubConfig
 
-Condition = Literal["base", "original", "generated"]
+Condition = Literal["base", "original", "generated", "generated-scrubbed"]
+GENERATED_CONDITIONS = ("generated", "generated-scrubbed")
+CONDITION_ORDER = ("base", "original", *GENERATED_CONDITIONS)
 Scenario = Literal["extraction", "membership"]
 GenerationTask = Literal["continuation", "self_instruct"]
 TEMPLATES = ("A", "B", "C", "D")
@@ -34,6 +37,8 @@ class DataSpec(Spec):
     pii_targets: str = Field("lab:pii_targets", description="Dataset of {name, email} people to query")
     few_shot: str = Field("lab:few_shot", description="Dataset of 5 public {name, email} demonstration pairs")
     seed_tasks: str = Field("lab:seed_tasks", description="Self-instruct seed tasks {instruction, examples:[{input, output}]}")
+    people: str | None = Field("lab:people", description="People records {name, email, phone, address}: the real PII "
+                                                       "the leakage scan matches against (null: no inventory)")
 
 
 class EngineSpec(Spec):
@@ -61,6 +66,9 @@ class GeneratorSpec(Spec):
     sampling: SamplingSpec = SamplingSpec()
     max_prompt_tokens: int = Field(2048, ge=1, description="Prompts longer than this are dropped (paper: 2048)")
     limit: int | None = Field(None, ge=1, description="Use only the first N prompts")
+    scrub: ScrubConfig = Field(ScrubConfig(), description="How the generated-scrubbed condition replaces PII in the "
+                                                          "prompts before generation (default: names and e-mails, "
+                                                          "as the paper's replaced_data)")
 
 
 class FineTuneSpec(Spec):
@@ -98,6 +106,24 @@ class AttackSpec(Spec):
         return temps
 
 
+class LeakageSpec(Spec):
+    """Untargeted PII leakage (scenario A): sample each condition's model unconditioned, detect PII with
+    Presidio, count what is real (in `data.people`) and what was never in that model's fine-tuning data.
+    The training data of generated conditions is scanned too (real PII that reached the training text)."""
+
+    n_samples: int = Field(200, ge=1, description="Unconditioned samples per model")
+    prefix: str = Field("", description="Unconditioned prompt; empty = the BOS token")
+    temperature: float = Field(1.0, ge=0, description="Sampling temperature (Carlini et al.: 1.0, top-k 40)")
+    top_k: int = Field(40, description="Top-k (<=0 disables)")
+    max_new_tokens: int = Field(128, ge=1, description="Tokens per sample")
+    seed: int = Field(0)
+    entities: list[str] = Field(["EMAIL_ADDRESS", "PHONE_NUMBER", "PERSON", "STREET_ADDRESS"], min_length=1,
+                                description="Presidio entity types counted")
+    scan_training_data: bool = Field(True, description="Also scan the generated conditions' training data")
+    n_process: int = Field(1, ge=1, le=64, description="Analyzer processes (spawned)")
+    reveal: bool = Field(False, description="Write raw values to the scan artifacts (reports stay masked)")
+
+
 class MembershipSpec(Spec):
     """Scenario B's attack: membership inference on the target's pretraining members (as the paper's MIMIR runs)."""
 
@@ -130,7 +156,16 @@ class ExperimentSpec(Spec):
     finetune: FineTuneSpec = FineTuneSpec()
     attack: AttackSpec = AttackSpec()
     mia: MembershipSpec = MembershipSpec()
+    leakage: LeakageSpec | None = Field(LeakageSpec(), description="Untargeted PII leakage scan per condition "
+                                                                 "(scenario A); null to skip")
     conditions: list[Condition] = Field(["base", "original", "generated"], min_length=1)
+
+    @field_validator("conditions")
+    @classmethod
+    def _unique_conditions(cls, conditions: list[str]) -> list[str]:
+        if len(set(conditions)) != len(conditions):
+            raise ValueError("a condition is listed twice")
+        return conditions
 
     @model_validator(mode="after")
     def _membership_defaults_to_self_instruct(self) -> "ExperimentSpec":
@@ -138,19 +173,27 @@ class ExperimentSpec(Spec):
             object.__setattr__(self, "generator", self.generator.model_copy(update={"task": "self_instruct"}))
         return self
 
+    def generated_conditions(self) -> list[str]:
+        return [c for c in GENERATED_CONDITIONS if c in self.conditions]
+
+    def scans_leakage(self) -> bool:
+        return self.scenario == "extraction" and self.leakage is not None
+
     def uses_lab(self) -> bool:
         return any(r.startswith("lab:") for r in self.references())
 
     def references(self) -> list[str]:
         """Every model/dataset reference this experiment reads."""
         refs = [self.target]
-        if "generated" in self.conditions:
+        if self.generated_conditions():
             refs += [self.generator.model, self.data.seed_tasks if self.generator.task == "self_instruct"
                      else self.data.prompts]
         if "original" in self.conditions:
             refs.append(self.data.prompts)
         if self.scenario == "extraction":
             refs += [self.data.pii_targets, self.data.few_shot]
+            if self.scans_leakage() and self.data.people:
+                refs.append(self.data.people)
         else:
             refs += [self.mia.members, self.mia.nonmembers]
             refs += [r for r in (self.mia.reference_model, self.mia.perplexity_dataset) if r]
@@ -162,6 +205,8 @@ def load_spec_text(text: str, source: str = "spec") -> ExperimentSpec:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise InvalidSpec(f"{source} is not valid YAML: {exc}") from None
+    except RecursionError:  # the YAML parser recurses once per nesting level
+        raise InvalidSpec(f"{source} is nested too deeply to parse") from None
     if not isinstance(data, dict):
         raise InvalidSpec(f"{source} must be a YAML mapping")
     spec = parse_spec(ExperimentSpec, data)

@@ -1,4 +1,5 @@
-"""One function per experiment stage: build the request, submit the job, follow it to the end.
+"""One function per experiment stage: build the request, submit the job, follow it to the end
+(submitting again, with backoff, when the service was lost: genleak.rpc.retry).
 
 Stages talk to services only through the v1 stubs. Each returns plain data (refs, dicts).
 """
@@ -7,9 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from genleak.controller.spec import AttackSpec, EngineSpec, FineTuneSpec, GeneratorSpec, MembershipSpec
-from genleak.rpc.channels import wait_for_job
-from genleak.rpc.convert import dict_to_struct, struct_to_dict
+from google.protobuf import json_format
+
+from genleak.controller.spec import AttackSpec, EngineSpec, FineTuneSpec, GeneratorSpec, LeakageSpec, MembershipSpec
+from genleak.presidio.config import AnalyzerConfig
+from genleak.presidio.scrub import ScrubConfig
+from genleak.rpc.retry import run_job
+from genleak.rpc.convert import dict_to_struct, restore_ints, struct_to_dict
 from genleak.v1 import attacker_pb2, common_pb2, finetuner_pb2, generator_pb2
 
 OnUpdate = Callable[[common_pb2.Job], None]
@@ -24,10 +29,21 @@ def _engine(spec: EngineSpec) -> common_pb2.EngineParams:
     return params
 
 
+def _analyzer(config: AnalyzerConfig) -> common_pb2.PIIAnalyzerParams:
+    return json_format.ParseDict(config.model_dump(mode="json"), common_pb2.PIIAnalyzerParams())
+
+
+def _scrub(config: ScrubConfig) -> generator_pb2.ScrubParams:
+    return generator_pb2.ScrubParams(
+        entities=config.entities, fields=config.fields, seed=config.seed, locale=config.locale,
+        email_domain=config.email_domain, analyzer=_analyzer(config.analyzer), batch_size=config.batch_size,
+        n_process=config.n_process)
+
+
 def generate_dataset(stub, spec: GeneratorSpec, model_uri: str, source: common_pb2.ArtifactRef,
-                     on_update: OnUpdate) -> tuple[common_pb2.ArtifactRef, dict[str, Any]]:
-    """`source` is the prompts dataset (continuation) or the seed tasks (self_instruct).
-    Returns the generated dataset and the task's stats."""
+                     on_update: OnUpdate, scrub: bool = False) -> tuple[common_pb2.ArtifactRef, dict[str, Any]]:
+    """`source` is the prompts dataset (continuation) or the seed tasks (self_instruct); `scrub`
+    replaces PII in it first (spec.scrub). Returns the generated dataset and the task's stats."""
     s = spec.sampling
     request = generator_pb2.StartGenerationRequest(
         model=common_pb2.ModelRef(uri=model_uri), engine=_engine(spec.engine), dataset=source, task=spec.task)
@@ -43,8 +59,10 @@ def generate_dataset(stub, spec: GeneratorSpec, model_uri: str, source: common_p
         explicit = {k: getattr(s, k) for k in s.model_fields_set}
         request.sampling.CopyFrom(common_pb2.SamplingParams(**explicit))
         request.config.CopyFrom(dict_to_struct(spec.self_instruct))
-    job = wait_for_job(stub, stub.StartGeneration(request), on_update)
-    return job.artifacts["dataset"], struct_to_dict(job.result)
+    if scrub:
+        request.scrub.CopyFrom(_scrub(spec.scrub))
+    job = run_job(lambda: stub.StartGeneration(request), stub, on_update)
+    return job.artifacts["dataset"], restore_ints(struct_to_dict(job.result))
 
 
 def finetune(stub, spec: FineTuneSpec, model_uri: str, dataset: common_pb2.ArtifactRef, data_format: str,
@@ -59,7 +77,7 @@ def finetune(stub, spec: FineTuneSpec, model_uri: str, dataset: common_pb2.Artif
         method_config=dict_to_struct(spec.method_config), train=train,
         data=finetuner_pb2.DataFormatParams(format=data_format, train_on_prompt=spec.train_on_prompt),
     )
-    job = wait_for_job(stub, stub.StartFineTune(request), on_update)
+    job = run_job(lambda: stub.StartFineTune(request), stub, on_update)
     return {int(role.split("/")[0].split("-")[1]): ref for role, ref in job.artifacts.items() if role.endswith("/merged")}
 
 
@@ -72,7 +90,7 @@ def extract(stub, spec: AttackSpec, model_uri: str, targets: common_pb2.Artifact
         params.n_targets = spec.n_targets
     request = attacker_pb2.StartExtractionRequest(model=common_pb2.ModelRef(uri=model_uri), engine=_engine(spec.engine),
                                                   targets=targets, few_shot=few_shot, params=params)
-    job = wait_for_job(stub, stub.StartExtraction(request), on_update)
+    job = run_job(lambda: stub.StartExtraction(request), stub, on_update)
     result = struct_to_dict(job.result)
     # Struct carries every number as a double: restore the integer counts.
     result["n_targets"] = int(result["n_targets"])
@@ -99,10 +117,38 @@ def membership(stub, spec: MembershipSpec, model_uri: str, datasets: dict[str, c
         request.reference_model.CopyFrom(common_pb2.ModelRef(uri=reference_uri))
     if "perplexity" in datasets:
         request.perplexity_dataset.CopyFrom(datasets["perplexity"])
-    job = wait_for_job(stub, stub.StartMembershipInference(request), on_update)
+    job = run_job(lambda: stub.StartMembershipInference(request), stub, on_update)
     result = struct_to_dict(job.result)
     for key in ("n_members", "n_nonmembers", "tokens_scored"):
         result[key] = int(result[key])
     result["scores_uri"] = job.artifacts["scores"].uri
     result["roc_uri"] = job.artifacts["roc"].uri
+    return result
+
+
+def leakage_scan(stub, spec: LeakageSpec, engine: EngineSpec, model_uri: str, people: common_pb2.ArtifactRef | None,
+                 finetune: list[common_pb2.ArtifactRef], training_texts: common_pb2.ArtifactRef | None,
+                 on_update: OnUpdate) -> dict[str, Any]:
+    """Untargeted PII scan of one model's unconditioned samples (and, given, of its training texts).
+    The result holds counts only; values stay in the (masked unless `reveal`) findings artifact."""
+    sampling = common_pb2.SamplingParams(temperature=spec.temperature, top_k=spec.top_k,
+                                         max_new_tokens=spec.max_new_tokens, n=1, seed=spec.seed)
+    request = attacker_pb2.StartPIIScanRequest(
+        model=common_pb2.ModelRef(uri=model_uri), engine=_engine(engine),
+        samples=attacker_pb2.PIISampleParams(n_unconditioned=spec.n_samples, prefix=spec.prefix, sampling=sampling),
+        finetune=finetune, analyzer=_analyzer(AnalyzerConfig(entities=tuple(spec.entities))),
+        params=attacker_pb2.PIIDetectionParams(n_process=spec.n_process), reveal=spec.reveal)
+    if people is not None:
+        request.inventory.CopyFrom(attacker_pb2.PIIInventory(people=people))
+    if training_texts is not None:
+        request.texts.CopyFrom(training_texts)
+        request.text_field = "text"
+    job = run_job(lambda: stub.StartPIIScan(request), stub, on_update)
+    result = struct_to_dict(job.result)
+    for source in result.get("sources", {}).values():
+        source["n_texts"] = int(source["n_texts"])
+        # Struct carries every number as a double: counts back to int, ratios stay (None when undefined).
+        source["entities"] = {t: {k: (v if k in ("precision", "recall") or not isinstance(v, float) else int(v))
+                                  for k, v in row.items()} for t, row in source["entities"].items()}
+    result["findings_uri"] = job.artifacts["findings"].uri
     return result

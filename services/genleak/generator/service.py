@@ -15,6 +15,7 @@ from genleak.core.specs import ArtifactSpec, ModelSpec, Spec, parse_spec
 from genleak.core.store import ArtifactRef, ArtifactStore
 from genleak.engines import EngineCache, EngineConfig, SamplingConfig
 from genleak.generator.tasks import get_task
+from genleak.presidio.scrub import ScrubConfig, scrub_records
 
 
 class GenerationSpec(Spec):
@@ -25,6 +26,8 @@ class GenerationSpec(Spec):
     dataset: ArtifactSpec
     task: str = Field("continuation", description="Registered generation task")
     config: dict[str, Any] = Field(default_factory=dict, description="The task's config (validated by the task)")
+    scrub: ScrubConfig | None = Field(None, description="Replace PII in the source records with consistent surrogates "
+                                                        "before generating (the paper's replaced_data condition)")
 
     def task_config(self, where: str = "config") -> Spec:
         return parse_spec(get_task(self.task).config_type, self.config, where=where)
@@ -60,13 +63,14 @@ class GeneratorCore:
 
     def generate(self, spec: GenerateSpec) -> list[list[str]]:
         require_model(self.store, spec.model.uri)
-        model_dir = resolve_model_dir(self.store, spec.model.uri)
+        model_dir = resolve_model_dir(self.store, spec.model.uri, trust_remote_code=spec.model.trust_remote_code)
         with self.engines.lease(model_dir, _engine_config(spec)) as engine:
             return engine.generate(list(spec.prompts), spec.sampling)
 
     def load_model(self, spec: "EngineModelSpec") -> None:
         require_model(self.store, spec.model.uri)
-        self.engines.load(resolve_model_dir(self.store, spec.model.uri), _engine_config(spec))
+        model_dir = resolve_model_dir(self.store, spec.model.uri, trust_remote_code=spec.model.trust_remote_code)
+        self.engines.load(model_dir, _engine_config(spec))
 
     def unload_model(self, spec: "EngineModelSpec", all_engines: bool) -> int:
         model_dir = resolve_model_dir(self.store, spec.model.uri)
@@ -76,9 +80,14 @@ class GeneratorCore:
         task = get_task(spec.task)
         config = spec.task_config()
         records = load_records(self.store, ArtifactRef(spec.dataset.uri, spec.dataset.sha256, "dataset"), "dataset")
-        model_dir = resolve_model_dir(self.store, spec.model.uri)
+        scrub_stats = None
+        if spec.scrub is not None:
+            records, scrub_stats = scrub_records(records, spec.scrub, task.text_fields(config), reporter)
+        model_dir = resolve_model_dir(self.store, spec.model.uri, trust_remote_code=spec.model.trust_remote_code)
         with self.engines.lease(model_dir, _engine_config(spec)) as engine:
             out, stats = task.run(engine, model_dir, records, config, reporter)
+        if scrub_stats is not None:
+            stats = {**stats, "scrub": scrub_stats}
         meta = {"task": spec.task, "spec": spec.model_dump(mode="json"), "stats": stats}
         ref = publish_records(self.store, out, f"{root}/dataset", meta=meta)
         return JobOutput(artifacts={"dataset": ref}, result=stats)

@@ -20,6 +20,8 @@ def generation_spec(request: generator_pb2.StartGenerationRequest) -> Generation
     # The task config is the task's own knobs plus the sampling knobs, flat (see ContinuationConfig).
     data["config"] = {**data.pop("continuation", {}), **data.pop("config", {}), **data.pop("sampling", {})}
     data["task"] = data.get("task") or "continuation"
+    if request.HasField("scrub"):
+        data["scrub"] = _scrub_dict(data.get("scrub", {}))
     spec = parse_spec(GenerationSpec, data)
     try:
         spec.task_config(where="")
@@ -29,6 +31,11 @@ def generation_spec(request: generator_pb2.StartGenerationRequest) -> Generation
                  else "continuation" if spec.task == "continuation" else "config")
         raise InvalidSpec(exc.message.split(": ", 1)[-1], field=f"{group}.{exc.field}") from None
     return spec
+
+
+def _scrub_dict(scrub: dict) -> dict:
+    # proto3 strings and repeated fields have no presence: empty means "the default"
+    return {k: v for k, v in scrub.items() if v not in ("", [], {})}
 
 
 class GeneratorServicer(JobRpcMixin, generator_pb2_grpc.GeneratorServiceServicer):

@@ -20,9 +20,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from genleak.attacker.pii_scan.config import AnalyzerConfig, Detection
-from genleak.attacker.pii_scan.recognizers import create_recognizer, recognizer_names
-from genleak.attacker.pii_scan.spans import tidy_spans
+from genleak.presidio.config import AnalyzerConfig, Detection
+from genleak.presidio.recognizers import create_recognizer, recognizer_names
+from genleak.presidio.spans import tidy_spans
 from genleak.core.errors import InvalidSpec, NotReady
 from genleak.core.progress import NULL_REPORTER, Reporter
 
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 DETECT_STAGE = "detect"
 _INSTALL_HINT = "PII detection needs presidio-analyzer and spaCy: pip install 'genleak[pii]'"
 _ANALYZERS: dict[str, "PIIAnalyzer"] = {}
+# OntoNotes labels of the en_core_web models that Presidio's NER mapping leaves unmapped.
+UNMAPPED_SPACY_LABELS = ("CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "PRODUCT", "EVENT", "WORK_OF_ART",
+                         "LAW", "LANGUAGE", "FAC")
 _BUILD_LOCK = threading.Lock()
 
 
@@ -153,8 +156,13 @@ def _nlp_engine(config: AnalyzerConfig) -> Any:
     if config.nlp_engine == "spacy":
         _require_spacy_model(config.model)
     model = config.model if config.nlp_engine == "spacy" else "no_op"
-    provider = NlpEngineProvider(nlp_configuration={
-        "nlp_engine_name": config.nlp_engine, "models": [{"lang_code": config.language, "model_name": model}]})
+    nlp_configuration: dict[str, Any] = {"nlp_engine_name": config.nlp_engine,
+                                         "models": [{"lang_code": config.language, "model_name": model}]}
+    if config.nlp_engine == "spacy":
+        # spaCy labels Presidio has no entity for (CARDINAL, MONEY, ...) would each log a warning per
+        # occurrence and are never requested: drop them at the source.
+        nlp_configuration["ner_model_configuration"] = {"labels_to_ignore": list(UNMAPPED_SPACY_LABELS)}
+    provider = NlpEngineProvider(nlp_configuration=nlp_configuration)
     with _no_model_download():
         return provider.create_engine()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from genleak.attacker.pii_scan.config import Detection
+from genleak.presidio.config import Detection
 
 _TRAILING = " \t\r\n.,;:|"
 

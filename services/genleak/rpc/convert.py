@@ -43,6 +43,17 @@ def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
     return json_format.MessageToDict(struct)
 
 
+def restore_ints(value: Any) -> Any:
+    """Struct carries every number as a double; counts in stats read better as ints again."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: restore_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [restore_ints(v) for v in value]
+    return value
+
+
 def ref_to_proto(ref: ArtifactRef) -> common_pb2.ArtifactRef:
     return common_pb2.ArtifactRef(uri=ref.uri, sha256=ref.sha256, kind=ref.kind)
 

@@ -129,35 +129,6 @@ class ScoreTextsResponse(_message.Message):
     texts: _containers.RepeatedCompositeFieldContainer[TextScores]
     def __init__(self, texts: _Optional[_Iterable[_Union[TextScores, _Mapping]]] = ...) -> None: ...
 
-class PIIAnalyzerParams(_message.Message):
-    __slots__ = ("nlp_engine", "model", "language", "score_threshold", "entities", "recognizers", "phone_regions", "trim_newlines", "resolve_overlaps")
-    class RecognizersEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: bool
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[bool] = ...) -> None: ...
-    NLP_ENGINE_FIELD_NUMBER: _ClassVar[int]
-    MODEL_FIELD_NUMBER: _ClassVar[int]
-    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
-    SCORE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
-    ENTITIES_FIELD_NUMBER: _ClassVar[int]
-    RECOGNIZERS_FIELD_NUMBER: _ClassVar[int]
-    PHONE_REGIONS_FIELD_NUMBER: _ClassVar[int]
-    TRIM_NEWLINES_FIELD_NUMBER: _ClassVar[int]
-    RESOLVE_OVERLAPS_FIELD_NUMBER: _ClassVar[int]
-    nlp_engine: str
-    model: str
-    language: str
-    score_threshold: float
-    entities: _containers.RepeatedScalarFieldContainer[str]
-    recognizers: _containers.ScalarMap[str, bool]
-    phone_regions: _containers.RepeatedScalarFieldContainer[str]
-    trim_newlines: bool
-    resolve_overlaps: bool
-    def __init__(self, nlp_engine: _Optional[str] = ..., model: _Optional[str] = ..., language: _Optional[str] = ..., score_threshold: _Optional[float] = ..., entities: _Optional[_Iterable[str]] = ..., recognizers: _Optional[_Mapping[str, bool]] = ..., phone_regions: _Optional[_Iterable[str]] = ..., trim_newlines: _Optional[bool] = ..., resolve_overlaps: _Optional[bool] = ...) -> None: ...
-
 class PIIDetectionParams(_message.Message):
     __slots__ = ("batch_size", "n_process")
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -193,11 +164,11 @@ class DetectPIIRequest(_message.Message):
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     REVEAL_FIELD_NUMBER: _ClassVar[int]
     texts: _containers.RepeatedScalarFieldContainer[str]
-    analyzer: PIIAnalyzerParams
+    analyzer: _common_pb2.PIIAnalyzerParams
     inventory: PIIInventory
     params: PIIDetectionParams
     reveal: bool
-    def __init__(self, texts: _Optional[_Iterable[str]] = ..., analyzer: _Optional[_Union[PIIAnalyzerParams, _Mapping]] = ..., inventory: _Optional[_Union[PIIInventory, _Mapping]] = ..., params: _Optional[_Union[PIIDetectionParams, _Mapping]] = ..., reveal: _Optional[bool] = ...) -> None: ...
+    def __init__(self, texts: _Optional[_Iterable[str]] = ..., analyzer: _Optional[_Union[_common_pb2.PIIAnalyzerParams, _Mapping]] = ..., inventory: _Optional[_Union[PIIInventory, _Mapping]] = ..., params: _Optional[_Union[PIIDetectionParams, _Mapping]] = ..., reveal: _Optional[bool] = ...) -> None: ...
 
 class PIIEntity(_message.Message):
     __slots__ = ("type", "start", "end", "score", "recognizer", "masked", "value_id", "real", "value")
@@ -270,7 +241,7 @@ class StartPIIScanRequest(_message.Message):
     inventory: PIIInventory
     finetune: _containers.RepeatedCompositeFieldContainer[_common_pb2.ArtifactRef]
     finetune_fields: _containers.RepeatedScalarFieldContainer[str]
-    analyzer: PIIAnalyzerParams
+    analyzer: _common_pb2.PIIAnalyzerParams
     params: PIIDetectionParams
     reveal: bool
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., samples: _Optional[_Union[PIISampleParams, _Mapping]] = ..., texts: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., text_field: _Optional[str] = ..., inventory: _Optional[_Union[PIIInventory, _Mapping]] = ..., finetune: _Optional[_Iterable[_Union[_common_pb2.ArtifactRef, _Mapping]]] = ..., finetune_fields: _Optional[_Iterable[str]] = ..., analyzer: _Optional[_Union[PIIAnalyzerParams, _Mapping]] = ..., params: _Optional[_Union[PIIDetectionParams, _Mapping]] = ..., reveal: _Optional[bool] = ...) -> None: ...
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., samples: _Optional[_Union[PIISampleParams, _Mapping]] = ..., texts: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., text_field: _Optional[str] = ..., inventory: _Optional[_Union[PIIInventory, _Mapping]] = ..., finetune: _Optional[_Iterable[_Union[_common_pb2.ArtifactRef, _Mapping]]] = ..., finetune_fields: _Optional[_Iterable[str]] = ..., analyzer: _Optional[_Union[_common_pb2.PIIAnalyzerParams, _Mapping]] = ..., params: _Optional[_Union[PIIDetectionParams, _Mapping]] = ..., reveal: _Optional[bool] = ...) -> None: ...

@@ -21,7 +21,7 @@ class ContinuationParams(_message.Message):
     def __init__(self, prompt_field: _Optional[str] = ..., max_prompt_tokens: _Optional[int] = ..., keep_prompt: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class StartGenerationRequest(_message.Message):
-    __slots__ = ("model", "engine", "dataset", "task", "sampling", "continuation", "config")
+    __slots__ = ("model", "engine", "dataset", "task", "sampling", "continuation", "config", "scrub")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     DATASET_FIELD_NUMBER: _ClassVar[int]
@@ -29,6 +29,7 @@ class StartGenerationRequest(_message.Message):
     SAMPLING_FIELD_NUMBER: _ClassVar[int]
     CONTINUATION_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
+    SCRUB_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelRef
     engine: _common_pb2.EngineParams
     dataset: _common_pb2.ArtifactRef
@@ -36,7 +37,28 @@ class StartGenerationRequest(_message.Message):
     sampling: _common_pb2.SamplingParams
     continuation: ContinuationParams
     config: _struct_pb2.Struct
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., dataset: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., task: _Optional[str] = ..., sampling: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ..., continuation: _Optional[_Union[ContinuationParams, _Mapping]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    scrub: ScrubParams
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., dataset: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., task: _Optional[str] = ..., sampling: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ..., continuation: _Optional[_Union[ContinuationParams, _Mapping]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., scrub: _Optional[_Union[ScrubParams, _Mapping]] = ...) -> None: ...
+
+class ScrubParams(_message.Message):
+    __slots__ = ("entities", "fields", "seed", "locale", "email_domain", "analyzer", "batch_size", "n_process")
+    ENTITIES_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    LOCALE_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    ANALYZER_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    N_PROCESS_FIELD_NUMBER: _ClassVar[int]
+    entities: _containers.RepeatedScalarFieldContainer[str]
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    seed: int
+    locale: str
+    email_domain: str
+    analyzer: _common_pb2.PIIAnalyzerParams
+    batch_size: int
+    n_process: int
+    def __init__(self, entities: _Optional[_Iterable[str]] = ..., fields: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., locale: _Optional[str] = ..., email_domain: _Optional[str] = ..., analyzer: _Optional[_Union[_common_pb2.PIIAnalyzerParams, _Mapping]] = ..., batch_size: _Optional[int] = ..., n_process: _Optional[int] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
     __slots__ = ("model", "engine", "prompts", "sampling")

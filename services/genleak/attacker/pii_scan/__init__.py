@@ -7,10 +7,10 @@ inventory.py (real values; fine-tuning lookups), scan.py (matching and per-type 
 sampling.py (unconditioned and prompted samples), job.py (StartPIIScan / DetectPII cores).
 """
 
-from genleak.attacker.pii_scan.config import DEFAULT_ENTITIES, DEFAULT_RECOGNIZERS, AnalyzerConfig, Detection
+from genleak.presidio.config import DEFAULT_ENTITIES, DEFAULT_RECOGNIZERS, AnalyzerConfig, Detection
 from genleak.attacker.pii_scan.inventory import FinetuneIndex, Inventory, InventorySpec, inventory_from_people
 from genleak.attacker.pii_scan.job import DetectPIISpec, PIIScanJobSpec, detect_pii, run_pii_scan
-from genleak.attacker.pii_scan.recognizers import recognizer_names, register_recognizer
+from genleak.presidio.recognizers import recognizer_names, register_recognizer
 from genleak.attacker.pii_scan.sampling import PIISampling
 from genleak.attacker.pii_scan.scan import Finding, RecallCounts, TypeCounts, count_by_type, match_findings
 

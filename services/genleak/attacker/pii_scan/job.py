@@ -15,8 +15,8 @@ from typing import Any, Sequence
 
 from pydantic import Field, model_validator
 
-from genleak.attacker.pii_scan.analyzer import PIIAnalyzer, get_analyzer
-from genleak.attacker.pii_scan.config import AnalyzerConfig
+from genleak.presidio.analyzer import PIIAnalyzer, get_analyzer
+from genleak.presidio.config import AnalyzerConfig
 from genleak.attacker.pii_scan.inventory import (
     FinetuneIndex, Inventory, InventorySpec, field_texts, inventory_from_detections, inventory_from_people,
     record_texts,
@@ -180,7 +180,7 @@ def _sample(store: ArtifactStore, engines: EngineCache, spec: PIIScanJobSpec, re
     assert spec.model is not None and spec.samples is not None
     prompts = (load_records(store, _ref(spec.samples.prompts), "samples.prompts")
                if spec.samples.prompts is not None else None)
-    model_dir = resolve_model_dir(store, spec.model.uri)
+    model_dir = resolve_model_dir(store, spec.model.uri, trust_remote_code=spec.model.trust_remote_code)
     engine_config = spec.engine.model_copy(update={"trust_remote_code": spec.model.trust_remote_code})
     with engines.lease(model_dir, engine_config) as engine:
         return generate_samples(engine, model_dir, spec.samples, prompts, engine_config.batch_size, reporter)

@@ -16,7 +16,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Iterable, Mapping, Sequence
 
-from genleak.attacker.pii_scan.config import Detection
+from genleak.presidio.config import Detection
 from genleak.attacker.pii_scan.inventory import FinetuneIndex, Inventory
 from genleak.core.pii_mask import normalize_pii
 

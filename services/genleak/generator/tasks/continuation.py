@@ -126,4 +126,4 @@ def _stats(n_in: int, n_kept: int, out: list[dict[str, Any]], count: TokenCounte
     }
 
 
-register_task("continuation", ContinuationConfig, generate_continuations)
+register_task("continuation", ContinuationConfig, generate_continuations, lambda config: [config.prompt_field])

@@ -325,4 +325,7 @@ def _mean_words(records: list[dict[str, Any]], key: str) -> float:
     return round(sum(len(r[key].split()) for r in records) / len(records), 1) if records else 0.0
 
 
-register_task("self_instruct", SelfInstructConfig, generate_self_instruct)
+# Seed tasks come nested (examples / Wang et al.'s instances) or flat (Alpaca); absent fields are skipped.
+SEED_TEXT_FIELDS = ("instruction", "input", "output", "examples[].input", "examples[].output",
+                    "instances[].input", "instances[].output")
+register_task("self_instruct", SelfInstructConfig, generate_self_instruct, lambda config: SEED_TEXT_FIELDS)

@@ -1,7 +1,7 @@
 """Recognizers Presidio lacks that the lab's data needs, behind one registry."""
 
-from genleak.attacker.pii_scan.recognizers.registry import create_recognizer, recognizer_names, register_recognizer
-from genleak.attacker.pii_scan.recognizers.us_address import US_STREET_ADDRESS, us_street_address_recognizer
+from genleak.presidio.recognizers.registry import create_recognizer, recognizer_names, register_recognizer
+from genleak.presidio.recognizers.us_address import US_STREET_ADDRESS, us_street_address_recognizer
 
 register_recognizer(US_STREET_ADDRESS, us_street_address_recognizer)
 

@@ -1,0 +1,197 @@
+"""Scrubbing: detect PII with the offline analyzer, replace it with consistent Faker surrogates
+through presidio-anonymizer (the paper's `replaced_data` condition: names and e-mails in the
+prompts replaced before generation).
+
+Passes over the texts: detect everything; propagate (a value detected once is replaced wherever
+it occurs verbatim, also where the NER missed it: spaCy's small model misses a name in one header
+and finds it in the next); learn every detected name (so a person's surrogate is fixed before any
+text is rewritten, whatever order texts come in); rewrite. The mapping itself (real -> surrogate)
+is never written anywhere: it is PII.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from typing import Any, Iterator, Literal, Sequence
+
+from pydantic import Field, field_validator, model_validator
+
+from genleak.core.errors import InvalidSpec
+from genleak.core.pii_mask import EMAIL, PERSON
+from genleak.core.progress import NULL_REPORTER, Reporter
+from genleak.core.specs import Spec
+from genleak.presidio.config import AnalyzerConfig, Detection
+from genleak.presidio.surrogates import SurrogateBook
+
+SCRUB_STAGE = "scrub"
+PAPER_ENTITIES = (PERSON, EMAIL)  # what replaced_data.arrow replaced (PAPER.md 2.1)
+
+
+class ScrubConfig(Spec):
+    """What to replace, with what, where. Every field changes the output, so all reach the spec hash."""
+
+    entities: tuple[str, ...] = Field(PAPER_ENTITIES, min_length=1,
+                                      description="Entity types replaced (paper: names and e-mails); types without "
+                                                  "a Faker provider become <TYPE>")
+    fields: tuple[str, ...] = Field((), description="Record fields scrubbed: `prompt`, or `examples[].input` for "
+                                                    "lists of records; empty = the task's text fields")
+    seed: int = Field(0, description="Surrogate seed: the same seed maps the same value to the same surrogate")
+    locale: str = Field("en_US", min_length=2, description="Faker locale of the surrogates")
+    email_domain: Literal["keep", "fake"] = Field("keep", description="keep: a surrogate e-mail keeps the real domain (company domains are "
+                                          "not personal); fake: the domain is replaced too")
+    analyzer: AnalyzerConfig = AnalyzerConfig()
+    batch_size: int = Field(32, ge=1, description="Texts per spaCy batch")
+    n_process: int = Field(1, ge=1, le=64, description="Analyzer processes (spawned)")
+
+    @field_validator("entities")
+    @classmethod
+    def _unique(cls, entities: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(entities)) != len(entities):
+            raise ValueError("entities are listed twice")
+        return entities
+
+    @field_validator("fields")
+    @classmethod
+    def _paths(cls, fields: tuple[str, ...]) -> tuple[str, ...]:
+        for path in fields:
+            if not path or any(not part for part in path.replace("[]", "").split(".")):
+                raise ValueError(f"bad field path {path!r}: use `name` or `list[].name`")
+        return fields
+
+    @model_validator(mode="after")
+    def _names_need_ner(self) -> "ScrubConfig":
+        if PERSON in self.entities and self.analyzer.nlp_engine == "no_op":
+            raise InvalidSpec("PERSON needs the spacy NLP engine (no_op detects patterns only)",
+                              field="analyzer.nlp_engine")
+        return self
+
+    def analyzer_config(self) -> AnalyzerConfig:
+        """The analyzer detects at least what is replaced (Presidio only returns requested types)."""
+        missing = [e for e in self.entities if e not in self.analyzer.entities]
+        if not missing:
+            return self.analyzer
+        return self.analyzer.model_copy(update={"entities": (*self.analyzer.entities, *missing)})
+
+
+def scrub_texts(texts: Sequence[str], config: ScrubConfig, reporter: Reporter = NULL_REPORTER,
+                analyzer: Any = None) -> tuple[list[str], dict[str, Any]]:
+    """Scrubbed texts (same order) and counts: replaced spans and distinct values per type."""
+    from genleak.presidio.analyzer import get_analyzer
+
+    started = time.perf_counter()
+    analyzer = analyzer or get_analyzer(config.analyzer_config())
+    detections = analyzer.detect(list(texts), config.batch_size, config.n_process, reporter)
+    wanted = [[d for d in per_text if d.entity_type in config.entities] for per_text in detections]
+    wanted, propagated = _propagate(texts, wanted)
+    book = SurrogateBook(seed=config.seed, locale=config.locale, email_domain=config.email_domain)
+    book.learn_names(d.value for per_text in wanted for d in per_text if d.entity_type == PERSON)
+    anonymizer = _Anonymizer(book, config.entities)
+    out = []
+    for i, (text, found) in enumerate(zip(texts, wanted)):
+        if i % 256 == 0:
+            reporter.update(SCRUB_STAGE, i, len(texts), f"replacing PII in {i}/{len(texts)} texts")
+        out.append(anonymizer.rewrite(text, found) if found else text)
+    reporter.update(SCRUB_STAGE, len(texts), len(texts), f"replaced PII in {len(texts)} texts")
+    replaced = Counter(d.entity_type for per_text in wanted for d in per_text)
+    distinct = {t: len({d.value for per_text in wanted for d in per_text if d.entity_type == t}) for t in replaced}
+    stats = {"texts": len(texts), "texts_changed": sum(a != b for a, b in zip(texts, out)),
+             "replaced": dict(sorted(replaced.items())), "distinct_values": dict(sorted(distinct.items())),
+             "propagated": dict(sorted(propagated.items())),
+             "surrogates": book.stats(), "seconds": round(time.perf_counter() - started, 2)}
+    return out, stats
+
+
+def scrub_records(records: list[dict[str, Any]], config: ScrubConfig, default_fields: Sequence[str],
+                  reporter: Reporter = NULL_REPORTER, analyzer: Any = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Copies of `records` with the string values at `config.fields` (or `default_fields`) scrubbed."""
+    fields = config.fields or tuple(default_fields)
+    if not fields:
+        raise InvalidSpec("no fields to scrub: name them in scrub.fields", field="scrub.fields")
+    out = [_deep_copy(r) for r in records]
+    slots = [slot for i, record in enumerate(out) for path in fields for slot in _slots(record, path, i)]
+    if not slots and records:
+        raise InvalidSpec(f"no record has the fields {', '.join(fields)}", field="scrub.fields")
+    scrubbed, stats = scrub_texts([container[key] for container, key in slots], config, reporter, analyzer)
+    for (container, key), text in zip(slots, scrubbed):
+        container[key] = text
+    return out, {**stats, "fields": list(fields)}
+
+
+def _propagate(texts: Sequence[str], wanted: list[list[Detection]]) -> tuple[list[list[Detection]], Counter]:
+    """Add a detection for every verbatim occurrence of a detected value that no detection covers
+    (or only part of it covers). Single name tokens are not spread (a first name alone is too often
+    an ordinary word)."""
+    values: dict[str, str] = {}
+    for per_text in wanted:
+        for d in per_text:
+            if d.entity_type != PERSON or len(d.value.split()) >= 2:
+                values.setdefault(d.value, d.entity_type)
+    if not values:
+        return wanted, Counter()
+    pattern = re.compile(r"(?<![\w@.])(?:" + "|".join(re.escape(v) for v in sorted(values, key=len, reverse=True))
+                         + r")(?![\w@])")
+    added: Counter = Counter()
+    out = []
+    for text, per_text in zip(texts, wanted):
+        kept = list(per_text)
+        for m in pattern.finditer(text):
+            entity_type = values[m.group()]
+            overlapping = [d for d in kept if d.start < m.end() and m.start() < d.end]
+            # A shorter detection of the same type inside a known value ("Jane" of "Jane Doe") gives way to it.
+            if all(d.entity_type == entity_type and m.start() <= d.start and d.end <= m.end() and
+                   (d.start, d.end) != (m.start(), m.end()) for d in overlapping):
+                kept = [d for d in kept if d not in overlapping]
+                kept.append(Detection(entity_type, m.start(), m.end(), 0.5, "propagated", m.group()))
+                added[entity_type] += 1
+        out.append(sorted(kept, key=lambda d: d.start))
+    return out, added
+
+
+class _Anonymizer:
+    """presidio-anonymizer with one `custom` operator per entity type, all backed by one book."""
+
+    def __init__(self, book: SurrogateBook, entities: Sequence[str]):
+        from presidio_anonymizer import AnonymizerEngine
+        from presidio_anonymizer.entities import OperatorConfig
+
+        self._engine = AnonymizerEngine()
+        self._operators = {t: OperatorConfig("custom", {"lambda": self._replacer(book, t)}) for t in entities}
+
+    @staticmethod
+    def _replacer(book: SurrogateBook, entity_type: str):
+        return lambda value: book.surrogate(entity_type, value)
+
+    def rewrite(self, text: str, found: list[Detection]) -> str:
+        from presidio_anonymizer.entities import RecognizerResult
+
+        results = [RecognizerResult(d.entity_type, d.start, d.end, d.score) for d in found]
+        return self._engine.anonymize(text, results, self._operators).text
+
+
+def _slots(record: Any, path: str, index: int) -> Iterator[tuple[dict, str]]:
+    """(container, key) of every string at `path` (`a`, `a.b`, `a[].b`) in one record."""
+    head, _, rest = path.partition(".")
+    is_list = head.endswith("[]")
+    name = head[:-2] if is_list else head
+    if not isinstance(record, dict) or name not in record:
+        return
+    value = record[name]
+    if is_list:
+        if not isinstance(value, list):
+            raise InvalidSpec(f"record {index}: {name!r} is not a list", field="scrub.fields")
+        for item in value:
+            yield from _slots(item, rest, index) if rest else ()
+    elif rest:
+        yield from _slots(value, rest, index)
+    elif isinstance(value, str):
+        yield record, name
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
