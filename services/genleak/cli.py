@@ -24,12 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     args = _parser().parse_args(argv)
+    interactive = args.command in ("run", "lab", "models", "data")
     # vLLM logs to stdout; the interactive commands print the report there.
-    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR" if args.command in ("run", "lab", "models") else "WARNING")
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR" if interactive else "WARNING")
     from genleak.logs import configure_logging
 
-    configure_logging("text" if args.command in ("run", "lab", "models") else "auto", logging.DEBUG if args.verbose else
-                      (logging.WARNING if args.command in ("run", "lab", "models") else logging.INFO))
+    configure_logging("text" if interactive else "auto", logging.DEBUG if args.verbose else
+                      (logging.WARNING if interactive else logging.INFO))
     try:
         return args.func(args)
     except GenleakError as exc:
@@ -92,10 +93,16 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_data_import(args: argparse.Namespace) -> int:
-    from genleak.core.imports import import_dataset_file
+    from genleak.core.imports import import_dataset_file, import_enron_file
     from genleak.core.store import ArtifactStore
 
-    ref = import_dataset_file(ArtifactStore(_settings(args).store), args.file, "file")
+    store = ArtifactStore(_settings(args).store)
+    if args.as_format == "enron":
+        refs = import_enron_file(store, args.file, "file")
+        for name, ref in refs.items():  # the spec's data.<name>
+            print(f"{name + '.uri':<18} {ref.uri}\n{name + '.sha256':<18} {ref.sha256}")
+        return 0
+    ref = import_dataset_file(store, args.file, "file")
     print(f"uri    {ref.uri}\nsha256 {ref.sha256}")
     return 0
 
@@ -111,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--store", help="artifact store root (folder, file:// or s3:// URI); default GENLEAK_STORE")
     run.add_argument("--remote", action="store_true", help="use running services (GENLEAK_CONTROLLER_ADDR) instead of embedded ones")
     run.add_argument("--controller", default="", help="controller address for --remote (host:port)")
-    run.add_argument("--out", default="", help="also copy report.md/report.json into this folder")
+    run.add_argument("--out", default="", help="also copy report.md/.html/.json (and roc.png) into this folder")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
 
@@ -136,8 +143,12 @@ def _parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="datasets in the store")
     data_sub = data.add_subparsers(dest="data_command", required=True)
-    imp = data_sub.add_parser("import", help="publish a local .jsonl (one object per line) or .json (list) as a dataset")
-    imp.add_argument("file")
+    imp = data_sub.add_parser("import", help="publish a local dataset (.jsonl, .json list, .parquet, .arrow, or a "
+                              "Hugging Face save_to_disk folder) as a dataset artifact")
+    imp.add_argument("file", help="file or save_to_disk folder")
+    imp.add_argument("--as", dest="as_format", choices=["records", "enron"], default="records",
+                     help="records: the rows as they are (default); enron: the paper's / Huang et al.'s Enron file "
+                          "(prompt, continuation, gt-name, gt-email) -> a prompts and a pii_targets dataset")
     imp.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
     imp.set_defaults(func=cmd_data_import)
 

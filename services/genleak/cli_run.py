@@ -16,9 +16,12 @@ from genleak.rpc.channels import open_channel, wait_for_job
 from genleak.v1 import controller_pb2, controller_pb2_grpc
 
 
-# Spec keys that name a dataset: a local .jsonl/.json file there is uploaded as an artifact first.
+# Spec keys that name a dataset: a local file there (.jsonl, .json, .parquet, .arrow, or a save_to_disk
+# folder) is uploaded as an artifact first.
 DATASET_KEYS = (("data", "prompts"), ("data", "pii_targets"), ("data", "few_shot"), ("data", "seed_tasks"),
                 ("mia", "members"), ("mia", "nonmembers"), ("mia", "perplexity_dataset"))
+# data.pii_targets may be the paper's Enron file: its gt-name/gt-email become {name, email}.
+DATASET_VIEWS = {("data", "pii_targets"): "pii_targets"}
 
 
 def run_experiment(args: argparse.Namespace, settings: Settings) -> int:
@@ -59,7 +62,8 @@ def upload_local_datasets(spec_text: str, store: ArtifactStore, spec_dir: Path) 
             continue
         for candidate in (ref, str(spec_dir / ref)):
             if is_local_data_file(candidate):
-                data[section][key] = import_dataset_file(store, candidate, f"{section}.{key}").uri
+                view = DATASET_VIEWS.get((section, key), "records")
+                data[section][key] = import_dataset_file(store, candidate, f"{section}.{key}", view=view).uri
                 changed = True
                 break
     return yaml.safe_dump(data, sort_keys=False) if changed else spec_text
@@ -78,7 +82,7 @@ def _controller_address(args: argparse.Namespace, settings: Settings, stack: Exi
 
 def _copy_report(report_dir: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("report.md", "report.json", "roc.png"):
+    for name in ("report.md", "report.html", "report.json", "roc.png"):
         if (report_dir / name).exists():
             shutil.copyfile(report_dir / name, out / name)
 

@@ -15,11 +15,14 @@ from pydantic import Field
 import genleak
 from genleak.controller.clients import ServiceClients
 from genleak.controller.report import build_report, render_markdown
+from genleak.controller.report_html import render_html
+from genleak.controller.report_leakage import leaked_values
 from genleak.controller.runner import ExperimentRunner, LabProvider
 from genleak.controller.spec import ExperimentSpec, load_spec_text
 from genleak.core.jobs import JobOutput
 from genleak.core.progress import Reporter
-from genleak.core.specs import Spec
+from genleak.core.errors import InvalidSpec
+from genleak.core.specs import Spec, parse_spec
 from genleak.core.store import ArtifactStore
 
 
@@ -37,14 +40,22 @@ class ControllerCore:
 
     @staticmethod
     def parse_request(spec_yaml: str, run_name: str = "") -> ExperimentRequest:
-        spec = load_spec_text(spec_yaml)
-        return ExperimentRequest(spec=spec, run_name=run_name or spec.name)
+        try:
+            spec = load_spec_text(spec_yaml)
+        except InvalidSpec as exc:
+            if exc.field is None:  # e.g. not YAML at all: name the request field
+                raise InvalidSpec(exc.message, field="spec_yaml") from None
+            raise
+        # parse_spec: a bad run_name is INVALID_ARGUMENT naming it, not a pydantic error (INTERNAL)
+        return parse_spec(ExperimentRequest, {"spec": spec, "run_name": run_name or spec.name})
 
     def run_experiment(self, request: ExperimentRequest, reporter: Reporter) -> JobOutput:
         started = time.time()
         outcome = self._runner.run(request.spec, reporter)
-        provenance = _provenance(request, started)
+        provenance = {**_provenance(request, started), "input_sha256": outcome.get("input_sha256", {})}
         report = build_report(request.spec, request.run_name, outcome, provenance)
+        if report.get("leakage"):
+            report["leaked_values"] = leaked_values(self.store, report["leakage"])
         ref = self._publish(request, report)
         summary = {"report_uri": ref.uri, "wall_seconds": provenance["wall_seconds"]}
         keys = ("best", "relative_change_vs_base") if request.spec.scenario == "extraction" else (
@@ -60,6 +71,8 @@ class ControllerCore:
             roc_file = self._roc_figure(report, Path(tmp))
             (Path(tmp) / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True))
             (Path(tmp) / "report.md").write_text(render_markdown(report, roc_file))
+            figures = {roc_file: (Path(tmp) / roc_file).read_bytes()} if roc_file else {}
+            (Path(tmp) / "report.html").write_text(render_html(report, figures), encoding="utf-8")
             return self.store.publish(Path(tmp), uri, kind="report", meta={"spec_hash": request.spec_hash()})
 
     def _roc_figure(self, report: dict[str, Any], folder: Path) -> str | None:
