@@ -89,6 +89,26 @@ def test_padding_does_not_change_scores_and_order_is_kept(tiny_model):
     assert (first.sigma > 0).all() and (first.mu < 0).all()
 
 
+def test_vocab_stats_only_where_asked_and_log_probs_unchanged(tiny_model):
+    """Texts that feed no Min-K%++ skip the full-vocabulary stats (most of the scoring time on
+    small models); their target log-probs are the same as with the stats."""
+    from genleak.attacker.mia import score_texts_hf
+    from genleak.engines.testing import torch_threads
+
+    flags = [i % 2 == 0 for i in range(len(TEXTS))]
+    with torch_threads(1):
+        full = score_texts_hf(tiny_model, TEXTS, batch_size=2)
+        mixed = score_texts_hf(tiny_model, TEXTS, batch_size=2, with_vocab_stats=flags)
+        none = score_texts_hf(tiny_model, TEXTS, batch_size=2, with_vocab_stats=False)
+    assert [r.text for r in mixed] == TEXTS
+    for a, b, c, flag in zip(full, mixed, none, flags):
+        np.testing.assert_allclose(a.logprobs, b.logprobs, atol=1e-5)
+        np.testing.assert_allclose(a.logprobs, c.logprobs, atol=1e-5)
+        assert c.mu is None and c.sigma is None
+        if flag:
+            np.testing.assert_allclose(a.mu, b.mu, atol=1e-5)
+
+
 # --- attacks on synthetic arrays ---------------------------------------------------------
 
 

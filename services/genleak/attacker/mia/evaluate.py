@@ -107,8 +107,10 @@ def _score_all(target_dir: Path, texts: list[str], needs: set[str], engine: Engi
     scorer = get_scorer(engine.name)
     lowered = [EXTRA_TEXT["lowercase"](t) for t in texts] if "lowercase" in needs else []
     started = time.perf_counter()
+    # Only the target texts feed Min-K%++: their lowercased forms and the held-out texts need no vocab stats.
+    flags = [vocab_stats] * len(texts) + [False] * (len(lowered) + len(heldout))
     scored = scorer(target_dir, texts + lowered + heldout, engine, max_tokens, reporter,
-                    with_vocab_stats=vocab_stats)
+                    with_vocab_stats=flags if vocab_stats else False)
     seconds["score_target"] = round(time.perf_counter() - started, 3)
     n, n_low = len(texts), len(lowered)
     target, extras, heldout_scored = scored[:n], {}, scored[n + n_low:]

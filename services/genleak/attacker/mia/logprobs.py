@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -52,11 +52,14 @@ def score_texts_hf(
     reporter: Reporter | None = None,
     dtype: str = "float32",
     trust_remote_code: bool = False,
+    with_vocab_stats: bool | Sequence[bool] = True,
 ) -> list[TokenLogProbs]:
     """Log-probs of `texts` under the HF causal LM in `model_dir`, returned in input order.
 
     dtype "auto" scores in float32: scores are compared across models and engines, and
-    bfloat16 logits move per-token log-probs by ~1e-2.
+    bfloat16 logits move per-token log-probs by ~1e-2. `with_vocab_stats` (one flag, or one per
+    text) asks for mu/sigma (Min-K%++): a softmax-weighted pass over the whole vocabulary at every
+    position, most of the scoring time on small models, so texts that need no stats skip it.
     """
     try:
         import torch
@@ -75,11 +78,13 @@ def score_texts_hf(
     results: list[TokenLogProbs | None] = [None] * len(texts)
     # Length-sorted batches keep padding (wasted compute) small; right padding + attention mask
     # leaves each real token's positions and context exactly as in an unpadded pass.
-    order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+    needs = [bool(with_vocab_stats)] * len(texts) if isinstance(with_vocab_stats, bool) else list(with_vocab_stats)
+    # Texts with and without stats are batched apart (then by length) so no batch pays for stats it drops.
+    order = sorted(range(len(texts)), key=lambda i: (needs[i], len(encoded[i])))
     for start in range(0, len(order), batch_size):
         reporter.check()
         batch = order[start : start + batch_size]
-        rows = _score_batch(model, [encoded[i] for i in batch], pad_id, torch)
+        rows = _score_batch(model, [encoded[i] for i in batch], pad_id, torch, any(needs[i] for i in batch))
         for i, (logp, mu, sigma) in zip(batch, rows):
             results[i] = _make_result(texts[i], encoded[i], logp, mu, sigma)
         reporter.update("score", min(start + batch_size, len(order)), len(order))
@@ -97,8 +102,9 @@ def _make_result(text: str, ids: list[int], logp: Any, mu: Any, sigma: Any) -> T
     return TokenLogProbs(text, np.asarray(ids, dtype=np.int64), logp, mu, sigma)
 
 
-def _score_batch(model: Any, batch_ids: list[list[int]], pad_id: int, torch: Any) -> list[tuple]:
-    """One forward pass over right-padded `batch_ids`; per-row (logp, mu, sigma) arrays."""
+def _score_batch(model: Any, batch_ids: list[list[int]], pad_id: int, torch: Any, vocab_stats: bool = True) -> list[tuple]:
+    """One forward pass over right-padded `batch_ids`; per-row (logp, mu, sigma) arrays (mu and
+    sigma None without `vocab_stats`)."""
     width = max(len(ids) for ids in batch_ids)
     input_ids = torch.full((len(batch_ids), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(batch_ids), width), dtype=torch.long)
@@ -107,11 +113,15 @@ def _score_batch(model: Any, batch_ids: list[list[int]], pad_id: int, torch: Any
         mask[row, : len(ids)] = 1
     with torch.no_grad():
         logits = model(input_ids=input_ids, attention_mask=mask).logits[:, :-1].float()
-        target, mu, sigma = _token_stats(logits, input_ids[:, 1:], torch)
+        if vocab_stats:
+            target, mu, sigma = _token_stats(logits, input_ids[:, 1:], torch)
+        else:
+            target = logits.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+            mu = sigma = None
     rows = []
     for row, ids in enumerate(batch_ids):
         n = max(len(ids) - 1, 0)
-        rows.append(tuple(t[row, :n].double().numpy() for t in (target, mu, sigma)))
+        rows.append(tuple(None if t is None else t[row, :n].double().numpy() for t in (target, mu, sigma)))
     return rows
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -52,13 +52,15 @@ def score_texts_vllm(
     max_tokens: int,
     reporter: Reporter | None = None,
     *,
-    with_vocab_stats: bool = False,
+    with_vocab_stats: bool | Sequence[bool] = False,
 ) -> list[TokenLogProbs]:
     """Log-probs of `texts` (truncated to `max_tokens` tokens) under the model in `model_dir`.
 
     `with_vocab_stats` also computes mu/sigma (Min-K%++) from full-vocabulary prompt
     log-probs; it is several times slower, so LOSS/zlib/Min-K% runs leave it off.
     """
+    # Full-vocabulary logprobs are one setting per request: any text needing stats turns them on.
+    with_vocab_stats = with_vocab_stats if isinstance(with_vocab_stats, bool) else any(with_vocab_stats)
     from genleak.engines.vllm_engine import _cuda_available, _import_vllm, _llm_kwargs, set_cpu_env_defaults
 
     reporter = reporter or NULL_REPORTER

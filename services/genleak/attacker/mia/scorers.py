@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from genleak.attacker.mia.logprobs import TokenLogProbs, score_texts_hf
 from genleak.attacker.mia.logprobs_vllm import score_texts_vllm  # imports vllm only when it runs
@@ -19,7 +19,8 @@ from genleak.core.progress import Reporter
 from genleak.engines.base import EngineConfig
 
 # (model_dir, texts, engine, max_tokens, reporter, with_vocab_stats) -> log-probs in input order.
-# with_vocab_stats asks for mu/sigma (Min-K%++): free in the hf forward, costly in vLLM (full-vocab logprobs).
+# with_vocab_stats asks for mu/sigma (Min-K%++): one flag, or one per text (hf skips the stats per batch;
+# vLLM computes them for every text when any needs them: full-vocab logprobs are one setting per request).
 Scorer = Callable[..., list[TokenLogProbs]]
 
 _SCORERS: dict[str, Scorer] = {}
@@ -45,9 +46,10 @@ def get_scorer(name: str) -> Scorer:
 
 
 def _hf_scorer(model_dir: Path, texts: list[str], engine: EngineConfig, max_tokens: int,
-               reporter: Reporter, *, with_vocab_stats: bool = True) -> list[TokenLogProbs]:
+               reporter: Reporter, *, with_vocab_stats: bool | Sequence[bool] = True) -> list[TokenLogProbs]:
     return score_texts_hf(model_dir, texts, batch_size=engine.batch_size, max_length=max_tokens, reporter=reporter,
-                          dtype=engine.dtype, trust_remote_code=engine.trust_remote_code)
+                          dtype=engine.dtype, trust_remote_code=engine.trust_remote_code,
+                          with_vocab_stats=with_vocab_stats)
 
 
 register_scorer("hf", _hf_scorer)
