@@ -53,7 +53,7 @@ def test_report_takes_best_over_epoch_and_temperature_and_relative_change():
     outcome = {"attacks": [_attack("base", 0, (4, 2, 1)), _attack("generated", 1, (3, 1, 6)), _attack("generated", 2, (5, 3, 2))],
                "stage_seconds": {"lab": 1.0}, "inputs": {}}
     report = build_report(spec, "r", outcome, {})
-    assert report["best"]["fuzzy"]["A"]["generated"] == {"count": 6, "temperature": 1.0, "epoch": 1}
+    assert report["best"]["fuzzy"]["A"]["generated"] == {"count": 6, "temperature": 1.0, "epoch": 1, "setting": ""}
     assert report["relative_change_vs_base"]["fuzzy"]["A"]["generated"] == pytest.approx(0.5)
     assert report["best"]["exact"]["A"]["generated"]["count"] == 3
     md = render_markdown(report)
@@ -116,3 +116,41 @@ def test_leaked_value_lines_are_masked_unless_revealed():
     assert "`m***@e***.com` | b2 | 1 | no |" in md and "masked" in md
     revealed = _top_real([{**rows[1], "value": "megan@enron.com"}], 10)
     assert "`megan@enron.com`" in "\n".join(leaked_value_lines({"generated": revealed}))
+
+
+def test_finetune_lists_are_a_sweep_with_labels_of_the_swept_dimensions_only():
+    spec = load_spec_text("finetune: {method: lora, learning_rate: [1.0e-4, 1.0e-3], seed: [1, 2]}")
+    settings = spec.finetune.settings()
+    assert [s.label for s in settings] == ["lr=0.0001 seed=1", "lr=0.0001 seed=2", "lr=0.001 seed=1", "lr=0.001 seed=2"]
+    assert {s.group for s in settings} == {"lora lr=0.0001", "lora lr=0.001"}
+    assert [s.label for s in load_spec_text("name: x").finetune.settings()] == [""]  # no sweep, no label
+    for text, message in (("finetune: {learning_rate: [1.0e-4, -1]}", "must be > 0"),
+                          ("finetune: {seed: []}", "at least one"), ("finetune: {method: [lora, lora]}", "twice")):
+        with pytest.raises(InvalidSpec, match=message):
+            load_spec_text(text)
+
+
+def _swept(condition, epoch, lr, seed, fuzzy_at_02):
+    attack = _attack(condition, epoch, (fuzzy_at_02, 0, 0))
+    return {**attack, "setting": {"method": "lora", "learning_rate": lr, "seed": seed},
+            "setting_label": f"lr={lr:g} seed={seed}", "setting_group": f"lora lr={lr:g}"}
+
+
+def test_sweep_report_takes_best_over_settings_and_mean_sd_over_seeds():
+    spec = ExperimentSpec(attack={"templates": ["A"], "temperatures": [0.2, 1.0]},
+                          finetune={"epochs": 1, "learning_rate": [1e-4, 1e-3], "seed": [1, 2]},
+                          conditions=["base", "original"], leakage=None)
+    attacks = [_attack("base", 0, (4, 2, 1)), _swept("original", 1, 1e-4, 1, 3), _swept("original", 1, 1e-4, 2, 5),
+               _swept("original", 1, 1e-3, 1, 9), _swept("original", 1, 1e-3, 2, 7)]
+    report = build_report(spec, "r", {"attacks": attacks, "stage_seconds": {}, "inputs": {}}, {})
+    assert report["best"]["fuzzy"]["A"]["original"] == {"count": 9, "temperature": 0.2, "epoch": 1,
+                                                        "setting": "lr=0.001 seed=1"}
+    rows = {r["group"]: r for r in report["per_setting"]["fuzzy"] if r["condition"] == "original"}
+    assert rows["lora lr=0.001"]["temperatures"]["0.2"]["mean"] == 8 and rows["lora lr=0.001"]["seeds"] == 2
+    md = render_markdown(report)
+    assert "9 (T=0.2, ep 1, lr=0.001 seed=1)" in md
+    assert "| A | original | lora lr=0.0001 | 2 | 4.0 ± 1.4 |" in md and "| A | base | - | 1 | 4 |" in md
+    from genleak.controller.report_html import render_html
+
+    page = render_html(report)
+    assert "4.0 ± 1.4" in page and "9 (T=0.2, ep 1, lr=0.001 seed=1)" in page

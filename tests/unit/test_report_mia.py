@@ -48,3 +48,18 @@ def test_condition_roc_figure(tmp_path):
     path = plot_condition_rocs({"base": {"loss": curve}, "generated": {"loss": curve, "zlib": curve}},
                                tmp_path / "roc.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_membership_sweep_gets_a_column_per_setting():
+    spec = load_spec_text(SPEC.replace("finetune: {epochs: 2}", "finetune: {epochs: 1, seed: [1, 2]}"))
+    swept = []
+    for seed, auc in ((2, 0.8), (1, 0.7)):
+        result = _mia_result("generated", 1, auc)
+        swept.append({**result, "setting": {"method": "lora", "learning_rate": 2e-6, "seed": seed},
+                      "setting_label": f"seed={seed}", "setting_group": "lora lr=2e-06", "roc_uri": f"roc-{seed}"})
+    outcome = {"attacks": [_mia_result("base", 0, 0.6), *swept], "stage_seconds": {}, "inputs": {}, "generation": {}}
+    report = build_report(spec, "b", outcome, {})
+    assert report["conditions"] == ["base", "generated [seed=1]", "generated [seed=2]"]  # ordered by setting
+    assert report["table"]["loss"]["generated [seed=2]"]["auc"] == 0.8
+    assert report["relative_auc_change_vs_base"]["loss"]["generated [seed=1]"] == pytest.approx(1 / 6)
+    assert "| generated [seed=1] | 1 | 41.00 |" in render_markdown(report)

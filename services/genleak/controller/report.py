@@ -13,6 +13,7 @@ from typing import Any
 
 from genleak.controller.report_leakage import leaked_value_lines
 from genleak.controller.spec import CONDITION_ORDER, ExperimentSpec
+from genleak.controller.sweep import mean_and_spread
 
 
 
@@ -33,6 +34,8 @@ def build_report(spec: ExperimentSpec, run_name: str, outcome: dict[str, Any], p
         "temperatures": spec.attack.temperatures,
         "best": best,
         "relative_change_vs_base": {m: _relative(best[m], conditions) for m in best},
+        "sweep": [s.as_dict() for s in spec.finetune.settings()] if len(spec.finetune.settings()) > 1 else [],
+        "per_setting": {m: _per_setting(attacks, spec.attack.templates, m) for m in ("fuzzy", "exact")},
         "attacks": [{k: v for k, v in a.items() if k != "rows"} for a in attacks],
         "leakage": [_leakage_entry(scan, spec.leakage.entities if spec.leakage else [])
                     for scan in sorted(outcome.get("leakage") or [], key=lambda s: CONDITION_ORDER.index(s["condition"]))],
@@ -46,7 +49,8 @@ def build_report(spec: ExperimentSpec, run_name: str, outcome: dict[str, Any], p
 
 
 def _leakage_entry(scan: dict[str, Any], entity_order: list[str]) -> dict[str, Any]:
-    keep = ("condition", "epoch", "model", "sources", "inventory", "finetune", "findings_uri", "masked", "pii_salt")
+    keep = ("condition", "epoch", "model", "setting", "setting_label", "sources", "inventory", "finetune",
+            "findings_uri", "masked", "pii_salt")
     entry = {k: scan[k] for k in keep if k in scan}
 
     def rank(entity: str) -> int:
@@ -67,17 +71,38 @@ def _lab_memorization(lab: dict[str, Any]) -> dict[str, Any]:
 
 
 def _best_table(attacks: list[dict], conditions: list[str], templates: list[str], metric: str) -> dict[str, dict[str, dict]]:
-    """template -> condition -> {count, temperature, epoch}: the max over epoch x temperature."""
+    """template -> condition -> {count, temperature, epoch, setting}: the max over sweep setting x epoch x
+    temperature (the paper's aggregation)."""
     table: dict[str, dict[str, dict]] = {t: {} for t in templates}
     for attack in attacks:
         for template in templates:
             for temp, cell in sorted(attack["counts"][template].items(), key=lambda kv: float(kv[0])):
                 current = table[template].get(attack["condition"])
-                # ties keep the lower temperature, then the earlier epoch
+                # ties keep the first setting, the lower temperature, then the earlier epoch
                 if current is None or cell[metric] > current["count"]:
                     table[template][attack["condition"]] = {"count": cell[metric], "temperature": float(temp),
-                                                            "epoch": attack["epoch"]}
+                                                            "epoch": attack["epoch"],
+                                                            "setting": attack.get("setting_label", "")}
     return table
+
+
+def _per_setting(attacks: list[dict], templates: list[str], metric: str) -> list[dict[str, Any]]:
+    """The honest view: for each condition and setting group (method, learning rate) at the last epoch,
+    each template and temperature, the mean and spread of the count over seeds (no selection)."""
+    last: dict[tuple[str, str], int] = {}
+    for a in attacks:
+        key = (a["condition"], a.get("setting_group", ""))
+        last[key] = max(last.get(key, -1), a["epoch"])
+    rows = []
+    for (condition, group), epoch in last.items():
+        runs = [a for a in attacks if a["condition"] == condition and a.get("setting_group", "") == group
+                and a["epoch"] == epoch]
+        for template in templates:
+            temps = sorted(runs[0]["counts"][template], key=float)
+            rows.append({"condition": condition, "group": group, "epoch": epoch, "template": template,
+                         "seeds": len(runs), "temperatures": {
+                             t: mean_and_spread([r["counts"][template][t][metric] for r in runs]) for t in temps}})
+    return sorted(rows, key=lambda r: (r["template"], CONDITION_ORDER.index(r["condition"]), r["group"]))
 
 
 def _relative(best: dict[str, dict[str, dict]], conditions: list[str]) -> dict[str, dict[str, float | None]]:
@@ -101,7 +126,11 @@ def render_markdown(report: dict[str, Any], roc_file: str | None = None) -> str:
         lines += [f"Lab, before any fine-tuning: {report['lab_memorization']['summary']}.", ""]
     for metric, title in (("fuzzy", "Fuzzy successes"), ("exact", "Exact extractions")):
         lines += [f"## {title} (best over temperature x epoch)", "", *_best_lines(report, metric), ""]
-    lines += ["## Fuzzy successes per temperature (last epoch of each condition)", "", *_temperature_lines(report), ""]
+    if report.get("sweep"):
+        lines += _sweep_lines(report)
+    else:
+        lines += ["## Fuzzy successes per temperature (last epoch of each condition)", "", *_temperature_lines(report),
+                  ""]
     lines += _leakage_lines(report.get("leakage") or [])
     lines += leaked_value_lines(report.get("leaked_values") or {})
     lines += _training_data_lines(report.get("leakage") or [], report.get("generation") or {})
@@ -116,11 +145,33 @@ def _best_lines(report: dict[str, Any], metric: str) -> list[str]:
     header = "| template | " + " | ".join(conditions) + "".join(f" | {c} vs base" for c in tuned if "base" in conditions) + " |"
     lines = [header, "|" + "---|" * (1 + len(conditions) + (len(tuned) if "base" in conditions else 0))]
     for template, row in report["best"][metric].items():
-        cells = [_cell(row.get(c)) for c in conditions]
+        cells = [count_cell(row.get(c)) for c in conditions]
         rel = report["relative_change_vs_base"][metric][template] if "base" in conditions else {}
         cells += [_percent(rel.get(c)) for c in tuned if "base" in conditions]
         lines.append(f"| {template} | " + " | ".join(cells) + " |")
     return lines
+
+
+def _sweep_lines(report: dict[str, Any]) -> list[str]:
+    labels = ", ".join(s["label"] for s in report["sweep"])
+    lines = [f"Sweep: {len(report['sweep'])} fine-tuning settings per tuned condition ({labels}); the tables above "
+             "take the best over them (the paper's aggregation, the setting is named in each cell).", ""]
+    for metric, title in (("fuzzy", "Fuzzy successes"), ("exact", "Exact extractions")):
+        rows = report["per_setting"][metric]
+        temps = list(rows[0]["temperatures"]) if rows else []
+        lines += [f"## {title} per setting, last epoch: mean ± sd over seeds (no selection)", "",
+                  "| template | condition | setting | seeds | " + " | ".join(f"T={float(t):g}" for t in temps) + " |",
+                  "|" + "---|" * (4 + len(temps))]
+        for row in rows:
+            cells = [mean_sd(row["temperatures"][t]) for t in temps]
+            lines.append(f"| {row['template']} | {row['condition']} | {row['group'] or '-'} | {row['seeds']} | "
+                         + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def mean_sd(stats: dict[str, float]) -> str:
+    return f"{stats['mean']:g}" if stats["n"] == 1 else f"{stats['mean']:.1f} ± {stats['sd']:.1f}"
 
 
 def _temperature_lines(report: dict[str, Any]) -> list[str]:
@@ -142,11 +193,13 @@ def _temp_key(t: float) -> str:
     return str(float(t))
 
 
-def _cell(cell: dict | None) -> str:
+def count_cell(cell: dict | None) -> str:
+    """A best-table cell: `9 (T=0.2, ep 1, lr=0.001 seed=1)` (report.md and report.html)."""
     if cell is None:
         return "-"
     epoch = f", ep {cell['epoch']}" if cell["epoch"] else ""
-    return f"{cell['count']} (T={cell['temperature']:g}{epoch})"
+    setting = f", {cell['setting']}" if cell.get("setting") else ""
+    return f"{cell['count']} (T={cell['temperature']:g}{epoch}{setting})"
 
 
 def _percent(value: float | None) -> str:
@@ -167,7 +220,7 @@ def _leakage_lines(scans: list[dict[str, Any]]) -> list[str]:
         for entity, row in scan["sources"]["unconditioned"]["entities"].items():
             not_in_ft = ("-" if scan["condition"] == "base" else
                          f"{row['real_not_in_finetune']} ({row['real_not_in_finetune_unique']})")
-            lines.append(f"| {scan['condition']} | {entity} | {row['detected']} ({row['detected_unique']}) | "
+            lines.append(f"| {scan_label(scan)} | {entity} | {row['detected']} ({row['detected_unique']}) | "
                          f"{row['real']} ({row['real_unique']}) | {not_in_ft} | {_ratio(row.get('precision'))} |")
     return lines + [""]
 
@@ -185,7 +238,7 @@ def _training_data_lines(scans: list[dict[str, Any]], generation: dict[str, Any]
             texts = scan["sources"]["texts"]
             for entity, row in texts["entities"].items():
                 if "planted" in row:
-                    lines.append(f"| {scan['condition']} | {entity} | {texts['n_texts']} | {row['planted']} | "
+                    lines.append(f"| {scan_label(scan)} | {entity} | {texts['n_texts']} | {row['planted']} | "
                                  f"{row['found']} |")
         lines.append("")
     for condition, info in generation.items():
@@ -196,6 +249,10 @@ def _training_data_lines(scans: list[dict[str, Any]], generation: dict[str, Any]
             lines += [f"Scrubbing before generation ({condition}): {scrub['texts_changed']} of {scrub['texts']} "
                       f"prompts changed; spans replaced: {replaced} (distinct values: {distinct}).", ""]
     return lines
+
+
+def scan_label(scan: dict[str, Any]) -> str:
+    return f"{scan['condition']} [{scan['setting_label']}]" if scan.get("setting_label") else scan["condition"]
 
 
 def _ratio(value: float | None) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from genleak.controller import report_plots
+from genleak.controller.report import count_cell, mean_sd, scan_label
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1200px;
@@ -102,13 +103,6 @@ def _plot(make, report: dict[str, Any]) -> bytes | None:
 
 # ---- number formats (as report.md writes them) ----
 
-def _count_cell(cell: dict | None) -> str:
-    if cell is None:
-        return "-"
-    epoch = f", ep {cell['epoch']}" if cell["epoch"] else ""
-    return f"{cell['count']} (T={cell['temperature']:g}{epoch})"
-
-
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:+.1f}%"
 
@@ -135,7 +129,12 @@ def _extraction_body(report: dict[str, Any]) -> str:
                              "Fuzzy successes per temperature, last attacked epoch of each condition."))
     tables = "".join(_section(f"{title} (best over temperature x epoch)", _best_table(report, metric))
                      for metric, title in (("fuzzy", "Fuzzy successes"), ("exact", "Exact extractions")))
-    temps = _section("Fuzzy successes per temperature (last epoch of each condition)", _temperature_table(report))
+    if report.get("sweep"):
+        temps = "".join(_section(f"{title} per setting, last epoch: mean ± sd over seeds (no selection)",
+                                 _sweep_table(report, metric))
+                        for metric, title in (("fuzzy", "Fuzzy successes"), ("exact", "Exact extractions")))
+    else:
+        temps = _section("Fuzzy successes per temperature (last epoch of each condition)", _temperature_table(report))
     leakage = report.get("leakage") or []
     return ("".join(parts) + plots + tables + temps + _leakage_section(leakage)
             + _leaked_values_section(report.get("leaked_values") or {})
@@ -149,8 +148,16 @@ def _best_table(report: dict[str, Any], metric: str) -> str:
     rows = []
     for template, row in report["best"][metric].items():
         rel = report["relative_change_vs_base"][metric].get(template, {})
-        rows.append([template, *(_count_cell(row.get(c)) for c in conditions), *(_percent(rel.get(c)) for c in tuned)])
+        rows.append([template, *(count_cell(row.get(c)) for c in conditions), *(_percent(rel.get(c)) for c in tuned)])
     return _table(header, rows)
+
+
+def _sweep_table(report: dict[str, Any], metric: str) -> str:
+    rows = report["per_setting"][metric]
+    temps = list(rows[0]["temperatures"]) if rows else []
+    return _table(["template", "condition", "setting", "seeds", *(f"T={float(t):g}" for t in temps)],
+                  [[r["template"], r["condition"], r["group"] or "-", r["seeds"],
+                    *(mean_sd(r["temperatures"][t]) for t in temps)] for r in rows])
 
 
 def _temperature_table(report: dict[str, Any]) -> str:
@@ -178,7 +185,7 @@ def _leakage_section(scans: list[dict[str, Any]]) -> str:
         for entity, row in scan["sources"]["unconditioned"]["entities"].items():
             not_in_ft = ("-" if scan["condition"] == "base" else
                          f"{row['real_not_in_finetune']} ({row['real_not_in_finetune_unique']})")
-            rows.append([scan["condition"], entity, f"{row['detected']} ({row['detected_unique']})",
+            rows.append([scan_label(scan), entity, f"{row['detected']} ({row['detected_unique']})",
                          f"{row['real']} ({row['real_unique']})", not_in_ft, _ratio(row.get("precision"))])
     return _section(f"Untargeted PII leakage ({n} unconditioned samples per model, last epoch; Presidio)",
                     _p(note, "note"),
@@ -201,7 +208,7 @@ def _leaked_values_section(leaked: dict[str, list[dict]]) -> str:
 
 def _training_data_section(scans: list[dict[str, Any]], generation: dict[str, Any]) -> str:
     """Real PII that reached generated training text, and what scrubbing replaced before generation."""
-    rows = [[scan["condition"], entity, scan["sources"]["texts"]["n_texts"], row["planted"], row["found"]]
+    rows = [[scan_label(scan), entity, scan["sources"]["texts"]["n_texts"], row["planted"], row["found"]]
             for scan in scans if "texts" in scan.get("sources", {})
             for entity, row in scan["sources"]["texts"]["entities"].items() if "planted" in row]
     table = _table(["condition", "entity", "texts", "occurrences of real values", "detected"], rows) if rows else ""

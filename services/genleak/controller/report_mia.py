@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 def build_membership_report(spec: ExperimentSpec, run_name: str, outcome: dict[str, Any],
                             provenance: dict[str, Any]) -> dict[str, Any]:
     attacks = outcome["attacks"]
-    conditions = [c for c in CONDITION_ORDER if any(a["condition"] == c for a in attacks)]
+    # A column per condition, or per condition and sweep setting when the spec sweeps fine-tuning.
+    conditions = list(dict.fromkeys(column(a) for a in sorted(attacks, key=_order)))
     last = _last_epoch_per_condition(attacks)
     names = list(spec.mia.attacks)
     table = {name: {c: _cell(last[c]["attacks"][name], last[c]["epoch"]) for c in conditions} for name in names}
@@ -41,19 +42,27 @@ def build_membership_report(spec: ExperimentSpec, run_name: str, outcome: dict[s
         "inputs": outcome["inputs"],
         "provenance": provenance,
         "spec": spec.model_dump(mode="json"),
-        "roc_uris": {f"{a['condition']}@{a['epoch']}": a["roc_uri"] for a in attacks},
+        "roc_uris": {f"{column(a)}@{a['epoch']}": a["roc_uri"] for a in attacks},
     }
 
 
-def _order(attack: dict) -> tuple[int, int]:
-    return CONDITION_ORDER.index(attack["condition"]), attack["epoch"]
+def column(attack: dict) -> str:
+    """`generated`, or `generated [lr=0.001 seed=2]` for one setting of a sweep."""
+    label = attack.get("setting_label")
+    return f"{attack['condition']} [{label}]" if label else attack["condition"]
+
+
+def _order(attack: dict) -> tuple:
+    setting = attack.get("setting") or {}
+    key = (setting.get("method", ""), setting.get("learning_rate", 0.0), setting.get("seed", 0))
+    return CONDITION_ORDER.index(attack["condition"]), key, attack["epoch"]
 
 
 def _last_epoch_per_condition(attacks: list[dict]) -> dict[str, dict]:
     last: dict[str, dict] = {}
     for attack in attacks:
-        if attack["epoch"] >= last.get(attack["condition"], {}).get("epoch", -1):
-            last[attack["condition"]] = attack
+        if attack["epoch"] >= last.get(column(attack), {}).get("epoch", -1):
+            last[column(attack)] = attack
     return last
 
 
@@ -71,7 +80,7 @@ def _relative(table: dict[str, dict[str, dict]], conditions: list[str]) -> dict[
 
 
 def _checkpoint_row(attack: dict, names: list[str]) -> dict[str, Any]:
-    return {"condition": attack["condition"], "epoch": attack["epoch"], "model": attack["model"],
+    return {"condition": column(attack), "epoch": attack["epoch"], "model": attack["model"],
             "perplexity": attack.get("perplexity", {}), "auc": {n: attack["attacks"][n]["auc"] for n in names},
             "roc_uri": attack["roc_uri"], "scores_uri": attack["scores_uri"]}
 

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from genleak.controller import stages
 from genleak.controller.clients import ServiceClients
 from genleak.controller.spec import GENERATED_CONDITIONS, ExperimentSpec, LabSpec
+from genleak.controller.sweep import Setting, stage_name
 from genleak.core.progress import Reporter
 from genleak.core.store import ArtifactRef
 from genleak.rpc.convert import ref_to_proto
@@ -113,47 +114,52 @@ class ExperimentRunner:
         attacks: list[Future] = []
         leakage: list[Future] = []
 
-        def attack(condition: str, epoch: int, model_uri: str) -> dict[str, Any]:
-            name = f"attack[{condition}{'' if condition == 'base' else f'@epoch{epoch}'}]"
+        def attack(condition: str, setting: Setting | None, epoch: int, model_uri: str) -> dict[str, Any]:
+            name = stage_name("attack", condition, setting, None if condition == "base" else epoch)
             result = clock.timed(name, lambda: self._evaluate(spec, inputs, model_uri, progress.follow(name)))
             progress.stage_done(name)
-            return {"condition": condition, "epoch": epoch, "model": model_uri, **result}
+            return {"condition": condition, "epoch": epoch, "model": model_uri, **_setting_fields(setting), **result}
 
-        def tuned(condition: str, dataset_future: Callable[[], common_pb2.ArtifactRef]) -> dict[int, common_pb2.ArtifactRef]:
+        def tuned(condition: str, setting: Setting,
+                  dataset_future: Callable[[], common_pb2.ArtifactRef]) -> dict[int, common_pb2.ArtifactRef]:
             dataset = dataset_future()
-            name = f"finetune[{condition}]"
-            ckpts = clock.timed(name, lambda: stages.finetune(c.finetuner, spec.finetune, inputs["target"], dataset,
-                                                              data_format(spec, condition), progress.follow(name)))
+            name = stage_name("finetune", condition, setting)
+            ckpts = clock.timed(name, lambda: stages.finetune(c.finetuner, spec.finetune, setting, inputs["target"],
+                                                              dataset, data_format(spec, condition),
+                                                              progress.follow(name)))
             progress.stage_done(name)
             return ckpts
 
-        def scan(condition: str, checkpoints: Future | None, dataset_future: Callable[[], common_pb2.ArtifactRef] | None):
+        def scan(condition: str, setting: Setting | None, checkpoints: Future | None,
+                 dataset_future: Callable[[], common_pb2.ArtifactRef] | None):
             epoch = spec.finetune.epochs if checkpoints is not None else 0
             model_uri = checkpoints.result()[epoch].uri if checkpoints is not None else inputs["target"]
             dataset = dataset_future() if dataset_future is not None else None
             training_texts = dataset if condition in GENERATED_CONDITIONS and spec.leakage.scan_training_data else None
-            name = f"leakage[{condition}]"
+            name = stage_name("leakage", condition, setting)
             result = clock.timed(name, lambda: stages.leakage_scan(
                 c.attacker, spec.leakage, spec.attack.engine, model_uri, inputs.get("people"),
                 [dataset] if dataset is not None else [], training_texts, progress.follow(name)))
             progress.stage_done(name)
-            return {"condition": condition, "epoch": epoch, "model": model_uri, **result}
+            return {"condition": condition, "epoch": epoch, "model": model_uri, **_setting_fields(setting), **result}
 
         generated = {condition: pool.submit(self._generate, spec, inputs, condition, progress, clock, generation)
                      for condition in spec.generated_conditions()}
         if "base" in spec.conditions:
-            attacks.append(pool.submit(attack, "base", 0, inputs["target"]))
+            attacks.append(pool.submit(attack, "base", None, 0, inputs["target"]))
             if spec.scans_leakage():
-                leakage.append(pool.submit(scan, "base", None, None))
+                leakage.append(pool.submit(scan, "base", None, None, None))
         for condition in TUNED_ORDER:
             if condition not in spec.conditions:
                 continue
             source = (lambda: inputs["prompts"]) if condition == "original" else generated[condition].result
-            ckpt_future = pool.submit(tuned, condition, source)
-            for epoch in _attacked_epochs(spec):
-                attacks.append(pool.submit(lambda cond=condition, e=epoch, f=ckpt_future: attack(cond, e, f.result()[e].uri)))
-            if spec.scans_leakage():
-                leakage.append(pool.submit(scan, condition, ckpt_future, source))
+            for setting in spec.finetune.settings():
+                ckpt_future = pool.submit(tuned, condition, setting, source)
+                for epoch in _attacked_epochs(spec):
+                    attacks.append(pool.submit(lambda cond=condition, s=setting, e=epoch, f=ckpt_future:
+                                               attack(cond, s, e, f.result()[e].uri)))
+                if spec.scans_leakage():
+                    leakage.append(pool.submit(scan, condition, setting, ckpt_future, source))
         return attacks, leakage
 
     def _generate(self, spec, inputs, condition: str, progress: "_StageProgress", clock: StageClock,
@@ -167,6 +173,14 @@ class ExperimentRunner:
         return ref
 
 
+def _setting_fields(setting: Setting | None) -> dict[str, Any]:
+    """What a result records of its sweep setting (nothing for the base model)."""
+    if setting is None:
+        return {}
+    return {"setting": {"method": setting.method, "learning_rate": setting.learning_rate, "seed": setting.seed},
+            "setting_label": setting.label, "setting_group": setting.group}
+
+
 def _attacked_epochs(spec: ExperimentSpec) -> list[int]:
     epochs = spec.finetune.epochs
     which = spec.attack.checkpoints if spec.scenario == "extraction" else spec.mia.checkpoints
@@ -174,10 +188,10 @@ def _attacked_epochs(spec: ExperimentSpec) -> list[int]:
 
 
 def _count_stages(spec: ExperimentSpec) -> int:
-    tuned = [c for c in spec.conditions if c != "base"]
-    scans = len(spec.conditions) if spec.scans_leakage() else 0
-    return (len(spec.generated_conditions()) + len(tuned) + ("base" in spec.conditions)
-            + len(tuned) * len(_attacked_epochs(spec)) + scans)
+    tuned = len([c for c in spec.conditions if c != "base"]) * len(spec.finetune.settings())
+    base = "base" in spec.conditions
+    scans = (tuned + base) if spec.scans_leakage() else 0
+    return len(spec.generated_conditions()) + tuned + base + tuned * len(_attacked_epochs(spec)) + scans
 
 
 class _StageProgress:

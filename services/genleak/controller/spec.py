@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, field_validator, model_validator
 
+from genleak.controller.sweep import Setting, expand
 from genleak.core.errors import InvalidSpec
 from genleak.core.specs import Spec, parse_spec
 from genleak.presidio.scrub import ScrubConfig
@@ -72,10 +73,14 @@ class GeneratorSpec(Spec):
 
 
 class FineTuneSpec(Spec):
-    method: str = Field("lora", description="lora | dora | pissa | full")
+    """`method`, `learning_rate` and `seed` take one value or a list: every combination is tuned
+    (a sweep), the report takes the paper's best over it and the mean/spread over seeds beside it."""
+
+    method: str | list[str] = Field("lora", description="lora | dora | pissa | full, or a list of them (sweep)")
     method_config: dict[str, Any] = Field(default_factory=dict, description="Method hyper-parameters (r, alpha, dropout...)")
     epochs: int = Field(4, ge=1, description="Epochs; a checkpoint is saved after each (paper: 4)")
-    learning_rate: float = Field(2e-6, gt=0, description="Peak learning rate (paper: 2e-6; tiny models need more)")
+    learning_rate: float | list[float] = Field(
+        2e-6, description="Peak learning rate (paper: 2e-6; tiny models need more), or a list (sweep)")
     batch_size: int = Field(8, ge=1)
     grad_accum: int = Field(1, ge=1)
     max_length: int = Field(2048, ge=8, description="Truncation length (padding is dynamic)")
@@ -83,7 +88,29 @@ class FineTuneSpec(Spec):
     instruction_format: Literal["alpaca", "chat"] = Field("alpaca", description="How self-instruct records become "
                                                           "training text: Alpaca prompt template or the chat template")
     train_on_prompt: bool = Field(True, description="Loss on prompt tokens too (paper); false = on the response only")
-    seed: int = Field(3407)
+    seed: int | list[int] = Field(3407, description="Training seed, or a list: mean and spread over seeds are reported")
+
+    @field_validator("method", "learning_rate", "seed")
+    @classmethod
+    def _lists_are_sweeps(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("a sweep list needs at least one value")
+            if len(set(value)) != len(value):
+                raise ValueError("a sweep list names a value twice")
+        return value
+
+    @field_validator("learning_rate")
+    @classmethod
+    def _positive_rates(cls, value: float | list[float]) -> float | list[float]:
+        bad = [v for v in (value if isinstance(value, list) else [value]) if not v > 0]
+        if bad:
+            raise ValueError(f"learning rates must be > 0, got {bad[0]:g}")
+        return value
+
+    def settings(self) -> list[Setting]:
+        """Every (method, learning rate, seed) combination; one setting with an empty label without lists."""
+        return expand(self.method, self.learning_rate, self.seed)
 
 
 class AttackSpec(Spec):

@@ -11,6 +11,7 @@ from typing import Any, Callable
 from google.protobuf import json_format
 
 from genleak.controller.spec import AttackSpec, EngineSpec, FineTuneSpec, GeneratorSpec, LeakageSpec, MembershipSpec
+from genleak.controller.sweep import Setting
 from genleak.presidio.config import AnalyzerConfig
 from genleak.presidio.scrub import ScrubConfig
 from genleak.rpc.retry import run_job
@@ -65,15 +66,17 @@ def generate_dataset(stub, spec: GeneratorSpec, model_uri: str, source: common_p
     return job.artifacts["dataset"], restore_ints(struct_to_dict(job.result))
 
 
-def finetune(stub, spec: FineTuneSpec, model_uri: str, dataset: common_pb2.ArtifactRef, data_format: str,
-             on_update: OnUpdate) -> dict[int, common_pb2.ArtifactRef]:
-    """Returns the merged checkpoint of every epoch, by epoch number."""
-    train = finetuner_pb2.TrainParams(epochs=spec.epochs, learning_rate=spec.learning_rate, batch_size=spec.batch_size,
-                                      grad_accum=spec.grad_accum, max_length=spec.max_length, seed=spec.seed)
+def finetune(stub, spec: FineTuneSpec, setting: Setting, model_uri: str, dataset: common_pb2.ArtifactRef,
+             data_format: str, on_update: OnUpdate) -> dict[int, common_pb2.ArtifactRef]:
+    """One fine-tune of a sweep `setting` (method, learning rate, seed); returns the merged
+    checkpoint of every epoch, by epoch number."""
+    train = finetuner_pb2.TrainParams(epochs=spec.epochs, learning_rate=setting.learning_rate,
+                                      batch_size=spec.batch_size, grad_accum=spec.grad_accum,
+                                      max_length=spec.max_length, seed=setting.seed)
     if spec.last_n is not None:
         train.last_n = spec.last_n
     request = finetuner_pb2.StartFineTuneRequest(
-        model=common_pb2.ModelRef(uri=model_uri), dataset=dataset, method=spec.method,
+        model=common_pb2.ModelRef(uri=model_uri), dataset=dataset, method=setting.method,
         method_config=dict_to_struct(spec.method_config), train=train,
         data=finetuner_pb2.DataFormatParams(format=data_format, train_on_prompt=spec.train_on_prompt),
     )
