@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     args = _parser().parse_args(argv)
-    interactive = args.command in ("run", "lab", "models", "data")
+    interactive = args.command in ("run", "lab", "models", "data", "status", "report")
     # vLLM logs to stdout; the interactive commands print the report there.
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR" if interactive else "WARNING")
     from genleak.logs import configure_logging
@@ -107,6 +107,18 @@ def cmd_data_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from genleak.cli_runs import status_command
+
+    return status_command(args, _settings(args))
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from genleak.cli_runs import report_command
+
+    return report_command(args, _settings(args))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genleak", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -121,6 +133,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="", help="also copy report.md/.html/.json (and roc.png) into this folder")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser("status", help="where a run stands: state, stages done, latest stage, report")
+    status.add_argument("run", help="run name (the spec's name or --run-name)")
+    status.add_argument("--all", action="store_true", help="every execution of the run, newest first")
+    status.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
+    status.set_defaults(func=cmd_status)
+
+    report = sub.add_parser("report", help="print a run's latest report again (re-rendered by this version)")
+    report.add_argument("run", help="run name")
+    report.add_argument("--uri", default="", help="a specific report artifact URI instead of the latest")
+    report.add_argument("--out", default="", help="also write report.md/.html/.json (and roc.png) here")
+    report.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
+    report.set_defaults(func=cmd_report)
 
     serve = sub.add_parser("serve", help="serve one service over gRPC")
     serve.add_argument("service", choices=["generator", "finetuner", "attacker", "controller"])

@@ -28,6 +28,11 @@ def _run(tmp: Path, name: str, out: Path) -> dict:
     return json.loads((out / "report.json").read_text())
 
 
+def _genleak(tmp: Path, name: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "genleak", *args], cwd=ROOT, env=_env(tmp, name),
+                          capture_output=True, text=True, timeout=120)
+
+
 def _published(store: Path, kind: str) -> int:
     return len(list((store / "jobs" / kind).glob("*/*/MANIFEST.json"))) if (store / "jobs" / kind).is_dir() else 0
 
@@ -56,8 +61,16 @@ def test_sigkilled_run_resumes_to_the_same_report(tmp_path, robustness_tally):
     finished_before = sum(_published(store, k) for k in ("generation", "finetune", "extraction"))
     assert not list(store.glob("runs/*/*/*/report/MANIFEST.json")), "no report may exist for a killed run"
 
+    killed = _genleak(tmp_path, "resumed", "status", "tiny")
+    assert killed.returncode == 0 and ": running" in killed.stdout and "stages" in killed.stdout, killed.stdout
+
     resumed = _run(tmp_path, "resumed", tmp_path / "out-resumed")
     assert _results(resumed) == _results(reference)
+    history = _genleak(tmp_path, "resumed", "status", "tiny", "--all").stdout
+    assert history.count(": succeeded") == 1 and history.count(": running") == 1, history
+    rendered = _genleak(tmp_path, "resumed", "report", "tiny", "--out", str(tmp_path / "rerendered"))
+    assert rendered.returncode == 0 and "| template | base |" in rendered.stdout
+    assert (tmp_path / "rerendered" / "report.html").read_text().startswith("<!DOCTYPE html>")
     robustness_tally.count("faults: controller SIGKILLed mid-run", "resumed, same report")
     robustness_tally.figure("fault: killed genleak run", f"SIGKILL after {finished_before} stage outputs were "
                                                          "published; the rerun's report equals an uninterrupted run's")

@@ -88,5 +88,12 @@ def test_tiny_scenario_a_end_to_end_over_grpc_and_s3(stack, s3_endpoint):
     emails += [json.loads(line)["email"] for line in (people / "data.jsonl").read_text().splitlines()]
     assert not any(e in markdown or e in json.dumps(report) for e in emails)
 
+    # The run journal lives in the same bucket: `genleak status` reads it back.
+    from genleak.controller.journal import list_executions
+
+    latest = list_executions(ArtifactStore(settings.store), "tiny")[0]
+    assert latest["state"] == "succeeded" and latest["report_uri"] == report_ref.uri
+    assert latest["done"] == latest["total"] > 0
+
     rerun = stub.StartExperiment(controller_pb2.StartExperimentRequest(spec_yaml=spec_yaml))
     assert rerun.job_id == job.job_id  # same request, same job

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import platform
-import secrets
 import tempfile
 import time
 from pathlib import Path
@@ -16,12 +15,13 @@ import genleak
 from genleak.controller.clients import ServiceClients
 from genleak.controller.report import build_report, render_markdown
 from genleak.controller.report_html import render_html
+from genleak.controller.journal import Execution, RunJournal, new_stamp
 from genleak.controller.report_leakage import leaked_values
 from genleak.controller.runner import ExperimentRunner, LabProvider
 from genleak.controller.spec import ExperimentSpec, load_spec_text
 from genleak.core.jobs import JobOutput
 from genleak.core.progress import Reporter
-from genleak.core.errors import InvalidSpec
+from genleak.core.errors import Cancelled, InvalidSpec
 from genleak.core.specs import Spec, parse_spec
 from genleak.core.store import ArtifactStore
 
@@ -51,22 +51,29 @@ class ControllerCore:
 
     def run_experiment(self, request: ExperimentRequest, reporter: Reporter) -> JobOutput:
         started = time.time()
-        outcome = self._runner.run(request.spec, reporter)
-        provenance = {**_provenance(request, started), "input_sha256": outcome.get("input_sha256", {})}
-        report = build_report(request.spec, request.run_name, outcome, provenance)
-        if report.get("leakage"):
-            report["leaked_values"] = leaked_values(self.store, report["leakage"])
-        ref = self._publish(request, report)
+        execution = Execution(request.run_name, request.spec_hash()[:16], new_stamp())
+        journal = RunJournal(self.store, execution)
+        try:
+            outcome = self._runner.run(request.spec, journal.reporter(reporter))
+            provenance = {**_provenance(request, started), "input_sha256": outcome.get("input_sha256", {}),
+                          "execution": execution.stamp}
+            report = build_report(request.spec, request.run_name, outcome, provenance)
+            if report.get("leakage"):
+                report["leaked_values"] = leaked_values(self.store, report["leakage"])
+            ref = self._publish(execution, request, report)
+        except BaseException as exc:
+            journal.finish("cancelled" if isinstance(exc, Cancelled) else "failed", error=str(exc)[:2000])
+            raise
+        journal.finish("succeeded", report_uri=ref.uri)
         summary = {"report_uri": ref.uri, "wall_seconds": provenance["wall_seconds"]}
         keys = ("best", "relative_change_vs_base") if request.spec.scenario == "extraction" else (
             "table", "relative_auc_change_vs_base")
         summary.update({k: report[k] for k in keys})
         return JobOutput(artifacts={"report": ref}, result=summary)
 
-    def _publish(self, request: ExperimentRequest, report: dict[str, Any]):
+    def _publish(self, execution: Execution, request: ExperimentRequest, report: dict[str, Any]):
         # One report per execution (stage times and cache hits differ between reruns of one spec).
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
-        uri = self.store.uri_for("runs", request.run_name, request.spec_hash()[:16], stamp, "report")
+        uri = execution.uri(self.store, "report")
         with tempfile.TemporaryDirectory(prefix="genleak-report-") as tmp:
             roc_file = self._roc_figure(report, Path(tmp))
             (Path(tmp) / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True))
