@@ -56,6 +56,12 @@ class NotReady(GenleakError):
     code = "FAILED_PRECONDITION"
 
 
+class StoreAccessDenied(GenleakError):
+    """The object store refused the credentials or the operation: retrying will not help."""
+
+    code = "PERMISSION_DENIED"
+
+
 class StoreUnavailable(GenleakError):
     """The object store could not be reached (retryable)."""
 

@@ -26,7 +26,13 @@ class StoreSettings(BaseModel):
     s3_secret_key: str = Field("", repr=False)
     s3_secure: bool = Field(True, description="Use https for S3")
     s3_region: str = Field("us-east-1")
-    s3_part_size: int = Field(16 * 1024 * 1024, description="Multipart part size in bytes")
+    s3_part_size: int = Field(16 * 1024 * 1024, description="Multipart part size in bytes (raised automatically "
+                                                        "for objects that would need more than 10,000 parts)")
+    retry_seconds: float = Field(60.0, ge=0, description="Time budget per store operation for retrying transient "
+                                                         "S3 failures (connection refused/reset, timeouts, 5xx, "
+                                                         "SlowDown) with exponential backoff; then UNAVAILABLE")
+    max_artifact_bytes: int = Field(0, ge=0, description="Largest artifact (sum of its files) publish accepts; "
+                                                         "0 = no limit. Larger ones are RESOURCE_EXHAUSTED")
 
 
 class TlsSettings(BaseModel):
@@ -107,6 +113,9 @@ class Settings(BaseModel):
             "s3_secret_key": get("S3_SECRET_KEY") or env.get("AWS_SECRET_ACCESS_KEY", ""),
             "s3_secure": get("S3_SECURE", "true").lower() in ("1", "true", "yes"),
             "s3_region": get("S3_REGION", "us-east-1"),
+            # strings: pydantic converts them and names a bad value (see _build)
+            "retry_seconds": get("STORE_RETRY_SECONDS", "60"),
+            "max_artifact_bytes": get("MAX_ARTIFACT_BYTES", "0"),
         }
         if get("STORE"):
             store_kwargs["root"] = get("STORE")
@@ -140,10 +149,14 @@ class Settings(BaseModel):
         )
 
 
+# Fields whose variable is not GENLEAK_<FIELD> (store fields: StoreSettings is validated on its own).
+_ENV_NAMES = {"root": "STORE", "retry_seconds": "STORE_RETRY_SECONDS"}
+
+
 def _setting_error(error: dict) -> str:
     message = error["msg"].removeprefix("Value error, ")
     loc = [str(p) for p in error["loc"] if p != "store"]
-    return f"GENLEAK_{loc[-1].upper()}: {message}" if loc else message
+    return f"GENLEAK_{_ENV_NAMES.get(loc[-1], loc[-1].upper())}: {message}" if loc else message
 
 
 def _read_secret(value: str, file_path: str) -> str:

@@ -18,11 +18,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from genleak.core.errors import ArtifactNotFound, IntegrityError, InvalidSpec
+from genleak.core.errors import ArtifactNotFound, IntegrityError, InvalidSpec, ResourceExhausted
 from genleak.core.hashing import sha256_bytes, sha256_file
 from genleak.core.settings import StoreSettings
 from genleak.core.store.manifest import MANIFEST_NAME, Manifest, ManifestFile
-from genleak.core.store.objects import TEMP_PREFIX, LocalObjectStore, ObjectStore, join_key, normalize_key
+from genleak.core.store.objects import (
+    TEMP_PREFIX,
+    LocalObjectStore,
+    ObjectStore,
+    disk_full_is_resource_exhausted,
+    join_key,
+    normalize_key,
+)
 from genleak.core.store.registry import open_store
 
 log = logging.getLogger(__name__)
@@ -78,6 +85,7 @@ class ArtifactStore:
             raise InvalidSpec(f"{MANIFEST_NAME} is reserved and cannot be part of an artifact", field="src_dir")
         loc = self._locate(uri)
         entries = [_describe_file(rel, path) for rel, path in files.items()]
+        self._check_size(loc, entries)
         existing = self._read_manifest(loc)
         if existing is not None:
             return self._keep_existing(loc, existing, kind, entries)
@@ -91,6 +99,14 @@ class ArtifactStore:
         log.info("published %s artifact %s (%d files, %d bytes, %.2fs) sha256=%s",
                  kind, loc.uri, len(entries), manifest.total_size, time.monotonic() - started, sha256_bytes(raw))
         return ArtifactRef(uri=loc.uri, sha256=sha256_bytes(raw), kind=kind)
+
+    def _check_size(self, loc: _Located, entries: list[ManifestFile]) -> None:
+        """GENLEAK_MAX_ARTIFACT_BYTES: refused before anything is uploaded."""
+        limit = self.settings.max_artifact_bytes
+        total = sum(entry.size for entry in entries)
+        if limit and total > limit:
+            raise ResourceExhausted(f"artifact {loc.uri} is {total} bytes, over the store's limit of {limit} bytes "
+                                    f"(GENLEAK_MAX_ARTIFACT_BYTES); nothing was written")
 
     def _keep_existing(self, loc: _Located, existing: tuple[Manifest, bytes], kind: str,
                        entries: list[ManifestFile]) -> ArtifactRef:
@@ -185,21 +201,23 @@ class ArtifactStore:
                 log.warning("cached copy %s is damaged (%s); downloading again", final, exc.message)
                 shutil.rmtree(final, ignore_errors=True)
 
-        cache_root.mkdir(parents=True, exist_ok=True)
         # Download into a private temp dir and rename it into place only once complete and
-        # verified, so a cache dir named by its hash is never partial or corrupted.
-        staging = Path(tempfile.mkdtemp(dir=cache_root, prefix=f"{TEMP_PREFIX}{sha[:16]}-"))
-        try:
-            started = time.monotonic()
-            for entry in manifest.files:
-                dest = staging / entry.path
-                self._download_listed(loc, entry, dest)
-                _verify_file(dest, entry, loc.uri)
-            (staging / MANIFEST_NAME).write_bytes(raw)
-            _log_download(loc.uri, manifest.total_size, time.monotonic() - started)
-            return _move_into_place(staging, final, manifest, raw, loc.uri)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        # verified, so a cache dir named by its hash is never partial or corrupted. A full disk is
+        # ResourceExhausted and the staging dir goes (it would hold the space).
+        with disk_full_is_resource_exhausted(f"caching {loc.uri} in {cache_root}"):
+            cache_root.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=cache_root, prefix=f"{TEMP_PREFIX}{sha[:16]}-"))
+            try:
+                started = time.monotonic()
+                for entry in manifest.files:
+                    dest = staging / entry.path
+                    self._download_listed(loc, entry, dest)
+                    _verify_file(dest, entry, loc.uri)
+                (staging / MANIFEST_NAME).write_bytes(raw)
+                _log_download(loc.uri, manifest.total_size, time.monotonic() - started)
+                return _move_into_place(staging, final, manifest, raw, loc.uri)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
 
     def _download_listed(self, loc: _Located, entry: ManifestFile, dest: Path) -> None:
         try:

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from genleak.core.errors import ArtifactNotFound
-from genleak.core.store.objects import TEMP_PREFIX, normalize_key
+from genleak.core.store.objects import TEMP_PREFIX, disk_full_is_resource_exhausted, normalize_key
 
 
 class FileObjectStore:
@@ -60,17 +60,19 @@ class FileObjectStore:
 
     @staticmethod
     def _write_atomically(target: Path, src_fh) -> None:
-        """Copy into a temp file next to `target`, then rename: readers see all of it or nothing."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                shutil.copyfileobj(src_fh, out, 1 << 20)
-                _flush_to_disk(out)
-            os.replace(tmp, target)
-        except BaseException:
-            _remove_quietly(Path(tmp))
-            raise
+        """Copy into a temp file next to `target`, then rename: readers see all of it or nothing.
+        A full disk is ResourceExhausted, and the temp file is removed (it would hold the space)."""
+        with disk_full_is_resource_exhausted(f"writing {target}"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMP_PREFIX)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    shutil.copyfileobj(src_fh, out, 1 << 20)
+                    _flush_to_disk(out)
+                os.replace(tmp, target)
+            except BaseException:
+                _remove_quietly(Path(tmp))
+                raise
 
 
 def _is_file(path: Path) -> bool:

@@ -6,10 +6,13 @@ about manifests or hashes: that is ArtifactStore's job, so a new backend stays s
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Protocol, runtime_checkable
 
-from genleak.core.errors import InvalidSpec
+from genleak.core.errors import InvalidSpec, ResourceExhausted
 
 # Partial writes carry this prefix so listings never show them as objects.
 TEMP_PREFIX = ".genleak-tmp-"
@@ -56,3 +59,23 @@ def normalize_key(key: str) -> str:
 def join_key(*parts: str) -> str:
     """Join key segments, ignoring empty ones (an empty prefix means the store root)."""
     return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+
+
+_DISK_FULL = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large (filesystem or process file-size limit)",
+}
+
+
+@contextmanager
+def disk_full_is_resource_exhausted(action: str) -> Iterator[None]:
+    """Writing local files: a full disk (or quota, or file-size limit) becomes ResourceExhausted naming
+    `action`, instead of an OSError that would surface as INTERNAL. Callers clean up their temp files."""
+    try:
+        yield
+    except OSError as exc:
+        reason = _DISK_FULL.get(exc.errno)
+        if reason is None:
+            raise
+        raise ResourceExhausted(f"{action} failed: {reason} ({errno.errorcode[exc.errno]})") from exc

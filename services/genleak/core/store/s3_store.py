@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import random
 import tempfile
 import time
 from dataclasses import dataclass
@@ -15,45 +16,63 @@ import certifi
 import urllib3
 from minio import Minio
 from minio.error import InvalidResponseError, S3Error, ServerError
-from minio.helpers import check_bucket_name
+from minio.helpers import MAX_MULTIPART_COUNT, MAX_MULTIPART_OBJECT_SIZE, check_bucket_name
 
-from genleak.core.errors import ArtifactNotFound, InvalidSpec, StoreUnavailable
+from genleak.core.errors import (
+    ArtifactNotFound, InvalidSpec, ResourceExhausted, StoreAccessDenied, StoreUnavailable,
+)
 from genleak.core.settings import StoreSettings
-from genleak.core.store.objects import TEMP_PREFIX, join_key, normalize_key
+from genleak.core.store.objects import TEMP_PREFIX, disk_full_is_resource_exhausted, join_key, normalize_key
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "NoSuchObject", "ResourceNotFound"})
-_TRANSIENT_CODES = frozenset({"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout"})
-# Network-level failures and non-XML (proxy/5xx) answers are worth retrying; S3 errors mostly are not.
-_TRANSIENT_EXCEPTIONS = (urllib3.exceptions.HTTPError, ServerError, InvalidResponseError, ConnectionError, TimeoutError)
+# Credentials or policy: a permanent refusal (the controller's job retry must not wait on it).
+_DENIED_CODES = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "AllAccessDisabled",
+                           "AccountProblem", "InvalidToken", "ExpiredToken"})
+_TRANSIENT_CODES = frozenset({
+    "InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout",
+    "XMinioServerNotInitialized", "XMinioReadQuorum", "XMinioWriteQuorum",  # MinIO starting or degraded
+})
+# The endpoint is up but has no room: retrying will not help, and the caller should see it as such.
+_FULL_CODES = frozenset({"EntityTooLarge", "XMinioStorageFull", "QuotaExceeded", "XMinioAdminBucketQuotaExceeded"})
+# Network-level failures (refused, reset, timed out) are worth retrying; S3 errors mostly are not.
+_TRANSIENT_EXCEPTIONS = (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)
+_MiB = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded retry with exponential backoff. Tests shrink it so an unreachable endpoint fails fast."""
+    """Retry of transient failures: exponential backoff with jitter, bounded by a time budget per
+    operation (GENLEAK_STORE_RETRY_SECONDS; an outage lasts as long as it lasts, so time, not a count,
+    is the bound). `attempts` optionally caps the count as well (0 = no cap). Each attempt is also
+    bounded by the HTTP timeouts: a connect never waits longer than the budget (at least 1 s)."""
 
-    attempts: int = 4
+    budget_s: float = 60.0
     base_delay_s: float = 0.25
     max_delay_s: float = 4.0
+    attempts: int = 0
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 300.0
 
     def delay(self, attempt: int) -> float:
-        return min(self.max_delay_s, self.base_delay_s * (2**attempt))
+        """Sleep before retry number `attempt` (0-based): "equal jitter", half fixed, half random, so
+        many clients cut off by the same outage do not come back in lockstep."""
+        ceiling = min(self.max_delay_s, self.base_delay_s * (2 ** min(attempt, 30)))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
 DEFAULT_RETRY = RetryPolicy()
 
 
 class S3ObjectStore:
-    def __init__(self, bucket: str, prefix: str, settings: StoreSettings, retry: RetryPolicy = DEFAULT_RETRY):
+    def __init__(self, bucket: str, prefix: str, settings: StoreSettings, retry: RetryPolicy | None = None):
         self.bucket = _valid_bucket(bucket)
         self.prefix = prefix.strip("/")
         self.endpoint = _endpoint(settings)
-        self.retry = retry
+        self.retry = retry or RetryPolicy(budget_s=settings.retry_seconds)
         self._part_size = settings.s3_part_size
         self._bucket_ready = False
         self._client = Minio(
@@ -62,16 +81,16 @@ class S3ObjectStore:
             secret_key=settings.s3_secret_key or None,
             secure=settings.s3_secure,
             region=settings.s3_region or None,
-            http_client=_http_client(retry),
+            http_client=_http_client(self.retry),
         )
 
     def put_file(self, key: str, src: Path) -> None:
-        self._ensure_bucket()
         name = self._object_name(key)
-        # An explicit part_size makes large checkpoints multipart with bounded memory per part.
-        self._call(
-            "upload", key, lambda: self._client.fput_object(self.bucket, name, str(src), part_size=self._part_size)
-        )
+        part_size = _part_size(Path(src).stat().st_size, self._part_size, self.uri(key))  # before any request
+        self._ensure_bucket()
+        # An explicit part_size makes large checkpoints multipart with bounded memory per part. A retry
+        # uploads the whole object again; an interrupted multipart upload is never a visible object.
+        self._call("upload", key, lambda: self._client.fput_object(self.bucket, name, str(src), part_size=part_size))
 
     def get_file(self, key: str, dest: Path) -> None:
         self._call("download", key, lambda: self._download(self._object_name(key), Path(dest)))
@@ -124,21 +143,22 @@ class S3ObjectStore:
 
     def _download(self, name: str, dest: Path) -> None:
         """Stream into a temp file next to `dest`, then rename, so a failed download leaves nothing."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=TEMP_PREFIX)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                response = self._client.get_object(self.bucket, name)
-                try:
-                    for chunk in response.stream(1 << 20):
-                        out.write(chunk)
-                finally:
-                    response.close()
-                    response.release_conn()
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with disk_full_is_resource_exhausted(f"downloading s3://{self.bucket}/{name} to {dest}"):
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=TEMP_PREFIX)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    response = self._client.get_object(self.bucket, name)
+                    try:
+                        for chunk in response.stream(1 << 20):
+                            out.write(chunk)
+                    finally:
+                        response.close()
+                        response.release_conn()
+                os.replace(tmp, dest)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
 
     def _ensure_bucket(self) -> None:
         """Writers create the bucket on first use; readers never do (a missing bucket is 'not found')."""
@@ -158,28 +178,77 @@ class S3ObjectStore:
                 raise
 
     def _call(self, what: str, key: str, operation: Callable[[], T]) -> T:
-        """Run one S3 operation with bounded retries; translate failures into domain errors."""
+        """Run one S3 operation, retrying transient failures with backoff until the policy's time
+        budget is spent; translate failures into domain errors. Every operation is idempotent (a put
+        rewrites the same bytes, a get rewrites its temp file), so repeating one is safe."""
         uri = self.uri(key)
-        for attempt in range(self.retry.attempts):
+        policy = self.retry
+        started = time.monotonic()
+        deadline = started + policy.budget_s
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return operation()
             except S3Error as exc:
                 if exc.code in _NOT_FOUND_CODES:
                     raise ArtifactNotFound(f"no object at {uri}") from None
-                if exc.code not in _TRANSIENT_CODES:
+                if exc.code in _DENIED_CODES:
+                    raise StoreAccessDenied(f"S3 {what} of {uri} refused by {self.endpoint}: "
+                                            f"{exc.code}: {exc.message} (check the store credentials)") from exc
+                if exc.code in _FULL_CODES:
+                    raise ResourceExhausted(f"S3 {what} of {uri} refused by {self.endpoint}: "
+                                            f"{exc.code}: {exc.message}") from exc
+                if not _transient_s3_error(exc):
                     raise StoreUnavailable(f"S3 {what} of {uri} failed: {exc.code}: {exc.message}") from exc
                 reason = f"{exc.code}: {exc.message}"
+            except (ServerError, InvalidResponseError) as exc:
+                if not _transient_status(_http_status(exc)):
+                    raise StoreUnavailable(f"S3 {what} of {uri} failed: {exc}") from exc
+                reason = f"{type(exc).__name__}: {exc}"
             except _TRANSIENT_EXCEPTIONS as exc:
                 reason = _describe(exc)
-            if attempt + 1 < self.retry.attempts:
-                delay = self.retry.delay(attempt)
-                log.warning("S3 %s of %s failed (%s); retry %d/%d in %.2fs",
-                            what, uri, reason, attempt + 1, self.retry.attempts - 1, delay)
-                time.sleep(delay)
+            left = deadline - time.monotonic()
+            if left <= 0 or (policy.attempts and attempt >= policy.attempts):
+                break
+            delay = min(policy.delay(attempt - 1), left)  # the last attempt lands on the deadline
+            log.warning("S3 %s of %s failed (%s); retry %d in %.2fs (%.1fs of the %gs retry budget left)",
+                        what, uri, reason, attempt, delay, left, policy.budget_s)
+            time.sleep(delay)
         raise StoreUnavailable(
-            f"S3 endpoint {self.endpoint} unavailable: {what} of {uri} failed after "
-            f"{self.retry.attempts} attempts ({reason})"
+            f"S3 endpoint {self.endpoint} unavailable: {what} of {uri} failed after {attempt} attempts "
+            f"in {time.monotonic() - started:.1f}s (retry budget {policy.budget_s:g}s, "
+            f"GENLEAK_STORE_RETRY_SECONDS): {reason}"
         )
+
+
+def _transient_s3_error(exc: S3Error) -> bool:
+    """A listed code, or any error answered with a 5xx/429 status (a proxy's or gateway's own)."""
+    return exc.code in _TRANSIENT_CODES or _transient_status(getattr(exc.response, "status", None))
+
+
+def _http_status(exc: Exception) -> int | None:
+    if isinstance(exc, ServerError):
+        return exc.status_code
+    return getattr(exc, "_code", None)  # InvalidResponseError keeps the status privately
+
+
+def _transient_status(status: int | None) -> bool:
+    """5xx (but 501 Not Implemented), 429 Too Many Requests and 408 Request Timeout are worth another
+    try; other statuses (an HTML 403 from a proxy) would fail again. Unknown: retry, the budget bounds it."""
+    return status is None or (status >= 500 and status != 501) or status in (408, 429)
+
+
+def _part_size(size: int, configured: int, uri: str) -> int:
+    """The configured part size, raised (to whole MiB) when the object would need more than S3's
+    10,000 parts; objects over S3's 5 TiB limit are refused before anything is sent."""
+    if size > MAX_MULTIPART_OBJECT_SIZE:
+        raise ResourceExhausted(f"cannot upload {uri}: {size} bytes is over the S3 object size limit of "
+                                f"{MAX_MULTIPART_OBJECT_SIZE} bytes (5 TiB)")
+    needed = -(-size // MAX_MULTIPART_COUNT)
+    if needed <= configured:
+        return configured
+    return -(-needed // _MiB) * _MiB
 
 
 def _valid_bucket(bucket: str) -> str:
@@ -202,8 +271,9 @@ def _endpoint(settings: StoreSettings) -> str:
 
 def _http_client(retry: RetryPolicy) -> urllib3.PoolManager:
     # urllib3's own retries are off: _call owns the retry policy, so attempts stay bounded and logged.
+    connect = min(retry.connect_timeout_s, max(1.0, retry.budget_s))
     return urllib3.PoolManager(
-        timeout=urllib3.Timeout(connect=retry.connect_timeout_s, read=retry.read_timeout_s),
+        timeout=urllib3.Timeout(connect=connect, read=retry.read_timeout_s),
         maxsize=10,
         cert_reqs="CERT_REQUIRED",
         ca_certs=certifi.where(),
