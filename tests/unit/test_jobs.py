@@ -102,3 +102,19 @@ def test_queue_limit_and_unknown_job():
     gate.set()
     with pytest.raises(JobNotFound):
         jobs.get("nope")
+
+
+def test_a_full_local_disk_fails_the_job_as_resource_exhausted():
+    import errno
+
+    from genleak.core.jobs import JobManager
+
+    def fill_disk(reporter):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    jobs = JobManager(workers=1)
+    try:
+        done = _wait_terminal(jobs, jobs.submit("t", _Req(value=1), fill_disk).job_id)
+    finally:
+        jobs.shutdown()
+    assert done.error_code == "RESOURCE_EXHAUSTED" and "no space left on device" in done.error_message

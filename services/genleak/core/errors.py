@@ -6,6 +6,8 @@ gRPC statuses and the CLI prints them as one-line errors. Core never imports grp
 
 from __future__ import annotations
 
+import errno
+
 
 class GenleakError(Exception):
     """Base class: `code` is a grpc.StatusCode name, `message` is safe to show users."""
@@ -82,3 +84,12 @@ class Unauthenticated(GenleakError):
 
 class ResourceExhausted(GenleakError):
     code = "RESOURCE_EXHAUSTED"
+
+
+_DISK_FULL = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+              errno.EFBIG: "file too large (filesystem or process file-size limit)"}
+
+
+def disk_full_reason(exc: OSError) -> str | None:
+    """Why a local write failed when the disk (quota, file-size limit) is the cause; None otherwise."""
+    return _DISK_FULL.get(exc.errno) if isinstance(exc, OSError) else None

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Callable, Iterator
 
-from genleak.core.errors import Cancelled, GenleakError, JobNotFound, ResourceExhausted
+from genleak.core.errors import Cancelled, GenleakError, JobNotFound, ResourceExhausted, disk_full_reason
 from genleak.core.progress import Reporter
 from genleak.core.specs import Spec
 
@@ -148,6 +148,13 @@ class JobManager:
         except GenleakError as exc:
             log.warning("job %s failed: %s", job_id, exc.message)
             self._finish(job_id, JobState.FAILED, exc.code, exc.message)
+        except OSError as exc:
+            # Local disk full anywhere in a job (temp JSONL, checkpoint work folders): RESOURCE_EXHAUSTED,
+            # not an opaque INTERNAL, so the operator knows what to fix.
+            reason = disk_full_reason(exc)
+            log.exception("job %s failed on local I/O", job_id)
+            self._finish(job_id, JobState.FAILED, "RESOURCE_EXHAUSTED" if reason else "INTERNAL",
+                         f"local disk: {reason}" if reason else "internal error (see service log)")
         except Exception:  # noqa: BLE001 - report a generic error, keep the trace in the log
             log.exception("job %s crashed", job_id)
             self._finish(job_id, JobState.FAILED, "INTERNAL", "internal error (see service log)")

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Protocol, runtime_checkable
 
-from genleak.core.errors import InvalidSpec, ResourceExhausted
+from genleak.core.errors import InvalidSpec, ResourceExhausted, disk_full_reason
 
 # Partial writes carry this prefix so listings never show them as objects.
 TEMP_PREFIX = ".genleak-tmp-"
@@ -61,13 +61,6 @@ def join_key(*parts: str) -> str:
     return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
 
 
-_DISK_FULL = {
-    errno.ENOSPC: "no space left on device",
-    errno.EDQUOT: "disk quota exceeded",
-    errno.EFBIG: "file too large (filesystem or process file-size limit)",
-}
-
-
 @contextmanager
 def disk_full_is_resource_exhausted(action: str) -> Iterator[None]:
     """Writing local files: a full disk (or quota, or file-size limit) becomes ResourceExhausted naming
@@ -75,7 +68,7 @@ def disk_full_is_resource_exhausted(action: str) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        reason = _DISK_FULL.get(exc.errno)
+        reason = disk_full_reason(exc)
         if reason is None:
             raise
         raise ResourceExhausted(f"{action} failed: {reason} ({errno.errorcode[exc.errno]})") from exc
