@@ -1,4 +1,5 @@
-"""Resolve a model reference (artifact URI, `zoo:<name>` or local HF folder) to a verified local folder."""
+"""Resolve a model reference (artifact URI, `zoo:<name>`, `hf://org/name[@rev]` or local HF folder) to a
+verified local folder."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from pathlib import Path
 
 from genleak.core.errors import ModelNotFound, UnsafeArtifact
+from genleak.core.hub import fetch_hf_model, is_hf_uri, parse_hf_uri
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.core.store import ArtifactStore
 
@@ -33,6 +35,8 @@ def _resolve_model_dir(store: ArtifactStore, uri: str, where: str, reporter: Rep
 
         ref = ensure_zoo_model(store, uri, reporter=reporter or NULL_REPORTER, where=where)
         return check_model_dir(store.fetch(ref), where)
+    if is_hf_uri(uri):
+        return check_model_dir(fetch_hf_model(uri, store.settings.cache_dir, where), where)
     if "://" in uri:
         if store.lookup(uri) is None:
             if uri.startswith("file://") and _is_dir(Path(uri[len("file://"):])):
@@ -81,6 +85,9 @@ def require_model(store: ArtifactStore, uri: str, where: str = "model.uri") -> N
         from genleak.zoo.provision import require_zoo_model
 
         require_zoo_model(store, uri, where)
+        return
+    if is_hf_uri(uri):
+        parse_hf_uri(uri, where)  # fetched when the job runs: a download does not belong in a submit call
         return
     if "://" in uri and store.lookup(uri) is not None:
         return

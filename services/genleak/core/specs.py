@@ -73,6 +73,14 @@ class ModelSpec(Spec):
         # zoo: names and local folders are resolved later; store URIs must not escape their root.
         if "\x00" in uri:
             raise ValueError("model URI contains a NUL byte")
+        if uri.startswith("hf://"):
+            from genleak.core.hub import parse_hf_uri
+
+            try:
+                parse_hf_uri(uri, "uri")
+            except InvalidSpec as exc:
+                raise ValueError(exc.message.removeprefix("uri: ")) from None
+            return uri
         return _checked_store_uri(uri) if "://" in uri else uri
 
 

@@ -1,0 +1,57 @@
+"""hf://org/name[@revision] model references: parsed at the edge, fetched safetensors-only into the
+cache when the job runs, and a clear NOT_FOUND where no hub is reachable (as here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from genleak.core.errors import InvalidSpec, ModelNotFound
+from genleak.core.hub import ALLOW_PATTERNS, parse_hf_uri
+from genleak.core.models import require_model, resolve_model_dir
+from genleak.core.settings import StoreSettings
+from genleak.core.specs import ModelSpec, parse_spec
+from genleak.core.store import ArtifactStore
+
+
+def _store(tmp_path) -> ArtifactStore:
+    return ArtifactStore(StoreSettings(root=f"file://{tmp_path}/store", cache_dir=tmp_path / "cache"))
+
+
+def test_hf_uris_are_parsed_and_validated_at_the_edge():
+    assert parse_hf_uri("hf://EleutherAI/pythia-1.4b") == ("EleutherAI/pythia-1.4b", None)
+    assert parse_hf_uri("hf://EleutherAI/pythia-1.4b@step143000") == ("EleutherAI/pythia-1.4b", "step143000")
+    for bad in ("hf://pythia", "hf://a/b/c", "hf://../etc", "hf://a/..", "hf://a/b@../x", "hf:///b"):
+        with pytest.raises(InvalidSpec):
+            parse_hf_uri(bad)
+    assert parse_spec(ModelSpec, {"uri": "hf://EleutherAI/pythia-1.4b@main"}).uri.startswith("hf://")
+    with pytest.raises(InvalidSpec, match="model.uri"):
+        parse_spec(ModelSpec, {"uri": "hf://nope"}, where="model")
+
+
+def test_hf_model_is_fetched_safetensors_only_into_the_cache(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from genleak.engines.testing import build_tiny_model
+
+    folder = build_tiny_model(tmp_path / "tiny", arch="llama")
+    calls = []
+
+    def fake_snapshot(repo_id, revision=None, allow_patterns=None, cache_dir=None, **kwargs):
+        calls.append((repo_id, revision, tuple(allow_patterns), cache_dir))
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot)
+    store = _store(tmp_path)
+    require_model(store, "hf://org/tiny@v1")  # no download at submission time
+    assert calls == []
+    assert resolve_model_dir(store, "hf://org/tiny@v1") == folder
+    repo, revision, patterns, cache_dir = calls[0]
+    assert (repo, revision) == ("org/tiny", "v1") and cache_dir == str(tmp_path / "cache" / "hf")
+    assert "*.safetensors" in patterns and not any(p.endswith((".bin", ".pt", ".pth")) for p in ALLOW_PATTERNS)
+
+
+def test_unreachable_hub_is_a_clear_not_found(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # as on a machine without the hub: nothing in the cache either
+    with pytest.raises(ModelNotFound, match="hf://org/absent could not be fetched") as err:
+        resolve_model_dir(_store(tmp_path), "hf://org/absent")
+    assert err.value.code == "NOT_FOUND"
