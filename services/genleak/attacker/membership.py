@@ -139,13 +139,19 @@ def run_membership_inference(store: ArtifactStore, spec: MIAJobSpec, root: str, 
         members.texts, nonmembers.texts, spec.attack_configs(),
         spec.scoring_engine(), params.max_tokens, reference_dir,
         MetricOptions(tuple(params.fprs), params.n_bootstrap, params.seed), reporter, heldout)
-    artifacts = {"scores": publish_records(store, _score_rows(outcome, members, nonmembers), f"{root}/scores",
-                                           meta={"model": spec.model.uri}),
-                 "roc": _publish_roc(store, outcome, f"{root}/roc")}
-    return JobOutput(artifacts=artifacts, result=mia_summary(spec, outcome, members, nonmembers))
+    artifacts = publish_mia_outputs(store, outcome, members, nonmembers, root, spec.model.uri)
+    return JobOutput(artifacts=artifacts, result=mia_summary(spec.engine.name, outcome, members, nonmembers))
 
 
-def mia_summary(spec: MIAJobSpec, outcome: MIAOutcome, members: SelectedTexts, nonmembers: SelectedTexts) -> dict:
+def publish_mia_outputs(store: ArtifactStore, outcome: MIAOutcome, members: SelectedTexts, nonmembers: SelectedTexts,
+                        root: str, model_uri: str) -> dict[str, ArtifactRef]:
+    """The `scores` dataset and the `roc` artifact under `root` (also the controller's merge of shards)."""
+    return {"scores": publish_records(store, _score_rows(outcome, members, nonmembers), f"{root}/scores",
+                                      meta={"model": model_uri}),
+            "roc": _publish_roc(store, outcome, f"{root}/roc")}
+
+
+def mia_summary(engine: str, outcome: MIAOutcome, members: SelectedTexts, nonmembers: SelectedTexts) -> dict:
     attacks = {name: {"auc": m.auc, "auc_ci_low": m.auc_ci[0], "auc_ci_high": m.auc_ci[1], "pr_auc": m.pr_auc,
                       "tpr_at_fpr": {str(f): tpr for f, tpr in m.tpr_at_fpr.items()}}
                for name, m in outcome.metrics.items()}
@@ -155,7 +161,7 @@ def mia_summary(spec: MIAJobSpec, outcome: MIAOutcome, members: SelectedTexts, n
     total_s = sum(v for k, v in outcome.seconds.items() if k.startswith("score"))
     return {"attacks": attacks, "n_members": len(members.texts), "n_nonmembers": len(nonmembers.texts),
             "dropped_too_short": {"members": members.n_too_short, "nonmembers": nonmembers.n_too_short},
-            "perplexity": perplexity, "engine": spec.engine.name, "tokens_scored": outcome.tokens_scored,
+            "perplexity": perplexity, "engine": engine, "tokens_scored": outcome.tokens_scored,
             "seconds": outcome.seconds,
             "tokens_per_second": round(outcome.tokens_scored / total_s, 1) if total_s > 0 else 0.0}
 

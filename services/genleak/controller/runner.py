@@ -15,12 +15,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from genleak.controller import stages
+from genleak.controller import sharding, stages
 from genleak.controller.clients import ServiceClients
 from genleak.controller.spec import GENERATED_CONDITIONS, ExperimentSpec, LabSpec
 from genleak.controller.sweep import Setting, stage_name
 from genleak.core.progress import Reporter
-from genleak.core.store import ArtifactRef
+from genleak.core.store import ArtifactRef, ArtifactStore
 from genleak.rpc.convert import ref_to_proto
 from genleak.v1 import common_pb2
 
@@ -54,9 +54,12 @@ class StageClock:
 
 
 class ExperimentRunner:
-    def __init__(self, clients: ServiceClients, lab_provider: LabProvider):
+    def __init__(self, clients: ServiceClients, lab_provider: LabProvider, store: ArtifactStore | None = None):
+        """`store` is needed to shard jobs (generator.shards, mia.shards > 1): the controller slices
+        their inputs and merges their outputs there (controller.sharding)."""
         self._clients = clients
         self._lab_provider = lab_provider
+        self._store = store
 
     def run(self, spec: ExperimentSpec, reporter: Reporter) -> dict[str, Any]:
         clock = StageClock()
@@ -106,7 +109,15 @@ class ExperimentRunner:
             return stages.extract(c.attacker, spec.attack, model_uri, inputs["pii_targets"], inputs["few_shot"],
                                   on_update)
         datasets = {k: inputs[k] for k in ("members", "nonmembers", "perplexity") if k in inputs}
+        if spec.mia.shards > 1:
+            return sharding.membership(self._sharding_store(), c.attacker, spec.mia, model_uri, datasets,
+                                       inputs.get("reference"), on_update)
         return stages.membership(c.attacker, spec.mia, model_uri, datasets, inputs.get("reference"), on_update)
+
+    def _sharding_store(self) -> ArtifactStore:
+        if self._store is None:
+            raise RuntimeError("sharded jobs need the runner's artifact store")
+        return self._store
 
     def _schedule(self, spec, inputs, pool: ThreadPoolExecutor, progress: "_StageProgress", clock: StageClock,
                   generation: dict[str, Any]) -> tuple[list[Future], list[Future]]:
@@ -165,9 +176,14 @@ class ExperimentRunner:
     def _generate(self, spec, inputs, condition: str, progress: "_StageProgress", clock: StageClock,
                   generation: dict[str, Any]) -> common_pb2.ArtifactRef:
         name = "generate" if condition == "generated" else f"generate[{condition}]"
-        ref, stats = clock.timed(name, lambda: stages.generate_dataset(
-            self._clients.generator, spec.generator, inputs["generator"], inputs["generation_source"],
-            progress.follow(name), scrub=condition == "generated-scrubbed"))
+        args = (self._clients.generator, spec.generator, inputs["generator"], inputs["generation_source"],
+                progress.follow(name))
+        scrub = condition == "generated-scrubbed"
+        if spec.generator.shards > 1:  # the spec allows shards for continuation only
+            ref, stats = clock.timed(name, lambda: sharding.generate_dataset(self._sharding_store(), *args,
+                                                                             scrub=scrub))
+        else:
+            ref, stats = clock.timed(name, lambda: stages.generate_dataset(*args, scrub=scrub))
         progress.stage_done(name)
         generation[condition] = {"task": spec.generator.task, "dataset": ref.uri, "stats": stats}
         return ref

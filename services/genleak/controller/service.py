@@ -36,7 +36,7 @@ class ExperimentRequest(Spec):
 class ControllerCore:
     def __init__(self, store: ArtifactStore, clients: ServiceClients, lab_provider: LabProvider):
         self.store = store
-        self._runner = ExperimentRunner(clients, lab_provider)
+        self._runner = ExperimentRunner(clients, lab_provider, store)
 
     @staticmethod
     def parse_request(spec_yaml: str, run_name: str = "") -> ExperimentRequest:

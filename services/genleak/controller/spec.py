@@ -70,6 +70,9 @@ class GeneratorSpec(Spec):
     scrub: ScrubConfig = Field(ScrubConfig(), description="How the generated-scrubbed condition replaces PII in the "
                                                           "prompts before generation (default: names and e-mails, "
                                                           "as the paper's replaced_data)")
+    shards: int = Field(1, ge=1, le=256, description="Split the continuation job into this many contiguous prompt "
+                        "shards, one generation job each, spread over the generator replicas and merged in order "
+                        "(1 = one job, as before; self_instruct is sequential and takes no shards)")
 
 
 class FineTuneSpec(Spec):
@@ -171,6 +174,9 @@ class MembershipSpec(Spec):
     fprs: list[float] = Field([0.01, 0.001], min_length=1, description="TPR is reported at these FPRs")
     seed: int = Field(0)
     checkpoints: Literal["all", "last"] = Field("all", description="Attack every epoch checkpoint or the last only")
+    shards: int = Field(1, ge=1, le=256, description="Score each model in this many membership-inference jobs over "
+                        "contiguous slices of the selected members and non-members, spread over the attacker "
+                        "replicas; the controller merges the scores and computes the metrics (1 = one job)")
 
 
 class ExperimentSpec(Spec):
@@ -198,6 +204,13 @@ class ExperimentSpec(Spec):
     def _membership_defaults_to_self_instruct(self) -> "ExperimentSpec":
         if self.scenario == "membership" and "task" not in self.generator.model_fields_set:
             object.__setattr__(self, "generator", self.generator.model_copy(update={"task": "self_instruct"}))
+        return self
+
+    @model_validator(mode="after")
+    def _self_instruct_is_not_sharded(self) -> "ExperimentSpec":
+        if self.generator.task == "self_instruct" and self.generator.shards > 1:
+            raise InvalidSpec("self_instruct generation is sequential (each round prompts with the instructions "
+                              "accepted so far) and cannot be sharded; use shards: 1", field="generator.shards")
         return self
 
     def generated_conditions(self) -> list[str]:

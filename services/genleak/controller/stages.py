@@ -45,6 +45,14 @@ def generate_dataset(stub, spec: GeneratorSpec, model_uri: str, source: common_p
                      on_update: OnUpdate, scrub: bool = False) -> tuple[common_pb2.ArtifactRef, dict[str, Any]]:
     """`source` is the prompts dataset (continuation) or the seed tasks (self_instruct); `scrub`
     replaces PII in it first (spec.scrub). Returns the generated dataset and the task's stats."""
+    request = generation_request(spec, model_uri, source, scrub)
+    job = run_job(lambda: stub.StartGeneration(request), stub, on_update)
+    return job.artifacts["dataset"], restore_ints(struct_to_dict(job.result))
+
+
+def generation_request(spec: GeneratorSpec, model_uri: str, source: common_pb2.ArtifactRef,
+                       scrub: bool = False) -> generator_pb2.StartGenerationRequest:
+    """The one StartGeneration request of an unsharded generation (controller.sharding slices it)."""
     s = spec.sampling
     request = generator_pb2.StartGenerationRequest(
         model=common_pb2.ModelRef(uri=model_uri), engine=_engine(spec.engine), dataset=source, task=spec.task)
@@ -62,8 +70,7 @@ def generate_dataset(stub, spec: GeneratorSpec, model_uri: str, source: common_p
         request.config.CopyFrom(dict_to_struct(spec.self_instruct))
     if scrub:
         request.scrub.CopyFrom(_scrub(spec.scrub))
-    job = run_job(lambda: stub.StartGeneration(request), stub, on_update)
-    return job.artifacts["dataset"], restore_ints(struct_to_dict(job.result))
+    return request
 
 
 def finetune(stub, spec: FineTuneSpec, setting: Setting, model_uri: str, dataset: common_pb2.ArtifactRef,
@@ -106,6 +113,13 @@ def extract(stub, spec: AttackSpec, model_uri: str, targets: common_pb2.Artifact
 def membership(stub, spec: MembershipSpec, model_uri: str, datasets: dict[str, common_pb2.ArtifactRef],
                reference_uri: str | None, on_update: OnUpdate) -> dict[str, Any]:
     """Membership inference on one model; `datasets` holds members, nonmembers (and perplexity)."""
+    request = membership_request(spec, model_uri, datasets, reference_uri)
+    return membership_result(run_job(lambda: stub.StartMembershipInference(request), stub, on_update))
+
+
+def membership_request(spec: MembershipSpec, model_uri: str, datasets: dict[str, common_pb2.ArtifactRef],
+                       reference_uri: str | None) -> attacker_pb2.StartMembershipInferenceRequest:
+    """The one StartMembershipInference request of an unsharded attack (controller.sharding slices it)."""
     params = attacker_pb2.MIAParams(min_words=spec.min_words, max_tokens=spec.max_tokens, n_bootstrap=spec.n_bootstrap,
                                     fprs=spec.fprs, seed=spec.seed, text_field=spec.text_field)
     if spec.n_samples is not None:
@@ -120,12 +134,21 @@ def membership(stub, spec: MembershipSpec, model_uri: str, datasets: dict[str, c
         request.reference_model.CopyFrom(common_pb2.ModelRef(uri=reference_uri))
     if "perplexity" in datasets:
         request.perplexity_dataset.CopyFrom(datasets["perplexity"])
-    job = run_job(lambda: stub.StartMembershipInference(request), stub, on_update)
-    result = struct_to_dict(job.result)
-    for key in ("n_members", "n_nonmembers", "tokens_scored"):
-        result[key] = int(result[key])
+    return request
+
+
+def membership_result(job: common_pb2.Job) -> dict[str, Any]:
+    result = mia_result_dict(job.result)
     result["scores_uri"] = job.artifacts["scores"].uri
     result["roc_uri"] = job.artifacts["roc"].uri
+    return result
+
+
+def mia_result_dict(struct) -> dict[str, Any]:
+    """A membership result as it reads from the job's Struct (every number a double, counts made ints again)."""
+    result = struct_to_dict(struct)
+    for key in ("n_members", "n_nonmembers", "tokens_scored"):
+        result[key] = int(result[key])
     return result
 
 

@@ -6,6 +6,9 @@ channel resolves `dns:///name:port` to every address (one A record per pod behin
 keeps one sub-channel per replica, and routes:
   * a request with a `job_id` to the replica that returned that job (found by asking each replica's
     `GetJob` when this client did not start it);
+  * a request carrying the `genleak-shard: <group>/<index>` metadata (the controller's shards of one
+    big job) to the replicas in the group's rendezvous order, shard i to the i-th (modulo their number):
+    N shards over N replicas land on N different replicas, and a repeated shard reaches the same one;
   * any other request by rendezvous hashing of its bytes over the live replicas: different requests
     spread over replicas, and a repeated `Start*` reaches the same replica, so it stays idempotent.
 The name is re-resolved every `refresh_s` seconds, so scaling up or down is picked up.
@@ -24,6 +27,12 @@ import grpc
 from genleak.v1 import common_pb2
 
 Resolver = Callable[[str, int], list[str]]
+SHARD_METADATA_KEY = "genleak-shard"
+
+
+def shard_metadata(group: str, index: int) -> tuple[tuple[str, str], ...]:
+    """Call metadata placing shard `index` of the shard set `group` (see JobAffinityChannel.route)."""
+    return ((SHARD_METADATA_KEY, f"{group}/{index}"),)
 
 
 def resolve_all(host: str, port: int) -> list[str]:
@@ -76,13 +85,20 @@ class JobAffinityChannel(grpc.Channel):
 
     # -- routing --
 
-    def route(self, method: str, request: Any) -> tuple[str, grpc.Channel]:
+    def route(self, method: str, request: Any, metadata: Any = None) -> tuple[str, grpc.Channel]:
         replicas = self.replicas()
         job_id = _job_id(request)
         if job_id:
             owner = self._owners.get(job_id) or self._find_owner(method, job_id, replicas)
             if owner in replicas:
                 return owner, replicas[owner]
+        shard = _shard(metadata)
+        if shard is not None:
+            group, index = shard
+            order = sorted(replicas, key=lambda a: hashlib.sha256(a.encode() + b"\0" + group.encode()).digest(),
+                           reverse=True)
+            address = order[index % len(order)]
+            return address, replicas[address]
         payload = request.SerializeToString(deterministic=True) if hasattr(request, "SerializeToString") else b""
         address = max(replicas, key=lambda a: hashlib.sha256(a.encode() + b"\0" + payload).digest())
         return address, replicas[address]
@@ -141,6 +157,15 @@ class JobAffinityChannel(grpc.Channel):
         return False
 
 
+def _shard(metadata: Any) -> tuple[str, int] | None:
+    for key, value in metadata or ():
+        if key == SHARD_METADATA_KEY:
+            group, _, index = str(value).rpartition("/")
+            if index.isdigit():
+                return group, int(index)
+    return None
+
+
 def _job_id(request: Any) -> str:
     descriptor = getattr(request, "DESCRIPTOR", None)
     return request.job_id if descriptor is not None and "job_id" in descriptor.fields_by_name else ""
@@ -150,8 +175,8 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):
     def __init__(self, channel: JobAffinityChannel, method: str, kwargs: dict):
         self._channel, self._method, self._kwargs = channel, method, kwargs
 
-    def _call(self, request):
-        address, replica = self._channel.route(self._method, request)
+    def _call(self, request, kwargs):
+        address, replica = self._channel.route(self._method, request, kwargs.get("metadata"))
         return address, replica.unary_unary(self._method, **self._kwargs)
 
     def _remember(self, address: str, response: Any) -> None:
@@ -160,19 +185,19 @@ class _UnaryUnary(grpc.UnaryUnaryMultiCallable):
             self._channel.remember(job_id, address)
 
     def __call__(self, request, *args, **kwargs):
-        address, call = self._call(request)
+        address, call = self._call(request, kwargs)
         response = call(request, *args, **kwargs)
         self._remember(address, response)
         return response
 
     def with_call(self, request, *args, **kwargs):
-        address, call = self._call(request)
+        address, call = self._call(request, kwargs)
         response, rpc = call.with_call(request, *args, **kwargs)
         self._remember(address, response)
         return response, rpc
 
     def future(self, request, *args, **kwargs):
-        address, call = self._call(request)
+        address, call = self._call(request, kwargs)
         future = call.future(request, *args, **kwargs)
         future.add_done_callback(lambda f: f.exception() is None and self._remember(address, f.result()))
         return future
@@ -183,5 +208,5 @@ class _UnaryStream(grpc.UnaryStreamMultiCallable):
         self._channel, self._method, self._kwargs = channel, method, kwargs
 
     def __call__(self, request, *args, **kwargs):
-        _, replica = self._channel.route(self._method, request)
+        _, replica = self._channel.route(self._method, request, kwargs.get("metadata"))
         return replica.unary_stream(self._method, **self._kwargs)(request, *args, **kwargs)

@@ -40,7 +40,20 @@ def dict_to_struct(data: dict[str, Any]) -> struct_pb2.Struct:
 
 
 def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(struct)
+    """A Struct as plain Python values; numbers stay floats and NaN is allowed (json_format refuses
+    it, and metrics such as an unbootstrapped confidence interval are NaN)."""
+    return _plain(struct)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, struct_pb2.Struct):
+        return {k: _plain(v) for k, v in value.fields.items()}
+    if isinstance(value, struct_pb2.ListValue):
+        return [_plain(v) for v in value.values]
+    kind = value.WhichOneof("kind")
+    if kind in ("struct_value", "list_value"):
+        return _plain(getattr(value, kind))
+    return None if kind in (None, "null_value") else getattr(value, kind)
 
 
 def restore_ints(value: Any) -> Any:

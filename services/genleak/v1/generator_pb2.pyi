@@ -9,16 +9,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ContinuationParams(_message.Message):
-    __slots__ = ("prompt_field", "max_prompt_tokens", "keep_prompt", "limit")
+    __slots__ = ("prompt_field", "max_prompt_tokens", "keep_prompt", "limit", "offset")
     PROMPT_FIELD_FIELD_NUMBER: _ClassVar[int]
     MAX_PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     KEEP_PROMPT_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
     prompt_field: str
     max_prompt_tokens: int
     keep_prompt: bool
     limit: int
-    def __init__(self, prompt_field: _Optional[str] = ..., max_prompt_tokens: _Optional[int] = ..., keep_prompt: _Optional[bool] = ..., limit: _Optional[int] = ...) -> None: ...
+    offset: int
+    def __init__(self, prompt_field: _Optional[str] = ..., max_prompt_tokens: _Optional[int] = ..., keep_prompt: _Optional[bool] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class StartGenerationRequest(_message.Message):
     __slots__ = ("model", "engine", "dataset", "task", "sampling", "continuation", "config", "scrub")

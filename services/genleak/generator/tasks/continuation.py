@@ -41,7 +41,9 @@ class ContinuationConfig(Spec):
     max_new_tokens: int = Field(1000, ge=1, description="Tokens generated per continuation")
     n: int = Field(1, ge=1, description="Continuations per prompt")
     seed: int = Field(0, description="Sampling seed")
-    limit: int | None = Field(None, ge=0, description="Use only the first N records; None = all")
+    limit: int | None = Field(None, ge=0, description="Use only the first N records (from offset); None = all")
+    offset: int = Field(0, ge=0, description="Skip the first N records (a shard of a bigger job); the scrub, "
+                                             "when asked, still sees every record, so surrogates match across shards")
 
     def sampling(self) -> SamplingConfig:
         return SamplingConfig(
@@ -77,8 +79,9 @@ def generate_continuations(
     reporter = reporter or NULL_REPORTER
     count = token_counter if callable(token_counter) else tokenizer_len_fn(Path(token_counter))
     started = time.perf_counter()
-    selected = records if config.limit is None else records[: config.limit]
-    prompts = [_prompt_of(rec, i, config) for i, rec in enumerate(selected)]
+    end = None if config.limit is None else config.offset + config.limit
+    selected = records[config.offset : end]
+    prompts = [_prompt_of(rec, config.offset + i, config) for i, rec in enumerate(selected)]
     kept = [i for i, p in enumerate(prompts) if count(p) < config.max_prompt_tokens]
     reporter.update(FILTER_STAGE, len(selected), len(selected), f"kept {len(kept)} of {len(selected)} prompts")
     generations = engine.generate([prompts[i] for i in kept], config.sampling(), reporter)
