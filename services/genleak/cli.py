@@ -86,10 +86,10 @@ def cmd_lab_build(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from genleak.cli_models import list_models_command, prepare_model_command
+    from genleak.cli_models import import_model_command, list_models_command, prepare_model_command
 
-    command = list_models_command if args.models_command == "list" else prepare_model_command
-    return command(args, _settings(args))
+    commands = {"list": list_models_command, "prepare": prepare_model_command, "import": import_model_command}
+    return commands[args.models_command](args, _settings(args))
 
 
 def cmd_data_import(args: argparse.Namespace) -> int:
@@ -186,6 +186,15 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("name", help="zoo model name, e.g. smollm2-135m-instruct (or zoo:<name>)")
         cmd.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
         cmd.set_defaults(func=cmd_models)
+    imp_model = models_sub.add_parser("import", help="publish a local HF model folder (or hf://org/name) as a "
+                                      "model artifact and print its URI")
+    imp_model.add_argument("source", help="model folder or hf://org/name[@revision]")
+    imp_model.add_argument("--allow-pickle", action="store_true",
+                           help="accept pickle-only weights (.bin/.pt): converted to safetensors with torch's "
+                                "weights-only loader (refuses code) before publishing")
+    imp_model.add_argument("--trust-remote-code", action="store_true", help="accept a folder shipping model code")
+    imp_model.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
+    imp_model.set_defaults(func=cmd_models)
     return parser
 
 

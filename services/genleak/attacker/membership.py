@@ -21,7 +21,7 @@ from genleak.attacker.mia.texts import SelectedTexts, TextSelection, select_text
 from genleak.core.errors import InvalidSpec
 from genleak.core.datasets import load_records, publish_records, require_dataset
 from genleak.core.jobs import JobOutput
-from genleak.core.models import require_model, resolve_model_dir
+from genleak.core.models import require_model, resolve_model
 from genleak.core.progress import Reporter
 from genleak.core.specs import ArtifactSpec, ModelSpec, Spec
 from genleak.core.store import ArtifactRef, ArtifactStore
@@ -113,9 +113,10 @@ class ScoreTextsSpec(Spec):
 
 
 def preflight_mia(store: ArtifactStore, spec: MIAJobSpec) -> None:
-    require_model(store, spec.model.uri)
+    require_model(store, spec.model.uri, allow_pickle=spec.model.allow_pickle)
     if spec.reference_model is not None:
-        require_model(store, spec.reference_model.uri, "reference_model.uri")
+        require_model(store, spec.reference_model.uri, "reference_model.uri",
+                      allow_pickle=spec.reference_model.allow_pickle)
     require_dataset(store, spec.members.uri, "members.uri")
     require_dataset(store, spec.nonmembers.uri, "nonmembers.uri")
     if spec.perplexity_dataset is not None:
@@ -131,11 +132,10 @@ def run_membership_inference(store: ArtifactStore, spec: MIAJobSpec, root: str, 
         heldout_sel = params.model_copy(update={"min_words": 0, "max_words": None})
         heldout = select_texts(load_records(store, _ref(spec.perplexity_dataset), "perplexity_dataset"),
                                heldout_sel, "perplexity_dataset").texts
-    reference_dir = (resolve_model_dir(store, spec.reference_model.uri, "reference_model.uri",
-                                       trust_remote_code=spec.reference_model.trust_remote_code)
+    reference_dir = (resolve_model(store, spec.reference_model, "reference_model.uri")
                      if spec.reference_model is not None else None)
     outcome = evaluate_membership(
-        resolve_model_dir(store, spec.model.uri, trust_remote_code=spec.model.trust_remote_code),
+        resolve_model(store, spec.model),
         members.texts, nonmembers.texts, spec.attack_configs(),
         spec.scoring_engine(), params.max_tokens, reference_dir,
         MetricOptions(tuple(params.fprs), params.n_bootstrap, params.seed), reporter, heldout)
@@ -174,11 +174,10 @@ def score_texts(store: ArtifactStore, spec: ScoreTextsSpec, reporter: Reporter) 
     attacks = {a.name: a.config for a in spec.attacks} or {n: {} for n in DEFAULT_ATTACKS}
     if "reference" in required_extras(attacks) and spec.reference_model is None:
         raise InvalidSpec("the reference attack needs a reference model", field="reference_model")
-    reference_dir = (resolve_model_dir(store, spec.reference_model.uri, "reference_model.uri",
-                                       trust_remote_code=spec.reference_model.trust_remote_code)
+    reference_dir = (resolve_model(store, spec.reference_model, "reference_model.uri")
                      if spec.reference_model is not None else None)
     engine = spec.engine.model_copy(update={"trust_remote_code": spec.model.trust_remote_code})
-    target_dir = resolve_model_dir(store, spec.model.uri, trust_remote_code=spec.model.trust_remote_code)
+    target_dir = resolve_model(store, spec.model)
     target, extras = score_with_extras(target_dir, list(spec.texts), attacks, engine, spec.max_tokens, reference_dir,
                                        reporter)
     scores = run_attacks(attacks, target, extras)

@@ -11,7 +11,7 @@ from genleak.attacker.pii_scan.job import (
 )
 from genleak.core.datasets import load_records, publish_records, require_dataset
 from genleak.core.jobs import JobOutput
-from genleak.core.models import require_model, resolve_model_dir
+from genleak.core.models import require_model, resolve_model
 from genleak.core.outputs import run_cached
 from genleak.core.pii_mask import salt_fingerprint
 from genleak.core.progress import NULL_REPORTER, Reporter
@@ -35,7 +35,7 @@ class AttackerCore:
         self.pii_salt = pii_salt  # value ids in PII outputs are salted with it (GENLEAK_PII_SALT)
 
     def preflight(self, spec: ExtractionJobSpec) -> None:
-        require_model(self.store, spec.model.uri)
+        require_model(self.store, spec.model.uri, allow_pickle=spec.model.allow_pickle)
         require_dataset(self.store, spec.targets.uri, "targets.uri")
         require_dataset(self.store, spec.few_shot.uri, "few_shot.uri")
 
@@ -67,7 +67,7 @@ class AttackerCore:
     def _attack(self, spec: ExtractionJobSpec, root: str, reporter: Reporter) -> JobOutput:
         targets = load_records(self.store, _ref(spec.targets), "targets")
         few_shot = load_records(self.store, _ref(spec.few_shot), "few_shot")
-        model_dir = resolve_model_dir(self.store, spec.model.uri, trust_remote_code=spec.model.trust_remote_code)
+        model_dir = resolve_model(self.store, spec.model)
         engine_config = spec.engine.model_copy(update={"trust_remote_code": spec.model.trust_remote_code})
         with self.engines.lease(model_dir, engine_config) as engine:
             result = run_extraction(engine, targets, few_shot, spec.params, reporter)

@@ -5,29 +5,49 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from genleak.core.errors import ModelNotFound, UnsafeArtifact
 from genleak.core.hub import fetch_hf_model, is_hf_uri, parse_hf_uri
+from genleak.core.pickles import PICKLE_SUFFIXES
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.core.store import ArtifactStore
 
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+if TYPE_CHECKING:
+    from genleak.core.specs import ModelSpec
+
 ZOO_PREFIX = "zoo:"  # genleak.zoo (imported lazily: it may convert with torch)
 
 
 def resolve_model_dir(store: ArtifactStore, uri: str, where: str = "model.uri",
-                      reporter: Reporter | None = None, trust_remote_code: bool | None = None) -> Path:
+                      reporter: Reporter | None = None, trust_remote_code: bool | None = None,
+                      allow_pickle: bool = False) -> Path:
     """Artifacts are fetched and hash-verified; plain local folders are used in place;
     `zoo:<name>` is converted into the store on first use, then fetched like any artifact.
     With `trust_remote_code` given (False or True), a folder shipping its own model code is refused
-    up front unless it is True (see `check_custom_code`); None leaves that to the loader."""
-    path = _resolve_model_dir(store, uri, where, reporter)
+    up front unless it is True (see `check_custom_code`); None leaves that to the loader.
+    Pickle-only weights are refused unless `allow_pickle`: then they are converted once to
+    safetensors with torch's weights-only unpickler (genleak.core.pickles), and every loader
+    downstream still reads safetensors only."""
+    path = _resolve_model_dir(store, uri, where, reporter, allow_pickle)
+    if allow_pickle and not any(path.glob("*.safetensors")):
+        from genleak.core.pickles import convert_pickle_checkpoint
+
+        path = convert_pickle_checkpoint(path, store.settings.cache_dir / "from-pickle", where)
     if trust_remote_code is not None:
         check_custom_code(path, trust_remote_code, where)
     return path
 
 
-def _resolve_model_dir(store: ArtifactStore, uri: str, where: str, reporter: Reporter | None) -> Path:
+def resolve_model(store: ArtifactStore, model: "ModelSpec", where: str = "model.uri",
+                  reporter: Reporter | None = None) -> Path:
+    """`resolve_model_dir` with a request's model reference and its safety switches."""
+    return resolve_model_dir(store, model.uri, where, reporter, trust_remote_code=model.trust_remote_code,
+                             allow_pickle=model.allow_pickle)
+
+
+def _resolve_model_dir(store: ArtifactStore, uri: str, where: str, reporter: Reporter | None,
+                       allow_pickle: bool = False) -> Path:
     if not uri:
         raise ModelNotFound(f"{where}: no model given")
     if uri.startswith(ZOO_PREFIX):
@@ -40,15 +60,16 @@ def _resolve_model_dir(store: ArtifactStore, uri: str, where: str, reporter: Rep
     if "://" in uri:
         if store.lookup(uri) is None:
             if uri.startswith("file://") and _is_dir(Path(uri[len("file://"):])):
-                return check_model_dir(Path(uri[len("file://"):]), where)
+                return check_model_dir(Path(uri[len("file://"):]), where, allow_pickle)
             raise ModelNotFound(f"{where}: no model artifact at {uri}")
-        return check_model_dir(store.fetch(uri), where)
-    return check_model_dir(Path(uri), where)
+        return check_model_dir(store.fetch(uri), where, allow_pickle)
+    return check_model_dir(Path(uri), where, allow_pickle)
 
 
-def check_model_dir(path: Path, where: str = "model.uri") -> Path:
+def check_model_dir(path: Path, where: str = "model.uri", allow_pickle: bool = False) -> Path:
     """Refuse missing folders and pickle-only checkpoints before any library loads them:
-    pickle weights can execute code on load, so only safetensors are accepted."""
+    pickle weights can execute code on load, so only safetensors are accepted (pickle-only
+    folders pass with `allow_pickle`, for conversion by the caller)."""
     path = Path(path)
     if not _is_dir(path):
         raise ModelNotFound(f"{where}: model folder not found: {path}")
@@ -56,8 +77,11 @@ def check_model_dir(path: Path, where: str = "model.uri") -> Path:
         raise ModelNotFound(f"{where}: {path} is not a model folder (no config.json)")
     if not any(path.glob("*.safetensors")):
         pickles = [p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES]
+        if pickles and allow_pickle:
+            return path
         if pickles:
-            raise UnsafeArtifact(f"{where}: {path} holds only pickle weights ({', '.join(pickles)}); safetensors required")
+            raise UnsafeArtifact(f"{where}: {path} holds only pickle weights ({', '.join(pickles)}); safetensors "
+                                 "required (allow_pickle converts them with torch's weights-only loader)")
         raise ModelNotFound(f"{where}: {path} has no safetensors weights")
     return path
 
@@ -78,7 +102,7 @@ def check_custom_code(path: Path, trust_remote_code: bool, where: str = "model.u
                                  f"set trust_remote_code to run it")
 
 
-def require_model(store: ArtifactStore, uri: str, where: str = "model.uri") -> None:
+def require_model(store: ArtifactStore, uri: str, where: str = "model.uri", allow_pickle: bool = False) -> None:
     """Cheap existence check at submission time, so a bad request fails before a job starts.
     A `zoo:` model must be known and in the store or installable; it is not converted here."""
     if uri.startswith(ZOO_PREFIX):
@@ -96,7 +120,7 @@ def require_model(store: ArtifactStore, uri: str, where: str = "model.uri") -> N
         raise ModelNotFound(f"{where}: no model artifact at {uri}")
     if not _is_dir(local):
         raise ModelNotFound(f"{where}: no model at {uri}")
-    check_model_dir(local, where)
+    check_model_dir(local, where, allow_pickle)
 
 
 def _is_dir(path: Path) -> bool:

@@ -66,6 +66,8 @@ class ModelSpec(Spec):
 
     uri: str = Field(min_length=1, description="Artifact URI or local folder of an HF causal LM")
     trust_remote_code: bool = Field(False, description="Run model code shipped with the checkpoint (off by default)")
+    allow_pickle: bool = Field(False, description="Accept pickle-only weights (.bin/.pt), converted once to "
+                                                  "safetensors with torch's weights-only loader (off by default)")
 
     @field_validator("uri")
     @classmethod

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from genleak.core.datasets import load_records, require_dataset
 from genleak.core.jobs import JobOutput
-from genleak.core.models import require_model, resolve_model_dir
+from genleak.core.models import require_model, resolve_model
 from genleak.core.outputs import run_cached
 from genleak.core.progress import Reporter
 from genleak.core.specs import ArtifactSpec, ModelSpec, Spec
@@ -26,7 +26,7 @@ class FinetunerCore:
         self.work_dir = work_dir
 
     def preflight(self, spec: FineTuneJobSpec) -> None:
-        require_model(self.store, spec.model.uri)
+        require_model(self.store, spec.model.uri, allow_pickle=spec.model.allow_pickle)
         require_dataset(self.store, spec.dataset.uri)
 
     def run_finetune(self, spec: FineTuneJobSpec, reporter: Reporter) -> JobOutput:
@@ -36,7 +36,7 @@ class FinetunerCore:
         from genleak.finetuner.train import finetune
 
         records = load_records(self.store, ArtifactRef(spec.dataset.uri, spec.dataset.sha256, "dataset"), "dataset")
-        model_dir = resolve_model_dir(self.store, spec.model.uri, trust_remote_code=spec.model.trust_remote_code)
+        model_dir = resolve_model(self.store, spec.model)
         # A stable work folder per spec lets an interrupted job resume from its last complete epoch.
         out_dir = self.work_dir / "finetune" / spec.spec_hash()[:32]
         result = finetune(model_dir, records, spec.finetune, out_dir, reporter)

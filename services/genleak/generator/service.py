@@ -8,7 +8,7 @@ from pydantic import Field
 
 from genleak.core.datasets import load_records, publish_records, require_dataset
 from genleak.core.jobs import JobOutput
-from genleak.core.models import require_model, resolve_model_dir
+from genleak.core.models import require_model, resolve_model
 from genleak.core.outputs import run_cached
 from genleak.core.progress import Reporter
 from genleak.core.specs import ArtifactSpec, ModelSpec, Spec, parse_spec
@@ -55,25 +55,25 @@ class GeneratorCore:
         self.engines = engines
 
     def preflight(self, spec: GenerationSpec) -> None:
-        require_model(self.store, spec.model.uri)
+        require_model(self.store, spec.model.uri, allow_pickle=spec.model.allow_pickle)
         require_dataset(self.store, spec.dataset.uri)
 
     def run_generation(self, spec: GenerationSpec, reporter: Reporter) -> JobOutput:
         return run_cached(self.store, "generation", spec, reporter, lambda root, r: self._generate_dataset(spec, root, r))
 
     def generate(self, spec: GenerateSpec) -> list[list[str]]:
-        require_model(self.store, spec.model.uri)
-        model_dir = resolve_model_dir(self.store, spec.model.uri, trust_remote_code=spec.model.trust_remote_code)
+        require_model(self.store, spec.model.uri, allow_pickle=spec.model.allow_pickle)
+        model_dir = resolve_model(self.store, spec.model)
         with self.engines.lease(model_dir, _engine_config(spec)) as engine:
             return engine.generate(list(spec.prompts), spec.sampling)
 
     def load_model(self, spec: "EngineModelSpec") -> None:
-        require_model(self.store, spec.model.uri)
-        model_dir = resolve_model_dir(self.store, spec.model.uri, trust_remote_code=spec.model.trust_remote_code)
+        require_model(self.store, spec.model.uri, allow_pickle=spec.model.allow_pickle)
+        model_dir = resolve_model(self.store, spec.model)
         self.engines.load(model_dir, _engine_config(spec))
 
     def unload_model(self, spec: "EngineModelSpec", all_engines: bool) -> int:
-        model_dir = resolve_model_dir(self.store, spec.model.uri)
+        model_dir = resolve_model(self.store, spec.model)  # the same folder load_model resolved
         return self.engines.unload(model_dir, None if all_engines else _engine_config(spec))
 
     def _generate_dataset(self, spec: GenerationSpec, root: str, reporter: Reporter) -> JobOutput:
@@ -83,7 +83,7 @@ class GeneratorCore:
         scrub_stats = None
         if spec.scrub is not None:
             records, scrub_stats = scrub_records(records, spec.scrub, task.text_fields(config), reporter)
-        model_dir = resolve_model_dir(self.store, spec.model.uri, trust_remote_code=spec.model.trust_remote_code)
+        model_dir = resolve_model(self.store, spec.model)
         with self.engines.lease(model_dir, _engine_config(spec)) as engine:
             out, stats = task.run(engine, model_dir, records, config, reporter)
         if scrub_stats is not None:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17genleak/v1/common.proto\x12\ngenleak.v1\x1a\x1cgoogle/protobuf/struct.proto\"8\n\x0b\x41rtifactRef\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"2\n\x08ModelRef\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x19\n\x11trust_remote_code\x18\x02 \x01(\x08\"G\n\x08Progress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x0c\n\x04\x64one\x18\x02 \x01(\x03\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x0f\n\x07message\x18\x04 \x01(\t\")\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xf5\x02\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.genleak.v1.JobState\x12&\n\x08progress\x18\x04 \x01(\x0b\x32\x14.genleak.v1.Progress\x12#\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x14.genleak.v1.JobError\x12\x31\n\tartifacts\x18\x06 \x03(\x0b\x32\x1e.genleak.v1.Job.ArtifactsEntry\x12\'\n\x06result\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06\x63\x61\x63hed\x18\x08 \x01(\x08\x12\x12\n\ncreated_at\x18\t \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\n \x01(\x01\x1aI\n\x0e\x41rtifactsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x05value\x18\x02 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef:\x02\x38\x01\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xd8\x01\n\x0eSamplingParams\x12\x18\n\x0btemperature\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\x05top_k\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x1b\n\x0emax_new_tokens\x18\x04 \x01(\x05H\x03\x88\x01\x01\x12\x0e\n\x01n\x18\x05 \x01(\x05H\x04\x88\x01\x01\x12\x11\n\x04seed\x18\x06 \x01(\x03H\x05\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_kB\x08\n\x06_top_pB\x11\n\x0f_max_new_tokensB\x04\n\x02_nB\x07\n\x05_seed\"\xad\x01\n\x0c\x45ngineParams\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x64type\x18\x02 \x01(\t\x12\x17\n\nbatch_size\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x1a\n\rmax_model_len\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x0ckv_cache_gib\x18\x05 \x01(\x01H\x02\x88\x01\x01\x42\r\n\x0b_batch_sizeB\x10\n\x0e_max_model_lenB\x0f\n\r_kv_cache_gib\"\xfe\x02\n\x11PIIAnalyzerParams\x12\x12\n\nnlp_engine\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x1c\n\x0fscore_threshold\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08\x65ntities\x18\x05 \x03(\t\x12\x43\n\x0brecognizers\x18\x06 \x03(\x0b\x32..genleak.v1.PIIAnalyzerParams.RecognizersEntry\x12\x15\n\rphone_regions\x18\x07 \x03(\t\x12\x1a\n\rtrim_newlines\x18\x08 \x01(\x08H\x01\x88\x01\x01\x12\x1d\n\x10resolve_overlaps\x18\t \x01(\x08H\x02\x88\x01\x01\x1a\x32\n\x10RecognizersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x08:\x02\x38\x01\x42\x12\n\x10_score_thresholdB\x10\n\x0e_trim_newlinesB\x13\n\x11_resolve_overlaps*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17genleak/v1/common.proto\x12\ngenleak.v1\x1a\x1cgoogle/protobuf/struct.proto\"8\n\x0b\x41rtifactRef\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"H\n\x08ModelRef\x12\x0b\n\x03uri\x18\x01 \x01(\t\x12\x19\n\x11trust_remote_code\x18\x02 \x01(\x08\x12\x14\n\x0c\x61llow_pickle\x18\x03 \x01(\x08\"G\n\x08Progress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x0c\n\x04\x64one\x18\x02 \x01(\x03\x12\r\n\x05total\x18\x03 \x01(\x03\x12\x0f\n\x07message\x18\x04 \x01(\t\")\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xf5\x02\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.genleak.v1.JobState\x12&\n\x08progress\x18\x04 \x01(\x0b\x32\x14.genleak.v1.Progress\x12#\n\x05\x65rror\x18\x05 \x01(\x0b\x32\x14.genleak.v1.JobError\x12\x31\n\tartifacts\x18\x06 \x03(\x0b\x32\x1e.genleak.v1.Job.ArtifactsEntry\x12\'\n\x06result\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06\x63\x61\x63hed\x18\x08 \x01(\x08\x12\x12\n\ncreated_at\x18\t \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\n \x01(\x01\x1aI\n\x0e\x41rtifactsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x05value\x18\x02 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef:\x02\x38\x01\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"\xd8\x01\n\x0eSamplingParams\x12\x18\n\x0btemperature\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x12\n\x05top_k\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x12\n\x05top_p\x18\x03 \x01(\x01H\x02\x88\x01\x01\x12\x1b\n\x0emax_new_tokens\x18\x04 \x01(\x05H\x03\x88\x01\x01\x12\x0e\n\x01n\x18\x05 \x01(\x05H\x04\x88\x01\x01\x12\x11\n\x04seed\x18\x06 \x01(\x03H\x05\x88\x01\x01\x42\x0e\n\x0c_temperatureB\x08\n\x06_top_kB\x08\n\x06_top_pB\x11\n\x0f_max_new_tokensB\x04\n\x02_nB\x07\n\x05_seed\"\xad\x01\n\x0c\x45ngineParams\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x64type\x18\x02 \x01(\t\x12\x17\n\nbatch_size\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x1a\n\rmax_model_len\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x19\n\x0ckv_cache_gib\x18\x05 \x01(\x01H\x02\x88\x01\x01\x42\r\n\x0b_batch_sizeB\x10\n\x0e_max_model_lenB\x0f\n\r_kv_cache_gib\"\xfe\x02\n\x11PIIAnalyzerParams\x12\x12\n\nnlp_engine\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08language\x18\x03 \x01(\t\x12\x1c\n\x0fscore_threshold\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08\x65ntities\x18\x05 \x03(\t\x12\x43\n\x0brecognizers\x18\x06 \x03(\x0b\x32..genleak.v1.PIIAnalyzerParams.RecognizersEntry\x12\x15\n\rphone_regions\x18\x07 \x03(\t\x12\x1a\n\rtrim_newlines\x18\x08 \x01(\x08H\x01\x88\x01\x01\x12\x1d\n\x10resolve_overlaps\x18\t \x01(\x08H\x02\x88\x01\x01\x1a\x32\n\x10RecognizersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x08:\x02\x38\x01\x42\x12\n\x10_score_thresholdB\x10\n\x0e_trim_newlinesB\x13\n\x11_resolve_overlaps*\x9a\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10JOB_STATE_QUEUED\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,32 +36,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_JOB_ARTIFACTSENTRY']._serialized_options = b'8\001'
   _globals['_PIIANALYZERPARAMS_RECOGNIZERSENTRY']._loaded_options = None
   _globals['_PIIANALYZERPARAMS_RECOGNIZERSENTRY']._serialized_options = b'8\001'
-  _globals['_JOBSTATE']._serialized_start=1556
-  _globals['_JOBSTATE']._serialized_end=1710
+  _globals['_JOBSTATE']._serialized_start=1578
+  _globals['_JOBSTATE']._serialized_end=1732
   _globals['_ARTIFACTREF']._serialized_start=69
   _globals['_ARTIFACTREF']._serialized_end=125
   _globals['_MODELREF']._serialized_start=127
-  _globals['_MODELREF']._serialized_end=177
-  _globals['_PROGRESS']._serialized_start=179
-  _globals['_PROGRESS']._serialized_end=250
-  _globals['_JOBERROR']._serialized_start=252
-  _globals['_JOBERROR']._serialized_end=293
-  _globals['_JOB']._serialized_start=296
-  _globals['_JOB']._serialized_end=669
-  _globals['_JOB_ARTIFACTSENTRY']._serialized_start=596
-  _globals['_JOB_ARTIFACTSENTRY']._serialized_end=669
-  _globals['_GETJOBREQUEST']._serialized_start=671
-  _globals['_GETJOBREQUEST']._serialized_end=702
-  _globals['_WATCHJOBREQUEST']._serialized_start=704
-  _globals['_WATCHJOBREQUEST']._serialized_end=737
-  _globals['_CANCELJOBREQUEST']._serialized_start=739
-  _globals['_CANCELJOBREQUEST']._serialized_end=773
-  _globals['_SAMPLINGPARAMS']._serialized_start=776
-  _globals['_SAMPLINGPARAMS']._serialized_end=992
-  _globals['_ENGINEPARAMS']._serialized_start=995
-  _globals['_ENGINEPARAMS']._serialized_end=1168
-  _globals['_PIIANALYZERPARAMS']._serialized_start=1171
-  _globals['_PIIANALYZERPARAMS']._serialized_end=1553
-  _globals['_PIIANALYZERPARAMS_RECOGNIZERSENTRY']._serialized_start=1444
-  _globals['_PIIANALYZERPARAMS_RECOGNIZERSENTRY']._serialized_end=1494
+  _globals['_MODELREF']._serialized_end=199
+  _globals['_PROGRESS']._serialized_start=201
+  _globals['_PROGRESS']._serialized_end=272
+  _globals['_JOBERROR']._serialized_start=274
+  _globals['_JOBERROR']._serialized_end=315
+  _globals['_JOB']._serialized_start=318
+  _globals['_JOB']._serialized_end=691
+  _globals['_JOB_ARTIFACTSENTRY']._serialized_start=618
+  _globals['_JOB_ARTIFACTSENTRY']._serialized_end=691
+  _globals['_GETJOBREQUEST']._serialized_start=693
+  _globals['_GETJOBREQUEST']._serialized_end=724
+  _globals['_WATCHJOBREQUEST']._serialized_start=726
+  _globals['_WATCHJOBREQUEST']._serialized_end=759
+  _globals['_CANCELJOBREQUEST']._serialized_start=761
+  _globals['_CANCELJOBREQUEST']._serialized_end=795
+  _globals['_SAMPLINGPARAMS']._serialized_start=798
+  _globals['_SAMPLINGPARAMS']._serialized_end=1014
+  _globals['_ENGINEPARAMS']._serialized_start=1017
+  _globals['_ENGINEPARAMS']._serialized_end=1190
+  _globals['_PIIANALYZERPARAMS']._serialized_start=1193
+  _globals['_PIIANALYZERPARAMS']._serialized_end=1575
+  _globals['_PIIANALYZERPARAMS_RECOGNIZERSENTRY']._serialized_start=1466
+  _globals['_PIIANALYZERPARAMS_RECOGNIZERSENTRY']._serialized_end=1516
 # @@protoc_insertion_point(module_scope)

@@ -34,12 +34,14 @@ class ArtifactRef(_message.Message):
     def __init__(self, uri: _Optional[str] = ..., sha256: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
 
 class ModelRef(_message.Message):
-    __slots__ = ("uri", "trust_remote_code")
+    __slots__ = ("uri", "trust_remote_code", "allow_pickle")
     URI_FIELD_NUMBER: _ClassVar[int]
     TRUST_REMOTE_CODE_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_PICKLE_FIELD_NUMBER: _ClassVar[int]
     uri: str
     trust_remote_code: bool
-    def __init__(self, uri: _Optional[str] = ..., trust_remote_code: _Optional[bool] = ...) -> None: ...
+    allow_pickle: bool
+    def __init__(self, uri: _Optional[str] = ..., trust_remote_code: _Optional[bool] = ..., allow_pickle: _Optional[bool] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("stage", "done", "total", "message")

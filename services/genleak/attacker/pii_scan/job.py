@@ -26,7 +26,7 @@ from genleak.attacker.pii_scan.scan import Finding, count_by_type, match_finding
 from genleak.core.datasets import load_records, publish_records, require_dataset
 from genleak.core.errors import InvalidSpec
 from genleak.core.jobs import JobOutput
-from genleak.core.models import require_model, resolve_model_dir
+from genleak.core.models import require_model, resolve_model
 from genleak.core.pii_mask import mask_value, pii_id, salt_fingerprint
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.core.specs import ArtifactSpec, ModelSpec, Spec
@@ -83,7 +83,7 @@ class DetectPIISpec(Spec):
 
 def preflight_pii_scan(store: ArtifactStore, spec: PIIScanJobSpec) -> None:
     if spec.model is not None:
-        require_model(store, spec.model.uri)
+        require_model(store, spec.model.uri, allow_pickle=spec.model.allow_pickle)
     for where, ref in _datasets(spec):
         require_dataset(store, ref.uri, f"{where}.uri")
 
@@ -180,7 +180,7 @@ def _sample(store: ArtifactStore, engines: EngineCache, spec: PIIScanJobSpec, re
     assert spec.model is not None and spec.samples is not None
     prompts = (load_records(store, _ref(spec.samples.prompts), "samples.prompts")
                if spec.samples.prompts is not None else None)
-    model_dir = resolve_model_dir(store, spec.model.uri, trust_remote_code=spec.model.trust_remote_code)
+    model_dir = resolve_model(store, spec.model)
     engine_config = spec.engine.model_copy(update={"trust_remote_code": spec.model.trust_remote_code})
     with engines.lease(model_dir, engine_config) as engine:
         return generate_samples(engine, model_dir, spec.samples, prompts, engine_config.batch_size, reporter)
