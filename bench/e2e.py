@@ -157,7 +157,8 @@ def main() -> None:
           f"{'meets target' if outside < 0.05 else 'ABOVE target'}); orchestration/gRPC/other "
           f"{split['other'] / wall:.1%}, storage {split['store'] / wall:.1%}, loading/saving "
           f"{split['load/save'] / wall:.1%}")
-    common.write_json("e2e", {
+    name = "e2e" if args.spec == "examples/tiny.yaml" else f"e2e_{Path(args.spec).stem}"
+    common.write_json(name, {
         "spec": args.spec, "wall_s": wall, "stage_seconds": stages, "split_s": split,
         "outside_compute_share": outside, "target": "< 5% outside model compute",
         "calls": {k: {"n": len(v), "seconds": sum(v)} for k, v in by_call.items()},
