@@ -82,9 +82,9 @@ def _controller_address(args: argparse.Namespace, settings: Settings, stack: Exi
 
 def _copy_report(report_dir: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("report.md", "report.html", "report.json", "roc.png"):
-        if (report_dir / name).exists():
-            shutil.copyfile(report_dir / name, out / name)
+    for path in report_dir.iterdir():  # report.md/.html/.json and the ROC figures (roc.png, roc-<i>.png)
+        if path.is_file() and path.name != "MANIFEST.json":
+            shutil.copyfile(path, out / path.name)
 
 
 class _ProgressBar:

@@ -44,3 +44,22 @@ def test_learning_rate_by_seed_sweep(tmp_path):
     groups = {r["group"]: r for r in report["per_setting"]["fuzzy"] if r["condition"] == "original"}
     assert set(groups) == {"lora lr=0.001", "lora lr=0.003"} and all(r["seeds"] == 2 for r in groups.values())
     assert "per setting, last epoch: mean ± sd over seeds" in proc.stdout
+
+
+def test_two_targets_run_the_experiment_once_each_in_one_report(tmp_path):
+    spec = tmp_path / "targets.yaml"
+    text = SPEC.replace("name: sweep", "name: two-targets").replace("learning_rate: [1.0e-3, 3.0e-3]",
+                                                                      "learning_rate: 1.0e-3").replace("seed: [1, 2]",
+                                                                                                      "seed: 1")
+    spec.write_text(text + "targets: [lab:target, lab:generator]\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "services"), "GENLEAK_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "-m", "genleak", "run", str(spec), "--store", str(tmp_path / "store"),
+                           "--out", str(tmp_path / "out"), "--no-progress"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [entry["report"]["conditions"] for entry in report["targets"]] == [["base", "original"]] * 2
+    first, second = (entry["report"]["inputs"]["target"] for entry in report["targets"])
+    assert first != second  # the lab's target, then its generator model, each tuned and attacked
+    assert "## Target 1: " in proc.stdout and "## Target 2: " in proc.stdout
+    assert (tmp_path / "out" / "report.html").read_text().count("<h1>Target ") == 2

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from genleak.core.errors import ArtifactNotFound
-from genleak.core.progress import Reporter
+from genleak.core.progress import ForwardingReporter, Reporter
 from genleak.core.store import ArtifactStore
 from genleak.core.store.objects import join_key
 from genleak.core.store.registry import open_store
@@ -59,7 +59,7 @@ class RunJournal:
             inner.update(stage, done, total, message)
             self.progress(done, total, message)
 
-        return _Forwarding(forward, inner)
+        return ForwardingReporter(forward, inner)
 
     def progress(self, done: int, total: int, detail: str) -> None:
         with self._lock:
@@ -77,24 +77,6 @@ class RunJournal:
         objects, prefix = open_store(self._execution.uri(self._store), self._store.settings)
         objects.put_bytes(join_key(prefix, STATUS_NAME), json.dumps(self._status, indent=1, sort_keys=True).encode())
         self._last_write = time.monotonic()
-
-
-class _Forwarding(Reporter):
-    """A Reporter whose updates go to `forward` and whose cancel flag is the inner reporter's."""
-
-    def __init__(self, forward, inner: Reporter):
-        super().__init__(forward)
-        self._inner = inner
-
-    def check(self) -> None:
-        self._inner.check()
-
-    def cancel(self) -> None:
-        self._inner.cancel()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._inner.cancelled
 
 
 def list_executions(store: ArtifactStore, run: str) -> list[dict[str, Any]]:

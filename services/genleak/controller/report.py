@@ -257,3 +257,24 @@ def scan_label(scan: dict[str, Any]) -> str:
 
 def _ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+# ---- several targets: one report per target, in one document ------------------------------------
+
+def combine_target_reports(run_name: str, scenario: str, reports: list[dict[str, Any]],
+                           provenance: dict[str, Any]) -> dict[str, Any]:
+    """The report of a `targets:` spec: each target's full report, in spec order."""
+    return {"run": run_name, "scenario": scenario, "provenance": provenance,
+            "targets": [{"target": r["inputs"].get("target", ""), "report": r} for r in reports]}
+
+
+def render_any_markdown(report: dict[str, Any], roc_files: list[str | None] | str | None = None) -> str:
+    """report.md of a single-target report, or of a combined one (a section per target)."""
+    if "targets" not in report:
+        return render_markdown(report, roc_files if isinstance(roc_files, str) or roc_files is None else roc_files[0])
+    roc_files = roc_files if isinstance(roc_files, list) else [None] * len(report["targets"])
+    lines = [f"# genleak report: {report['run']} ({len(report['targets'])} targets)", ""]
+    for index, (entry, roc) in enumerate(zip(report["targets"], roc_files), start=1):
+        body = render_markdown(entry["report"], roc).splitlines()[1:]  # its own title gives way to the section
+        lines += [f"## Target {index}: {entry['target']}", *[("#" + l if l.startswith("#") else l) for l in body]]
+    return "\n".join(lines) + "\n"

@@ -41,11 +41,18 @@ CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 def render_html(report: dict[str, Any], figures: dict[str, bytes] | None = None) -> str:
     """The whole page. `figures`: extra PNGs by file name (scenario B: {"roc.png": ...})."""
     figures = figures or {}
-    if report["scenario"] == "membership":
-        body = _membership_body(report, figures)
-    else:
-        body = _extraction_body(report)
-    return _page(f"genleak report: {report['run']}", body + _provenance(report))
+    if "targets" in report:  # a `targets:` spec: each target's report in its own section
+        parts = []
+        for index, entry in enumerate(report["targets"], start=1):
+            own = {"roc.png": figures[f"roc-{index}.png"]} if f"roc-{index}.png" in figures else {}
+            parts.append(f"<section class=\"target\">\n<h1>Target {index}: {esc(entry['target'])}</h1>\n"
+                         + _body(entry["report"], own) + _provenance(entry["report"]) + "</section>\n")
+        return _page(f"genleak report: {report['run']} ({len(report['targets'])} targets)", "".join(parts))
+    return _page(f"genleak report: {report['run']}", _body(report, figures) + _provenance(report))
+
+
+def _body(report: dict[str, Any], figures: dict[str, bytes]) -> str:
+    return _membership_body(report, figures) if report["scenario"] == "membership" else _extraction_body(report)
 
 
 # ---- building blocks (every report string goes through esc) ----

@@ -13,14 +13,14 @@ from pydantic import Field
 
 import genleak
 from genleak.controller.clients import ServiceClients
-from genleak.controller.report import build_report, render_markdown
+from genleak.controller.report import build_report, combine_target_reports, render_any_markdown
 from genleak.controller.report_html import render_html
 from genleak.controller.journal import Execution, RunJournal, new_stamp
 from genleak.controller.report_leakage import leaked_values
 from genleak.controller.runner import ExperimentRunner, LabProvider
 from genleak.controller.spec import ExperimentSpec, load_spec_text
 from genleak.core.jobs import JobOutput
-from genleak.core.progress import Reporter
+from genleak.core.progress import ForwardingReporter, Reporter
 from genleak.core.errors import Cancelled, InvalidSpec
 from genleak.core.specs import Spec, parse_spec
 from genleak.core.store import ArtifactStore
@@ -53,37 +53,55 @@ class ControllerCore:
         started = time.time()
         execution = Execution(request.run_name, request.spec_hash()[:16], new_stamp())
         journal = RunJournal(self.store, execution)
+        spec = request.spec
         try:
-            outcome = self._runner.run(request.spec, journal.reporter(reporter))
-            provenance = {**_provenance(request, started), "input_sha256": outcome.get("input_sha256", {}),
-                          "execution": execution.stamp}
-            report = build_report(request.spec, request.run_name, outcome, provenance)
-            if report.get("leakage"):
-                report["leaked_values"] = leaked_values(self.store, report["leakage"])
+            targets = spec.target_list()
+            reports = [self._run_target(request, spec.for_target(t) if spec.targets else spec, started, execution,
+                                        _prefixed(journal.reporter(reporter), i, len(targets)))
+                       for i, t in enumerate(targets, start=1)]
+            report = reports[0] if not spec.targets else combine_target_reports(
+                request.run_name, spec.scenario, reports,
+                {**_provenance(request, started), "execution": execution.stamp})
             ref = self._publish(execution, request, report)
         except BaseException as exc:
             journal.finish("cancelled" if isinstance(exc, Cancelled) else "failed", error=str(exc)[:2000])
             raise
         journal.finish("succeeded", report_uri=ref.uri)
-        summary = {"report_uri": ref.uri, "wall_seconds": provenance["wall_seconds"]}
-        keys = ("best", "relative_change_vs_base") if request.spec.scenario == "extraction" else (
+        summary = {"report_uri": ref.uri, "wall_seconds": round(time.time() - started, 2)}
+        keys = ("best", "relative_change_vs_base") if spec.scenario == "extraction" else (
             "table", "relative_auc_change_vs_base")
-        summary.update({k: report[k] for k in keys})
+        if spec.targets:
+            summary["targets"] = {entry["target"]: {k: entry["report"][k] for k in keys} for entry in report["targets"]}
+        else:
+            summary.update({k: report[k] for k in keys})
         return JobOutput(artifacts={"report": ref}, result=summary)
+
+    def _run_target(self, request: ExperimentRequest, spec: ExperimentSpec, started: float, execution: Execution,
+                    reporter: Reporter) -> dict[str, Any]:
+        outcome = self._runner.run(spec, reporter)
+        provenance = {**_provenance(request, started), "input_sha256": outcome.get("input_sha256", {}),
+                      "execution": execution.stamp}
+        report = build_report(spec, request.run_name, outcome, provenance)
+        if report.get("leakage"):
+            report["leaked_values"] = leaked_values(self.store, report["leakage"])
+        return report
 
     def _publish(self, execution: Execution, request: ExperimentRequest, report: dict[str, Any]):
         # One report per execution (stage times and cache hits differ between reruns of one spec).
         uri = execution.uri(self.store, "report")
         with tempfile.TemporaryDirectory(prefix="genleak-report-") as tmp:
-            roc_file = self._roc_figure(report, Path(tmp))
-            (Path(tmp) / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True))
-            (Path(tmp) / "report.md").write_text(render_markdown(report, roc_file))
-            figures = {roc_file: (Path(tmp) / roc_file).read_bytes()} if roc_file else {}
-            (Path(tmp) / "report.html").write_text(render_html(report, figures), encoding="utf-8")
-            return self.store.publish(Path(tmp), uri, kind="report", meta={"spec_hash": request.spec_hash()})
+            folder = Path(tmp)
+            singles = [e["report"] for e in report["targets"]] if "targets" in report else [report]
+            names = ["roc.png"] if len(singles) == 1 else [f"roc-{i}.png" for i in range(1, len(singles) + 1)]
+            roc_files = [self._roc_figure(r, folder, name) for r, name in zip(singles, names)]
+            (folder / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True))
+            (folder / "report.md").write_text(render_any_markdown(report, roc_files if len(singles) > 1 else roc_files[0]))
+            figures = {name: (folder / name).read_bytes() for name in roc_files if name}
+            (folder / "report.html").write_text(render_html(report, figures), encoding="utf-8")
+            return self.store.publish(folder, uri, kind="report", meta={"spec_hash": request.spec_hash()})
 
-    def _roc_figure(self, report: dict[str, Any], folder: Path) -> str | None:
-        """roc.png of a membership report: each condition's last attacked checkpoint, read from
+    def _roc_figure(self, report: dict[str, Any], folder: Path, name: str = "roc.png") -> str | None:
+        """A ROC figure of a membership report: each condition's last attacked checkpoint, read from
         the MIA jobs' roc artifacts (the store is how services hand over bulk data)."""
         if report["scenario"] != "membership" or not report["checkpoints"]:
             return None
@@ -94,8 +112,19 @@ class ControllerCore:
             last[row["condition"]] = row
         curves = {c: json.loads((self.store.fetch(row["roc_uri"]) / "metrics.json").read_text())
                   for c, row in last.items()}
-        plot_condition_rocs(curves, folder / "roc.png")
-        return "roc.png"
+        plot_condition_rocs(curves, folder / name)
+        return name
+
+
+def _prefixed(inner: Reporter, index: int, count: int) -> Reporter:
+    """Progress of target `index` of `count`: the message says which (nothing added for one target)."""
+    if count == 1:
+        return inner
+
+    def forward(stage: str, done: int, total: int, message: str = "") -> None:
+        inner.update(stage, done, total, f"target {index}/{count}: {message}")
+
+    return ForwardingReporter(forward, inner)
 
 
 def _provenance(request: ExperimentRequest, started: float) -> dict[str, Any]:

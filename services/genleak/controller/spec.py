@@ -185,6 +185,9 @@ class ExperimentSpec(Spec):
     lab: LabSpec | None = Field(LabSpec(), description="Build/reuse the built-in lab; null when all inputs are given")
     data: DataSpec = DataSpec()
     target: str = Field("lab:target", description="Target model to fine-tune and attack")
+    targets: list[str] | None = Field(None, min_length=1,
+                                      description="Several target models instead of `target`: the experiment runs "
+                                                  "once per target (lab and generated data shared), one report")
     generator: GeneratorSpec = GeneratorSpec()
     finetune: FineTuneSpec = FineTuneSpec()
     attack: AttackSpec = AttackSpec()
@@ -192,6 +195,26 @@ class ExperimentSpec(Spec):
     leakage: LeakageSpec | None = Field(LeakageSpec(), description="Untargeted PII leakage scan per condition "
                                                                  "(scenario A); null to skip")
     conditions: list[Condition] = Field(["base", "original", "generated"], min_length=1)
+
+    @field_validator("targets")
+    @classmethod
+    def _unique_targets(cls, targets: list[str] | None) -> list[str] | None:
+        if targets is not None and len(set(targets)) != len(targets):
+            raise ValueError("a target is listed twice")
+        return targets
+
+    @model_validator(mode="after")
+    def _target_or_targets(self) -> "ExperimentSpec":
+        if self.targets is not None and "target" in self.model_fields_set:
+            raise InvalidSpec("give `target` or `targets`, not both", field="targets")
+        return self
+
+    def target_list(self) -> list[str]:
+        return list(self.targets) if self.targets else [self.target]
+
+    def for_target(self, target: str) -> "ExperimentSpec":
+        """This experiment with one target (what the runner runs)."""
+        return self.model_copy(update={"target": target, "targets": None})
 
     @field_validator("conditions")
     @classmethod
@@ -224,7 +247,7 @@ class ExperimentSpec(Spec):
 
     def references(self) -> list[str]:
         """Every model/dataset reference this experiment reads."""
-        refs = [self.target]
+        refs = self.target_list()
         if self.generated_conditions():
             refs += [self.generator.model, self.data.seed_tasks if self.generator.task == "self_instruct"
                      else self.data.prompts]

@@ -39,4 +39,22 @@ class Reporter:
         return self._cancel.is_set()
 
 
+class ForwardingReporter(Reporter):
+    """Updates go to `forward(stage, done, total, message)`; cancellation is the inner reporter's."""
+
+    def __init__(self, forward: ProgressCallback, inner: Reporter):
+        super().__init__(forward)
+        self._inner = inner
+
+    def check(self) -> None:
+        self._inner.check()
+
+    def cancel(self) -> None:
+        self._inner.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._inner.cancelled
+
+
 NULL_REPORTER = Reporter()
