@@ -4,6 +4,8 @@ inference (scores, ROC, metrics; see membership.py) and the untargeted PII leaka
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from genleak.attacker.membership import MIAJobSpec, ScoreTextsSpec, preflight_mia, run_membership_inference, score_texts
 from genleak.attacker.pii import ExtractionConfig, run_extraction
 from genleak.attacker.pii_scan.job import (
@@ -26,6 +28,10 @@ class ExtractionJobSpec(Spec):
     targets: ArtifactSpec
     few_shot: ArtifactSpec
     params: ExtractionConfig = ExtractionConfig()
+    perplexity_dataset: ArtifactSpec | None = Field(None, description="Held-out texts: the model's perplexity "
+                                                                      "(utility) is reported beside the attack")
+    perplexity_samples: int = Field(200, ge=1, le=100_000, description="Records of perplexity_dataset scored")
+    perplexity_field: str = Field("text", min_length=1, description="Record field holding the text")
 
 
 class AttackerCore:
@@ -38,6 +44,8 @@ class AttackerCore:
         require_model(self.store, spec.model.uri, allow_pickle=spec.model.allow_pickle)
         require_dataset(self.store, spec.targets.uri, "targets.uri")
         require_dataset(self.store, spec.few_shot.uri, "few_shot.uri")
+        if spec.perplexity_dataset is not None:
+            require_dataset(self.store, spec.perplexity_dataset.uri, "perplexity_dataset.uri")
 
     def run_extraction(self, spec: ExtractionJobSpec, reporter: Reporter) -> JobOutput:
         return run_cached(self.store, "extraction", spec, reporter, lambda root, r: self._attack(spec, root, r))
@@ -74,7 +82,23 @@ class AttackerCore:
         # The per-target rows hold real PII: they stay in the store, never in RPC results or reports.
         outputs = publish_records(self.store, result.row_dicts(), f"{root}/outputs",
                                   meta={"contains_pii": True, "model": spec.model.uri})
-        return JobOutput(artifacts={"outputs": outputs}, result=result.summary())
+        summary = result.summary()
+        if spec.perplexity_dataset is not None:
+            summary["perplexity"] = self._perplexity(spec, model_dir, reporter)
+        return JobOutput(artifacts={"outputs": outputs}, result=summary)
+
+    def _perplexity(self, spec: ExtractionJobSpec, model_dir, reporter: Reporter) -> dict:
+        """Token-weighted perplexity of the first `perplexity_samples` held-out texts (float32 HF
+        forward, 512 tokens per text, no vocabulary statistics: perplexity needs only the targets)."""
+        from genleak.attacker.mia.logprobs import score_texts_hf
+        from genleak.attacker.mia.perplexity import perplexity
+        from genleak.attacker.pii_scan.inventory import field_texts
+
+        records = load_records(self.store, _ref(spec.perplexity_dataset), "perplexity_dataset")
+        texts = field_texts(records[: spec.perplexity_samples], spec.perplexity_field, "perplexity_field")
+        scored = score_texts_hf(model_dir, texts, max_length=512, reporter=reporter, with_vocab_stats=False,
+                                trust_remote_code=spec.model.trust_remote_code)
+        return {"heldout": perplexity(scored), "texts": len(texts), "tokens": sum(s.logprobs.size for s in scored)}
 
 
 def _ref(spec: ArtifactSpec) -> ArtifactRef:

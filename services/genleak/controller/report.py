@@ -131,6 +131,7 @@ def render_markdown(report: dict[str, Any], roc_file: str | None = None) -> str:
     else:
         lines += ["## Fuzzy successes per temperature (last epoch of each condition)", "", *_temperature_lines(report),
                   ""]
+    lines += _perplexity_lines(report)
     lines += _leakage_lines(report.get("leakage") or [])
     lines += leaked_value_lines(report.get("leaked_values") or {})
     lines += _training_data_lines(report.get("leakage") or [], report.get("generation") or {})
@@ -204,6 +205,21 @@ def count_cell(cell: dict | None) -> str:
 
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:+.1f}%"
+
+
+def _perplexity_lines(report: dict[str, Any]) -> list[str]:
+    """Utility beside leakage: held-out perplexity of every attacked checkpoint (lower = better model)."""
+    rows = [a for a in report["attacks"] if a.get("perplexity")]
+    if not rows:
+        return []
+    n = rows[0]["perplexity"]["texts"]
+    lines = [f"## Perplexity per checkpoint ({n} held-out texts)", "",
+             "| condition | setting | epoch | perplexity |", "|---|---|---|---|"]
+    for a in sorted(rows, key=lambda a: (CONDITION_ORDER.index(a["condition"]), a.get("setting_label", ""),
+                                         a["epoch"])):
+        lines.append(f"| {a['condition']} | {a.get('setting_label') or '-'} | {a['epoch']} | "
+                     f"{a['perplexity']['heldout']:.2f} |")
+    return lines + [""]
 
 
 def _leakage_lines(scans: list[dict[str, Any]]) -> list[str]:

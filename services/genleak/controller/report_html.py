@@ -143,6 +143,7 @@ def _extraction_body(report: dict[str, Any]) -> str:
     else:
         temps = _section("Fuzzy successes per temperature (last epoch of each condition)", _temperature_table(report))
     leakage = report.get("leakage") or []
+    temps += _perplexity_section(report)
     return ("".join(parts) + plots + tables + temps + _leakage_section(leakage)
             + _leaked_values_section(report.get("leaked_values") or {})
             + _training_data_section(leakage, report.get("generation") or {}))
@@ -157,6 +158,18 @@ def _best_table(report: dict[str, Any], metric: str) -> str:
         rel = report["relative_change_vs_base"][metric].get(template, {})
         rows.append([template, *(count_cell(row.get(c)) for c in conditions), *(_percent(rel.get(c)) for c in tuned)])
     return _table(header, rows)
+
+
+def _perplexity_section(report: dict[str, Any]) -> str:
+    rows = [a for a in report["attacks"] if a.get("perplexity")]
+    if not rows:
+        return ""
+    order = {c: i for i, c in enumerate(report["conditions"])}
+    rows.sort(key=lambda a: (order.get(a["condition"], 99), a.get("setting_label", ""), a["epoch"]))
+    return _section(f"Perplexity per checkpoint ({rows[0]['perplexity']['texts']} held-out texts)",
+                    _table(["condition", "setting", "epoch", "perplexity"],
+                           [[a["condition"], a.get("setting_label") or "-", a["epoch"],
+                             f"{a['perplexity']['heldout']:.2f}"] for a in rows]))
 
 
 def _sweep_table(report: dict[str, Any], metric: str) -> str:

@@ -92,6 +92,8 @@ class ExperimentRunner:
             inputs["generation_source"] = dataset(source)
         if spec.scenario == "extraction":
             inputs.update(pii_targets=dataset(spec.data.pii_targets), few_shot=dataset(spec.data.few_shot))
+            if spec.attack.perplexity_dataset:
+                inputs["perplexity_texts"] = dataset(spec.attack.perplexity_dataset)
             if spec.scans_leakage() and spec.data.people:
                 inputs["people"] = dataset(spec.data.people)
         else:
@@ -107,7 +109,7 @@ class ExperimentRunner:
         c = self._clients
         if spec.scenario == "extraction":
             return stages.extract(c.attacker, spec.attack, model_uri, inputs["pii_targets"], inputs["few_shot"],
-                                  on_update)
+                                  on_update, inputs.get("perplexity_texts"))
         datasets = {k: inputs[k] for k in ("members", "nonmembers", "perplexity") if k in inputs}
         if spec.mia.shards > 1:
             return sharding.membership(self._sharding_store(), c.attacker, spec.mia, model_uri, datasets,

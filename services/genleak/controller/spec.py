@@ -126,6 +126,9 @@ class AttackSpec(Spec):
     n_targets: int | None = Field(None, ge=1, description="Query only the first N people")
     seed: int = Field(0)
     checkpoints: Literal["all", "last"] = Field("all", description="Attack every epoch checkpoint or the last only")
+    perplexity_dataset: str | None = Field("lab:nonmembers", description="Held-out texts (field `text`): each "
+                                           "attacked checkpoint's perplexity (utility) is reported; null skips it")
+    perplexity_samples: int = Field(200, ge=1, le=100_000, description="Held-out records scored per checkpoint")
 
     @field_validator("temperatures")
     @classmethod
@@ -255,6 +258,7 @@ class ExperimentSpec(Spec):
             refs.append(self.data.prompts)
         if self.scenario == "extraction":
             refs += [self.data.pii_targets, self.data.few_shot]
+            refs += [self.attack.perplexity_dataset] if self.attack.perplexity_dataset else []
             if self.scans_leakage() and self.data.people:
                 refs.append(self.data.people)
         else:

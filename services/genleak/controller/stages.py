@@ -92,7 +92,8 @@ def finetune(stub, spec: FineTuneSpec, setting: Setting, model_uri: str, dataset
 
 
 def extract(stub, spec: AttackSpec, model_uri: str, targets: common_pb2.ArtifactRef, few_shot: common_pb2.ArtifactRef,
-            on_update: OnUpdate) -> dict[str, Any]:
+            on_update: OnUpdate, perplexity_texts: common_pb2.ArtifactRef | None = None) -> dict[str, Any]:
+    """The extraction attack on one model (and its held-out perplexity when `perplexity_texts` is given)."""
     params = attacker_pb2.ExtractionParams(templates=spec.templates, temperatures=spec.temperatures,
                                            max_new_tokens=spec.max_new_tokens, top_k=spec.top_k,
                                            threshold=spec.threshold, seed=spec.seed)
@@ -100,12 +101,17 @@ def extract(stub, spec: AttackSpec, model_uri: str, targets: common_pb2.Artifact
         params.n_targets = spec.n_targets
     request = attacker_pb2.StartExtractionRequest(model=common_pb2.ModelRef(uri=model_uri), engine=_engine(spec.engine),
                                                   targets=targets, few_shot=few_shot, params=params)
+    if perplexity_texts is not None:
+        request.perplexity_dataset.CopyFrom(perplexity_texts)
+        request.perplexity_samples = spec.perplexity_samples
     job = run_job(lambda: stub.StartExtraction(request), stub, on_update)
     result = struct_to_dict(job.result)
     # Struct carries every number as a double: restore the integer counts.
     result["n_targets"] = int(result["n_targets"])
     result["counts"] = {t: {temp: {k: int(v) for k, v in cell.items()} for temp, cell in temps.items()}
                         for t, temps in result["counts"].items()}
+    if "perplexity" in result:
+        result["perplexity"].update(texts=int(result["perplexity"]["texts"]), tokens=int(result["perplexity"]["tokens"]))
     result["outputs_uri"] = job.artifacts["outputs"].uri if "outputs" in job.artifacts else ""
     return result
 
