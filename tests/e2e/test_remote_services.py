@@ -15,7 +15,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "e2e-token"
+TOKEN = "e2e-token-7d41c3"
+# Distinctive values, so a leak into a log or a report cannot hide among ordinary words.
+S3_ACCESS_KEY, S3_SECRET_KEY = "genleak-access-5b1e", "genleak-secret-9f2c7a"
 
 
 def _free_port() -> int:
@@ -48,8 +50,8 @@ def deployed(tmp_path_factory):
     host, port = s3.get_host_and_port()
     tmp = tmp_path_factory.mktemp("deployed")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "services"), "GENLEAK_STORE": "s3://genleak-e2e/artifacts",
-           "GENLEAK_S3_ENDPOINT": f"{host}:{port}", "GENLEAK_S3_SECURE": "false", "GENLEAK_S3_ACCESS_KEY": "testing",
-           "GENLEAK_S3_SECRET_KEY": "testing", "GENLEAK_AUTH_TOKEN": TOKEN, "GENLEAK_CACHE_DIR": str(tmp / "cache")}
+           "GENLEAK_S3_ENDPOINT": f"{host}:{port}", "GENLEAK_S3_SECURE": "false", "GENLEAK_S3_ACCESS_KEY": S3_ACCESS_KEY,
+           "GENLEAK_S3_SECRET_KEY": S3_SECRET_KEY, "GENLEAK_AUTH_TOKEN": TOKEN, "GENLEAK_CACHE_DIR": str(tmp / "cache")}
     ports = {name: _free_port() for name in ("generator", "finetuner", "attacker", "controller")}
     for name in ("generator", "finetuner", "attacker"):
         env[f"GENLEAK_{name.upper()}_ADDR"] = f"127.0.0.1:{ports[name]}"
@@ -78,6 +80,12 @@ def test_run_remote_against_separate_service_processes(deployed):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| template | base | original | generated |" in proc.stdout
     assert "s3://genleak-e2e/artifacts/runs/tiny/" in proc.stdout
+    # No credential in any log or report: the four services' logs, the CLI's output, the report files.
+    texts = [proc.stdout, proc.stderr] + [p.read_text(errors="replace") for p in sorted(tmp.glob("*.log"))]
+    texts += [p.read_text(errors="replace") for p in sorted((tmp / "out").iterdir()) if p.suffix in (".md", ".json", ".html")]
+    assert len(texts) >= 2 + 4 + 3
+    for secret in (TOKEN, S3_SECRET_KEY, S3_ACCESS_KEY):
+        assert not [i for i, text in enumerate(texts) if secret in text], secret
 
 
 def test_remote_call_without_token_is_refused(deployed):
