@@ -19,7 +19,8 @@ from genleak.v1 import controller_pb2, controller_pb2_grpc
 # Spec keys that name a dataset: a local file there (.jsonl, .json, .parquet, .arrow, or a save_to_disk
 # folder) is uploaded as an artifact first.
 DATASET_KEYS = (("data", "prompts"), ("data", "pii_targets"), ("data", "few_shot"), ("data", "seed_tasks"),
-                ("mia", "members"), ("mia", "nonmembers"), ("mia", "perplexity_dataset"))
+                ("mia", "members"), ("mia", "nonmembers"), ("mia", "perplexity_dataset"),
+                ("attack", "perplexity_dataset"))
 # data.pii_targets may be the paper's Enron file: its gt-name/gt-email become {name, email}.
 DATASET_VIEWS = {("data", "pii_targets"): "pii_targets"}
 

@@ -143,8 +143,12 @@ def test_finetune_then_attack_the_checkpoint(world):
     attack = attacker_pb2.StartExtractionRequest(
         model=common_pb2.ModelRef(uri=job.artifacts["epoch-2/merged"].uri), targets=world["targets"].uri and
         common_pb2.ArtifactRef(uri=world["targets"].uri), few_shot=common_pb2.ArtifactRef(uri=world["few_shot"].uri),
-        params=attacker_pb2.ExtractionParams(templates=["A", "D"], temperatures=[0.2, 1.0]))
+        params=attacker_pb2.ExtractionParams(templates=["A", "D"], temperatures=[0.2, 1.0]),
+        perplexity_dataset=common_pb2.ArtifactRef(uri=world["prompts"].uri), perplexity_samples=4,
+        perplexity_fields=["prompt", "continuation"])  # the paper's utility text: prompt + continuation
     result = wait_for_job(att, att.StartExtraction(attack))
+    perplexity = result.result["perplexity"]
+    assert perplexity["texts"] == 4 and perplexity["tokens"] > 4 and 1 < perplexity["heldout"] < 1e6
     counts = result.result["counts"]
     assert set(counts.keys()) == {"A", "D"} and set(counts["A"].keys()) == {"0.2", "1.0"}
     assert counts["D"]["1.0"]["n"] == 2

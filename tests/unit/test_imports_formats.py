@@ -230,6 +230,7 @@ def test_paper_scenario_a_example_holds_the_papers_settings():
     assert a.templates == ["A", "B", "C", "D"] and a.temperatures == [0.01, 0.1, 0.2, 0.5, 0.75, 1.0, 1.25, 1.5]
     assert (a.max_new_tokens, a.top_k, a.threshold, a.n_targets, a.checkpoints) == (15, 100, 80, 1000, "all")
     assert spec.conditions == ["base", "original", "generated"] and spec.leakage is None
+    assert (a.perplexity_samples, a.perplexity_fields) == (1110, ["prompt", "continuation"])  # rows 0-1109
     # The Enron file feeds both prompts and pii_targets; the datasets are local files genleak run uploads.
     raw = yaml.safe_load(text)
     assert raw["data"]["pii_targets"].endswith("enron.jsonl") and raw["data"]["prompts"].endswith(".jsonl")

@@ -31,7 +31,9 @@ class ExtractionJobSpec(Spec):
     perplexity_dataset: ArtifactSpec | None = Field(None, description="Held-out texts: the model's perplexity "
                                                                       "(utility) is reported beside the attack")
     perplexity_samples: int = Field(200, ge=1, le=100_000, description="Records of perplexity_dataset scored")
-    perplexity_field: str = Field("text", min_length=1, description="Record field holding the text")
+    perplexity_fields: list[str] = Field(["text"], min_length=1,
+                                         description="Record fields joined into the scored text, in order "
+                                                     "(the paper: prompt, continuation)")
 
 
 class AttackerCore:
@@ -95,7 +97,9 @@ class AttackerCore:
         from genleak.attacker.pii_scan.inventory import field_texts
 
         records = load_records(self.store, _ref(spec.perplexity_dataset), "perplexity_dataset")
-        texts = field_texts(records[: spec.perplexity_samples], spec.perplexity_field, "perplexity_field")
+        rows = records[: spec.perplexity_samples]
+        columns = [field_texts(rows, name, "perplexity_fields") for name in spec.perplexity_fields]
+        texts = ["".join(parts) for parts in zip(*columns)]
         scored = score_texts_hf(model_dir, texts, max_length=512, reporter=reporter, with_vocab_stats=False,
                                 trust_remote_code=spec.model.trust_remote_code)
         return {"heldout": perplexity(scored), "texts": len(texts), "tokens": sum(s.logprobs.size for s in scored)}

@@ -129,6 +129,8 @@ class AttackSpec(Spec):
     perplexity_dataset: str | None = Field("lab:nonmembers", description="Held-out texts (field `text`): each "
                                            "attacked checkpoint's perplexity (utility) is reported; null skips it")
     perplexity_samples: int = Field(200, ge=1, le=100_000, description="Held-out records scored per checkpoint")
+    perplexity_fields: list[str] = Field(["text"], min_length=1, description="Record fields joined into the "
+                                         "scored text (the paper's Enron rows: [prompt, continuation])")
 
     @field_validator("temperatures")
     @classmethod

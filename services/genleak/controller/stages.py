@@ -104,6 +104,7 @@ def extract(stub, spec: AttackSpec, model_uri: str, targets: common_pb2.Artifact
     if perplexity_texts is not None:
         request.perplexity_dataset.CopyFrom(perplexity_texts)
         request.perplexity_samples = spec.perplexity_samples
+        request.perplexity_fields.extend(spec.perplexity_fields)
     job = run_job(lambda: stub.StartExtraction(request), stub, on_update)
     result = struct_to_dict(job.result)
     # Struct carries every number as a double: restore the integer counts.

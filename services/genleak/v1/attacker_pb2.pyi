@@ -29,7 +29,7 @@ class ExtractionParams(_message.Message):
     def __init__(self, templates: _Optional[_Iterable[str]] = ..., temperatures: _Optional[_Iterable[float]] = ..., max_new_tokens: _Optional[int] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., threshold: _Optional[float] = ..., n_targets: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
 
 class StartExtractionRequest(_message.Message):
-    __slots__ = ("model", "engine", "targets", "few_shot", "params", "perplexity_dataset", "perplexity_samples", "perplexity_field")
+    __slots__ = ("model", "engine", "targets", "few_shot", "params", "perplexity_dataset", "perplexity_samples", "perplexity_fields")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     TARGETS_FIELD_NUMBER: _ClassVar[int]
@@ -37,7 +37,7 @@ class StartExtractionRequest(_message.Message):
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     PERPLEXITY_DATASET_FIELD_NUMBER: _ClassVar[int]
     PERPLEXITY_SAMPLES_FIELD_NUMBER: _ClassVar[int]
-    PERPLEXITY_FIELD_FIELD_NUMBER: _ClassVar[int]
+    PERPLEXITY_FIELDS_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelRef
     engine: _common_pb2.EngineParams
     targets: _common_pb2.ArtifactRef
@@ -45,8 +45,8 @@ class StartExtractionRequest(_message.Message):
     params: ExtractionParams
     perplexity_dataset: _common_pb2.ArtifactRef
     perplexity_samples: int
-    perplexity_field: str
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., targets: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., few_shot: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., params: _Optional[_Union[ExtractionParams, _Mapping]] = ..., perplexity_dataset: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., perplexity_samples: _Optional[int] = ..., perplexity_field: _Optional[str] = ...) -> None: ...
+    perplexity_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., targets: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., few_shot: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., params: _Optional[_Union[ExtractionParams, _Mapping]] = ..., perplexity_dataset: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., perplexity_samples: _Optional[int] = ..., perplexity_fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class MIAAttack(_message.Message):
     __slots__ = ("name", "config")
