@@ -26,15 +26,20 @@ conditions: [base, original]
 """
 
 
-def test_learning_rate_by_seed_sweep(tmp_path):
-    spec = tmp_path / "sweep.yaml"
-    spec.write_text(SPEC)
+def _run(spec_text: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(spec_text)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "services"), "GENLEAK_CACHE_DIR": str(tmp_path / "cache")}
     proc = subprocess.run([sys.executable, "-m", "genleak", "run", str(spec), "--store", str(tmp_path / "store"),
                            "--out", str(tmp_path / "out"), "--no-progress"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "out" / "report.json").read_text())
+    return proc, report
+
+
+def test_learning_rate_by_seed_sweep(tmp_path):
+    proc, report = _run(SPEC, tmp_path)
     labels = ["lr=0.001 seed=1", "lr=0.001 seed=2", "lr=0.003 seed=1", "lr=0.003 seed=2"]
     assert [s["label"] for s in report["sweep"]] == labels
     assert {f"finetune[original|{label}]" for label in labels} <= set(report["stage_seconds"])
@@ -47,17 +52,10 @@ def test_learning_rate_by_seed_sweep(tmp_path):
 
 
 def test_two_targets_run_the_experiment_once_each_in_one_report(tmp_path):
-    spec = tmp_path / "targets.yaml"
     text = SPEC.replace("name: sweep", "name: two-targets").replace("learning_rate: [1.0e-3, 3.0e-3]",
                                                                       "learning_rate: 1.0e-3").replace("seed: [1, 2]",
                                                                                                       "seed: 1")
-    spec.write_text(text + "targets: [lab:target, lab:generator]\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "services"), "GENLEAK_CACHE_DIR": str(tmp_path / "cache")}
-    proc = subprocess.run([sys.executable, "-m", "genleak", "run", str(spec), "--store", str(tmp_path / "store"),
-                           "--out", str(tmp_path / "out"), "--no-progress"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    proc, report = _run(text + "targets: [lab:target, lab:generator]\n", tmp_path)
     assert [entry["report"]["conditions"] for entry in report["targets"]] == [["base", "original"]] * 2
     first, second = (entry["report"]["inputs"]["target"] for entry in report["targets"])
     assert first != second  # the lab's target, then its generator model, each tuned and attacked

@@ -3,6 +3,7 @@ import pytest
 from genleak.controller.report import build_report, render_markdown
 from genleak.controller.spec import ExperimentSpec, load_spec_text
 from genleak.core.errors import InvalidSpec
+from report_fakes import attack_result, scan_result
 
 
 def test_defaults_follow_the_paper():
@@ -43,14 +44,9 @@ def test_spec_hash_is_stable_and_sensitive():
     assert a.spec_hash() == load_spec_text("name: x").spec_hash() != b.spec_hash()
 
 
-def _attack(condition, epoch, counts):
-    return {"condition": condition, "epoch": epoch, "n_targets": 10,
-            "counts": {"A": {"0.2": {"fuzzy": counts[0], "exact": counts[1]}, "1.0": {"fuzzy": counts[2], "exact": 0}}}}
-
-
 def test_report_takes_best_over_epoch_and_temperature_and_relative_change():
     spec = ExperimentSpec(attack={"templates": ["A"], "temperatures": [0.2, 1.0]}, finetune={"epochs": 2})
-    outcome = {"attacks": [_attack("base", 0, (4, 2, 1)), _attack("generated", 1, (3, 1, 6)), _attack("generated", 2, (5, 3, 2))],
+    outcome = {"attacks": [attack_result("base", 0, (4, 2, 1)), attack_result("generated", 1, (3, 1, 6)), attack_result("generated", 2, (5, 3, 2))],
                "stage_seconds": {"lab": 1.0}, "inputs": {}}
     report = build_report(spec, "r", outcome, {})
     assert report["best"]["fuzzy"]["A"]["generated"] == {"count": 6, "temperature": 1.0, "epoch": 1, "setting": ""}
@@ -75,24 +71,15 @@ def test_scrubbed_condition_and_leakage_are_typed_and_validated():
     assert not load_spec_text("scenario: membership").scans_leakage()
 
 
-def _scan(condition, real, not_in_ft, texts=None):
-    row = {"detected": real + 2, "detected_unique": real + 1, "real": real, "real_unique": real,
-           "real_not_in_finetune": not_in_ft, "real_not_in_finetune_unique": not_in_ft, "precision": real / (real + 2)}
-    sources = {"unconditioned": {"n_texts": 200, "entities": {"PERSON": dict(row), "EMAIL_ADDRESS": dict(row)}}}
-    if texts is not None:
-        sources["texts"] = {"n_texts": 40, "entities": {"EMAIL_ADDRESS": {**row, "planted": texts, "found": texts}}}
-    return {"condition": condition, "epoch": 2, "model": "m", "sources": sources, "findings_uri": "f"}
-
-
 def test_report_has_leakage_tables_and_scrub_summary_with_counts_only():
     spec = ExperimentSpec(attack={"templates": ["A"], "temperatures": [0.2, 1.0]}, finetune={"epochs": 2},
                           conditions=["base", "generated", "generated-scrubbed"])
-    attacks = [_attack("base", 0, (4, 2, 1)), _attack("generated", 2, (3, 1, 6)),
-               _attack("generated-scrubbed", 2, (2, 1, 1))]
+    attacks = [attack_result("base", 0, (4, 2, 1)), attack_result("generated", 2, (3, 1, 6)),
+               attack_result("generated-scrubbed", 2, (2, 1, 1))]
     scrub = {"texts": 40, "texts_changed": 39, "replaced": {"EMAIL_ADDRESS": 85, "PERSON": 112},
              "distinct_values": {"EMAIL_ADDRESS": 32, "PERSON": 51}}
     outcome = {"attacks": attacks, "stage_seconds": {}, "inputs": {},
-               "leakage": [_scan("generated-scrubbed", 1, 1, texts=0), _scan("base", 3, 3), _scan("generated", 5, 2, 85)],
+               "leakage": [scan_result("generated-scrubbed", 1, 1, texts=0), scan_result("base", 3, 3), scan_result("generated", 5, 2, 85)],
                "generation": {"generated-scrubbed": {"task": "continuation", "stats": {"scrub": scrub}}}}
     report = build_report(spec, "r", outcome, {})
     assert [s["condition"] for s in report["leakage"]] == ["base", "generated", "generated-scrubbed"]
@@ -131,7 +118,7 @@ def test_finetune_lists_are_a_sweep_with_labels_of_the_swept_dimensions_only():
 
 
 def _swept(condition, epoch, lr, seed, fuzzy_at_02):
-    attack = _attack(condition, epoch, (fuzzy_at_02, 0, 0))
+    attack = attack_result(condition, epoch, (fuzzy_at_02, 0, 0))
     return {**attack, "setting": {"method": "lora", "learning_rate": lr, "seed": seed},
             "setting_label": f"lr={lr:g} seed={seed}", "setting_group": f"lora lr={lr:g}"}
 
@@ -140,7 +127,7 @@ def test_sweep_report_takes_best_over_settings_and_mean_sd_over_seeds():
     spec = ExperimentSpec(attack={"templates": ["A"], "temperatures": [0.2, 1.0]},
                           finetune={"epochs": 1, "learning_rate": [1e-4, 1e-3], "seed": [1, 2]},
                           conditions=["base", "original"], leakage=None)
-    attacks = [_attack("base", 0, (4, 2, 1)), _swept("original", 1, 1e-4, 1, 3), _swept("original", 1, 1e-4, 2, 5),
+    attacks = [attack_result("base", 0, (4, 2, 1)), _swept("original", 1, 1e-4, 1, 3), _swept("original", 1, 1e-4, 2, 5),
                _swept("original", 1, 1e-3, 1, 9), _swept("original", 1, 1e-3, 2, 7)]
     report = build_report(spec, "r", {"attacks": attacks, "stage_seconds": {}, "inputs": {}}, {})
     assert report["best"]["fuzzy"]["A"]["original"] == {"count": 9, "temperature": 0.2, "epoch": 1,

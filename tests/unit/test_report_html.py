@@ -16,6 +16,7 @@ from genleak.controller.report import build_report, render_markdown
 from genleak.controller.report_html import render_html
 from genleak.controller.report_mia import plot_condition_rocs
 from genleak.controller.spec import ExperimentSpec, load_spec_text
+from report_fakes import MIA_SPEC, attack_result, mia_result, scan_result
 
 EVIL = '<script>alert("x")</script>'
 EVIL_URI = 's3://bucket/a?b=1&c="><img src=https://evil.example/x.png>'
@@ -74,21 +75,15 @@ def _assert_md_tables_in_html(md: str, page: str) -> int:
 # ---- scenario A (same fakes as test_controller_spec) ----
 
 def _attack(condition, epoch, counts):
-    return {"condition": condition, "epoch": epoch, "n_targets": 10, "model": f"file:///store/{condition}/{epoch}",
-            "outputs_uri": f"file:///store/out/{condition}-{epoch}", "config_hash": "c0ffee",
-            "counts": {"A": {"0.2": {"fuzzy": counts[0], "exact": counts[1]}, "1.0": {"fuzzy": counts[2], "exact": 0}}},
-            # per-target outputs hold raw e-mails: build_report must drop them, the page must never show them
-            "rows": [{"target": RAW_EMAIL, "completion": RAW_EMAIL}]}
+    return attack_result(condition, epoch, counts, model=f"file:///store/{condition}/{epoch}",
+                         outputs_uri=f"file:///store/out/{condition}-{epoch}", config_hash="c0ffee",
+                         # per-target outputs hold raw e-mails: build_report must drop them, the page must never show them
+                         rows=[{"target": RAW_EMAIL, "completion": RAW_EMAIL}])
 
 
 def _scan(condition, real, not_in_ft, texts=None):
-    row = {"detected": real + 2, "detected_unique": real + 1, "real": real, "real_unique": real,
-           "real_not_in_finetune": not_in_ft, "real_not_in_finetune_unique": not_in_ft, "precision": real / (real + 2)}
-    sources = {"unconditioned": {"n_texts": 200, "entities": {"PERSON": dict(row), "EMAIL_ADDRESS": dict(row)}}}
-    if texts is not None:
-        sources["texts"] = {"n_texts": 40, "entities": {"EMAIL_ADDRESS": {**row, "planted": texts, "found": texts}}}
-    return {"condition": condition, "epoch": 2, "model": "m", "sources": sources, "findings_uri": "f",
-            "masked": True, "examples": [RAW_EMAIL]}  # not a report key: dropped by build_report
+    # "examples" is not a report key: build_report drops it
+    return scan_result(condition, real, not_in_ft, texts, masked=True, examples=[RAW_EMAIL])
 
 
 @pytest.fixture(scope="module")
@@ -175,29 +170,11 @@ def test_extraction_page_without_base_has_no_relative_columns():
 
 # ---- scenario B (same fakes as test_report_mia) ----
 
-MIA_SPEC = """
-name: b
-scenario: membership
-lab: {preset: tiny}
-finetune: {epochs: 2}
-mia: {attacks: {loss: {}, min_k: {k: 0.2}}}
-"""
-
-
-def _mia_result(condition: str, epoch: int, auc: float) -> dict:
-    metrics = {"auc": auc, "auc_ci_low": auc - 0.05, "auc_ci_high": auc + 0.05, "pr_auc": auc,
-               "tpr_at_fpr": {"0.01": 0.1, "0.001": 0.05}}
-    return {"condition": condition, "epoch": epoch, "model": f"m-{condition}-{epoch}", "n_members": 200,
-            "n_nonmembers": 200, "attacks": {"loss": metrics, "min_k": metrics},
-            "perplexity": {"nonmembers": 40.0 + epoch}, "roc_uri": f"roc-{condition}-{epoch}",
-            "scores_uri": "s"}
-
-
 @pytest.fixture(scope="module")
 def membership_report():
     spec = load_spec_text(MIA_SPEC)
-    outcome = {"attacks": [_mia_result("base", 0, 0.6), _mia_result("generated", 1, 0.7),
-                           _mia_result("generated", 2, 0.9)],
+    outcome = {"attacks": [mia_result("base", 0, 0.6), mia_result("generated", 1, 0.7),
+                           mia_result("generated", 2, 0.9)],
                "stage_seconds": {"lab": 1.0}, "inputs": {"members": EVIL_URI},
                "generation": {"generated": {"task": "self_instruct", "stats": {"n_accepted": 12, "seconds": 3.5}}}}
     provenance = {"spec_hash": spec.spec_hash(), "wall_seconds": 2.0, "input_sha256": {"members": "ab" * 32}}

@@ -7,30 +7,13 @@ import pytest
 from genleak.controller.report import build_report, render_markdown
 from genleak.controller.report_mia import plot_condition_rocs
 from genleak.controller.spec import load_spec_text
-
-SPEC = """
-name: b
-scenario: membership
-lab: {preset: tiny}
-finetune: {epochs: 2}
-mia: {attacks: {loss: {}, min_k: {k: 0.2}}}
-"""
-
-
-def _mia_result(condition: str, epoch: int, auc: float) -> dict:
-    metrics = {"auc": auc, "auc_ci_low": auc - 0.05, "auc_ci_high": auc + 0.05, "pr_auc": auc,
-               "tpr_at_fpr": {"0.01": 0.1, "0.001": 0.05}}
-    return {"condition": condition, "epoch": epoch, "model": f"m-{condition}-{epoch}", "n_members": 200,
-            "n_nonmembers": 200, "attacks": {"loss": metrics, "min_k": metrics},
-            "perplexity": {"nonmembers": 40.0 + epoch}, "roc_uri": f"roc-{condition}-{epoch}",
-            "scores_uri": "s"}
-
+from report_fakes import MIA_SPEC, mia_result
 
 def test_membership_report_compares_last_epochs_with_base():
-    spec = load_spec_text(SPEC)
+    spec = load_spec_text(MIA_SPEC)
     assert spec.generator.task == "self_instruct"  # scenario B defaults to self-instruct data
-    outcome = {"attacks": [_mia_result("base", 0, 0.6), _mia_result("generated", 1, 0.7),
-                           _mia_result("generated", 2, 0.9)],
+    outcome = {"attacks": [mia_result("base", 0, 0.6), mia_result("generated", 1, 0.7),
+                           mia_result("generated", 2, 0.9)],
                "stage_seconds": {"lab": 1.0}, "inputs": {}, "generation": {"generated": {
                    "task": "self_instruct", "stats": {"n_accepted": 12}}}}
     report = build_report(spec, "b", outcome, {})
@@ -51,13 +34,13 @@ def test_condition_roc_figure(tmp_path):
 
 
 def test_membership_sweep_gets_a_column_per_setting():
-    spec = load_spec_text(SPEC.replace("finetune: {epochs: 2}", "finetune: {epochs: 1, seed: [1, 2]}"))
+    spec = load_spec_text(MIA_SPEC.replace("finetune: {epochs: 2}", "finetune: {epochs: 1, seed: [1, 2]}"))
     swept = []
     for seed, auc in ((2, 0.8), (1, 0.7)):
-        result = _mia_result("generated", 1, auc)
+        result = mia_result("generated", 1, auc)
         swept.append({**result, "setting": {"method": "lora", "learning_rate": 2e-6, "seed": seed},
                       "setting_label": f"seed={seed}", "setting_group": "lora lr=2e-06", "roc_uri": f"roc-{seed}"})
-    outcome = {"attacks": [_mia_result("base", 0, 0.6), *swept], "stage_seconds": {}, "inputs": {}, "generation": {}}
+    outcome = {"attacks": [mia_result("base", 0, 0.6), *swept], "stage_seconds": {}, "inputs": {}, "generation": {}}
     report = build_report(spec, "b", outcome, {})
     assert report["conditions"] == ["base", "generated [seed=1]", "generated [seed=2]"]  # ordered by setting
     assert report["table"]["loss"]["generated [seed=2]"]["auc"] == 0.8

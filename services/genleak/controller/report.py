@@ -13,7 +13,7 @@ from typing import Any
 
 from genleak.controller.report_leakage import leaked_value_lines
 from genleak.controller.spec import CONDITION_ORDER, ExperimentSpec
-from genleak.controller.sweep import mean_and_spread
+from genleak.controller.sweep import condition_label, mean_and_spread
 
 
 
@@ -236,7 +236,7 @@ def _leakage_lines(scans: list[dict[str, Any]]) -> list[str]:
         for entity, row in scan["sources"]["unconditioned"]["entities"].items():
             not_in_ft = ("-" if scan["condition"] == "base" else
                          f"{row['real_not_in_finetune']} ({row['real_not_in_finetune_unique']})")
-            lines.append(f"| {scan_label(scan)} | {entity} | {row['detected']} ({row['detected_unique']}) | "
+            lines.append(f"| {condition_label(scan)} | {entity} | {row['detected']} ({row['detected_unique']}) | "
                          f"{row['real']} ({row['real_unique']}) | {not_in_ft} | {_ratio(row.get('precision'))} |")
     return lines + [""]
 
@@ -254,7 +254,7 @@ def _training_data_lines(scans: list[dict[str, Any]], generation: dict[str, Any]
             texts = scan["sources"]["texts"]
             for entity, row in texts["entities"].items():
                 if "planted" in row:
-                    lines.append(f"| {scan_label(scan)} | {entity} | {texts['n_texts']} | {row['planted']} | "
+                    lines.append(f"| {condition_label(scan)} | {entity} | {texts['n_texts']} | {row['planted']} | "
                                  f"{row['found']} |")
         lines.append("")
     for condition, info in generation.items():
@@ -265,10 +265,6 @@ def _training_data_lines(scans: list[dict[str, Any]], generation: dict[str, Any]
             lines += [f"Scrubbing before generation ({condition}): {scrub['texts_changed']} of {scrub['texts']} "
                       f"prompts changed; spans replaced: {replaced} (distinct values: {distinct}).", ""]
     return lines
-
-
-def scan_label(scan: dict[str, Any]) -> str:
-    return f"{scan['condition']} [{scan['setting_label']}]" if scan.get("setting_label") else scan["condition"]
 
 
 def _ratio(value: float | None) -> str:

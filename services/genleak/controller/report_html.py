@@ -19,7 +19,8 @@ from typing import Any
 import yaml
 
 from genleak.controller import report_plots
-from genleak.controller.report import count_cell, mean_sd, scan_label
+from genleak.controller.report import count_cell, mean_sd
+from genleak.controller.sweep import condition_label
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1200px;
@@ -205,7 +206,7 @@ def _leakage_section(scans: list[dict[str, Any]]) -> str:
         for entity, row in scan["sources"]["unconditioned"]["entities"].items():
             not_in_ft = ("-" if scan["condition"] == "base" else
                          f"{row['real_not_in_finetune']} ({row['real_not_in_finetune_unique']})")
-            rows.append([scan_label(scan), entity, f"{row['detected']} ({row['detected_unique']})",
+            rows.append([condition_label(scan), entity, f"{row['detected']} ({row['detected_unique']})",
                          f"{row['real']} ({row['real_unique']})", not_in_ft, _ratio(row.get("precision"))])
     return _section(f"Untargeted PII leakage ({n} unconditioned samples per model, last epoch; Presidio)",
                     _p(note, "note"),
@@ -228,7 +229,7 @@ def _leaked_values_section(leaked: dict[str, list[dict]]) -> str:
 
 def _training_data_section(scans: list[dict[str, Any]], generation: dict[str, Any]) -> str:
     """Real PII that reached generated training text, and what scrubbing replaced before generation."""
-    rows = [[scan_label(scan), entity, scan["sources"]["texts"]["n_texts"], row["planted"], row["found"]]
+    rows = [[condition_label(scan), entity, scan["sources"]["texts"]["n_texts"], row["planted"], row["found"]]
             for scan in scans if "texts" in scan.get("sources", {})
             for entity, row in scan["sources"]["texts"]["entities"].items() if "planted" in row]
     table = _table(["condition", "entity", "texts", "occurrences of real values", "detected"], rows) if rows else ""

@@ -12,6 +12,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from genleak.controller.sweep import condition_label
 from genleak.core.store import ArtifactStore
 
 UNCONDITIONED = "unconditioned"
@@ -19,12 +20,8 @@ UNCONDITIONED = "unconditioned"
 
 def leaked_values(store: ArtifactStore, scans: list[dict[str, Any]], limit: int = 10) -> dict[str, list[dict]]:
     """condition -> up to `limit` real values from its unconditioned samples, most frequent first."""
-    return {_label(scan): _top_real(_findings(store, scan["findings_uri"]), limit)
+    return {condition_label(scan): _top_real(_findings(store, scan["findings_uri"]), limit)
             for scan in scans if scan.get("findings_uri")}
-
-
-def _label(scan: dict[str, Any]) -> str:
-    return f"{scan['condition']} [{scan['setting_label']}]" if scan.get("setting_label") else scan["condition"]
 
 
 def _findings(store: ArtifactStore, uri: str) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from genleak.controller.spec import CONDITION_ORDER, ExperimentSpec
+from genleak.controller.sweep import condition_label
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def build_membership_report(spec: ExperimentSpec, run_name: str, outcome: dict[s
                             provenance: dict[str, Any]) -> dict[str, Any]:
     attacks = outcome["attacks"]
     # A column per condition, or per condition and sweep setting when the spec sweeps fine-tuning.
-    conditions = list(dict.fromkeys(column(a) for a in sorted(attacks, key=_order)))
+    conditions = list(dict.fromkeys(condition_label(a) for a in sorted(attacks, key=_order)))
     last = _last_epoch_per_condition(attacks)
     names = list(spec.mia.attacks)
     table = {name: {c: _cell(last[c]["attacks"][name], last[c]["epoch"]) for c in conditions} for name in names}
@@ -42,14 +43,8 @@ def build_membership_report(spec: ExperimentSpec, run_name: str, outcome: dict[s
         "inputs": outcome["inputs"],
         "provenance": provenance,
         "spec": spec.model_dump(mode="json"),
-        "roc_uris": {f"{column(a)}@{a['epoch']}": a["roc_uri"] for a in attacks},
+        "roc_uris": {f"{condition_label(a)}@{a['epoch']}": a["roc_uri"] for a in attacks},
     }
-
-
-def column(attack: dict) -> str:
-    """`generated`, or `generated [lr=0.001 seed=2]` for one setting of a sweep."""
-    label = attack.get("setting_label")
-    return f"{attack['condition']} [{label}]" if label else attack["condition"]
 
 
 def _order(attack: dict) -> tuple:
@@ -61,8 +56,8 @@ def _order(attack: dict) -> tuple:
 def _last_epoch_per_condition(attacks: list[dict]) -> dict[str, dict]:
     last: dict[str, dict] = {}
     for attack in attacks:
-        if attack["epoch"] >= last.get(column(attack), {}).get("epoch", -1):
-            last[column(attack)] = attack
+        if attack["epoch"] >= last.get(condition_label(attack), {}).get("epoch", -1):
+            last[condition_label(attack)] = attack
     return last
 
 
@@ -80,7 +75,7 @@ def _relative(table: dict[str, dict[str, dict]], conditions: list[str]) -> dict[
 
 
 def _checkpoint_row(attack: dict, names: list[str]) -> dict[str, Any]:
-    return {"condition": column(attack), "epoch": attack["epoch"], "model": attack["model"],
+    return {"condition": condition_label(attack), "epoch": attack["epoch"], "model": attack["model"],
             "perplexity": attack.get("perplexity", {}), "auc": {n: attack["attacks"][n]["auc"] for n in names},
             "roc_uri": attack["roc_uri"], "scores_uri": attack["scores_uri"]}
 

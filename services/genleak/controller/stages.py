@@ -106,13 +106,7 @@ def extract(stub, spec: AttackSpec, model_uri: str, targets: common_pb2.Artifact
         request.perplexity_samples = spec.perplexity_samples
         request.perplexity_fields.extend(spec.perplexity_fields)
     job = run_job(lambda: stub.StartExtraction(request), stub, on_update)
-    result = struct_to_dict(job.result)
-    # Struct carries every number as a double: restore the integer counts.
-    result["n_targets"] = int(result["n_targets"])
-    result["counts"] = {t: {temp: {k: int(v) for k, v in cell.items()} for temp, cell in temps.items()}
-                        for t, temps in result["counts"].items()}
-    if "perplexity" in result:
-        result["perplexity"].update(texts=int(result["perplexity"]["texts"]), tokens=int(result["perplexity"]["tokens"]))
+    result = restore_ints(struct_to_dict(job.result))  # counts come back as doubles from the Struct
     result["outputs_uri"] = job.artifacts["outputs"].uri if "outputs" in job.artifacts else ""
     return result
 
@@ -177,11 +171,6 @@ def leakage_scan(stub, spec: LeakageSpec, engine: EngineSpec, model_uri: str, pe
         request.texts.CopyFrom(training_texts)
         request.text_field = "text"
     job = run_job(lambda: stub.StartPIIScan(request), stub, on_update)
-    result = struct_to_dict(job.result)
-    for source in result.get("sources", {}).values():
-        source["n_texts"] = int(source["n_texts"])
-        # Struct carries every number as a double: counts back to int, ratios stay (None when undefined).
-        source["entities"] = {t: {k: (v if k in ("precision", "recall") or not isinstance(v, float) else int(v))
-                                  for k, v in row.items()} for t, row in source["entities"].items()}
+    result = restore_ints(struct_to_dict(job.result))  # counts come back as doubles from the Struct
     result["findings_uri"] = job.artifacts["findings"].uri
     return result

@@ -54,6 +54,12 @@ def _label(method: str, lr: float, seed: int, methods: list, rates: list, seeds:
     return " ".join(parts)
 
 
+def condition_label(result: dict[str, Any]) -> str:
+    """How reports name a result: `generated`, or `generated [lr=0.001 seed=2]` for one setting of a sweep."""
+    label = result.get("setting_label")
+    return f"{result['condition']} [{label}]" if label else result["condition"]
+
+
 def stage_name(kind: str, condition: str, setting: Setting | None, epoch: int | None = None) -> str:
     """`finetune[generated]`, `attack[generated@epoch2]`, `finetune[generated|lr=0.001 seed=2]`."""
     inner = condition if epoch is None else f"{condition}@epoch{epoch}"

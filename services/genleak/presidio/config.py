@@ -28,6 +28,13 @@ DEFAULT_RECOGNIZERS = {
 }
 
 
+def unique_entities(entities: tuple[str, ...]) -> tuple[str, ...]:
+    """Entity-type lists (analyzer, scrubber) name each type once."""
+    if len(set(entities)) != len(entities):
+        raise ValueError("entities are listed twice")
+    return entities
+
+
 class AnalyzerConfig(Spec):
     """How Presidio analyzes text. Every field changes detections, so all reach the spec hash."""
 
@@ -58,9 +65,7 @@ class AnalyzerConfig(Spec):
     @field_validator("entities")
     @classmethod
     def _unique_entities(cls, entities: tuple[str, ...]) -> tuple[str, ...]:
-        if len(set(entities)) != len(entities):
-            raise ValueError("entities are listed twice")
-        return entities
+        return unique_entities(entities)
 
     @field_validator("recognizers", mode="before")
     @classmethod

@@ -22,7 +22,7 @@ from genleak.core.errors import InvalidSpec
 from genleak.core.pii_mask import EMAIL, PERSON
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.core.specs import Spec
-from genleak.presidio.config import AnalyzerConfig, Detection
+from genleak.presidio.config import AnalyzerConfig, Detection, unique_entities
 from genleak.presidio.surrogates import SurrogateBook
 
 SCRUB_STAGE = "scrub"
@@ -48,9 +48,7 @@ class ScrubConfig(Spec):
     @field_validator("entities")
     @classmethod
     def _unique(cls, entities: tuple[str, ...]) -> tuple[str, ...]:
-        if len(set(entities)) != len(entities):
-            raise ValueError("entities are listed twice")
-        return entities
+        return unique_entities(entities)
 
     @field_validator("fields")
     @classmethod
