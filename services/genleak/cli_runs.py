@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from pathlib import Path
 
@@ -43,27 +42,18 @@ def _ago(seconds: float) -> str:
 
 def report_command(args: argparse.Namespace, settings: Settings) -> int:
     """Re-render the latest (or a named) execution's report with this version's renderers."""
-    from genleak.controller.report import render_any_markdown
-    from genleak.controller.report_html import render_html
+    from genleak.controller.report_files import render_report_files
 
     store = ArtifactStore(settings.store)
     uri = args.uri or latest_report_uri(store, args.run)
     folder = store.fetch(uri)
     report = json.loads((folder / "report.json").read_text())
-    figures = {p.name: p.read_bytes() for p in sorted(folder.glob("roc*.png"))}
-    if "targets" in report:
-        rocs = [f"roc-{i}.png" if f"roc-{i}.png" in figures else None for i in range(1, len(report["targets"]) + 1)]
-        markdown = render_any_markdown(report, rocs)
-    else:
-        markdown = render_any_markdown(report, "roc.png" if "roc.png" in figures else None)
-    print(markdown)
+    files = render_report_files(report, {p.name: p.read_bytes() for p in sorted(folder.glob("roc*.png"))})
+    print(files["report.md"].decode())
     print(f"report: {uri}")
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "report.md").write_text(markdown)
-        (out / "report.html").write_text(render_html(report, figures), encoding="utf-8")
-        (out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True))
-        for name, data in figures.items():
+        for name, data in files.items():
             (out / name).write_bytes(data)
     return 0

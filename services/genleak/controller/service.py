@@ -13,8 +13,8 @@ from pydantic import Field
 
 import genleak
 from genleak.controller.clients import ServiceClients
-from genleak.controller.report import build_report, combine_target_reports, render_any_markdown
-from genleak.controller.report_html import render_html
+from genleak.controller.report import build_report, combine_target_reports
+from genleak.controller.report_files import render_report_files
 from genleak.controller.journal import Execution, RunJournal, new_stamp
 from genleak.controller.report_leakage import leaked_values
 from genleak.controller.runner import ExperimentRunner, LabProvider
@@ -94,10 +94,9 @@ class ControllerCore:
             singles = [e["report"] for e in report["targets"]] if "targets" in report else [report]
             names = ["roc.png"] if len(singles) == 1 else [f"roc-{i}.png" for i in range(1, len(singles) + 1)]
             roc_files = [self._roc_figure(r, folder, name) for r, name in zip(singles, names)]
-            (folder / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True))
-            (folder / "report.md").write_text(render_any_markdown(report, roc_files if len(singles) > 1 else roc_files[0]))
             figures = {name: (folder / name).read_bytes() for name in roc_files if name}
-            (folder / "report.html").write_text(render_html(report, figures), encoding="utf-8")
+            for name, data in render_report_files(report, figures).items():
+                (folder / name).write_bytes(data)
             return self.store.publish(folder, uri, kind="report", meta={"spec_hash": request.spec_hash()})
 
     def _roc_figure(self, report: dict[str, Any], folder: Path, name: str = "roc.png") -> str | None:
