@@ -58,3 +58,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
           if exitstatus == 0 else f"{'total':<40} {total:>6} inputs tried; SEE FAILURES ABOVE")
     for name in sorted(_TALLY.figures):
         write(f"{name}: {_TALLY.figures[name]}")
+
+
+def pytest_report_header(config):
+    """Which machine ran the suite: numerics differ by CPU (bf16 kernels) and library versions."""
+    from genleak.core.platform_info import describe_platform
+
+    return f"genleak platform: {describe_platform()}"

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     args = _parser().parse_args(argv)
-    interactive = args.command in ("run", "lab", "models", "data", "status", "report")
+    interactive = args.command in ("run", "lab", "models", "data", "status", "report", "doctor")
     # vLLM logs to stdout; the interactive commands print the report there.
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR" if interactive else "WARNING")
     from genleak.logs import configure_logging
@@ -119,6 +119,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return report_command(args, _settings(args))
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from genleak.cli_doctor import doctor_command
+
+    return doctor_command(args, _settings(args))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genleak", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -156,6 +162,16 @@ def _parser() -> argparse.ArgumentParser:
     from genleak.rpc.health_check import add_parser as add_health_parser
 
     add_health_parser(sub)
+
+    doctor = sub.add_parser("doctor", help="check this machine for the configured stack: versions, devices, "
+                            "vLLM-vs-transformers numerics per dtype, Presidio, store, auth/TLS, disk")
+    doctor.add_argument("--model", default="", help="also check vLLM numerics on this model (folder, store URI or "
+                        "zoo:<name>)")
+    doctor.add_argument("--skip", action="append", default=[], choices=["parity", "presidio"],
+                        help="leave a slow check out (repeatable)")
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    doctor.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
+    doctor.set_defaults(func=cmd_doctor)
 
     lab = sub.add_parser("lab", help="the built-in privacy lab")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True)

@@ -9,6 +9,7 @@ from genleak.attacker.pii_scan.job import DetectPIISpec, PIIScanJobSpec
 from genleak.attacker.service import AttackerCore, ExtractionJobSpec
 from genleak.core.jobs import CallLimiter, JobManager
 from genleak.engines import EngineCache
+from genleak.engines.precision import PRECISION_CACHE_FOLDER, set_precision_cache_dir
 from genleak.rpc.convert import job_to_proto, spec_from_message
 from genleak.rpc.jobs_servicer import JobRpcMixin
 from genleak.rpc.server import ServiceBinding
@@ -57,6 +58,7 @@ def binding(core: AttackerCore, jobs: JobManager, calls: CallLimiter | None = No
 
 
 def build(settings, store, gate=None) -> ServiceBinding:
+    set_precision_cache_dir(settings.store.cache_dir / PRECISION_CACHE_FOLDER)
     engines = EngineCache(max_size=2)
     jobs = JobManager(settings.job_workers, settings.max_queued_jobs, gate)
     calls = CallLimiter(settings.max_concurrent_calls, settings.max_queued_calls)

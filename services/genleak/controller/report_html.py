@@ -20,6 +20,7 @@ import yaml
 
 from genleak.controller import report_plots
 from genleak.controller.report import count_cell, mean_sd
+from genleak.controller.report_mia import generation_sentences
 from genleak.controller.sweep import condition_label
 
 CSS = """
@@ -117,10 +118,6 @@ def _percent(value: float | None) -> str:
 
 def _ratio(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def _stat(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 # ---- scenario A ----
@@ -257,7 +254,7 @@ def _membership_body(report: dict[str, Any], figures: dict[str, bytes]) -> str:
              f"higher = more membership leakage. Conditions at their last attacked epoch.")
     memo = report.get("lab_memorization")
     parts = [_p(intro), _p(f"Lab, before any fine-tuning: {memo}." if memo else "", "note"),
-             *(_p(line, "note") for line in _generation_sentences(report.get("generation") or {}))]
+             *(_p(line, "note") for line in generation_sentences(report.get("generation") or {}))]
     plots = _section("Membership plots",
                      _figure(figures.get("roc.png"), "ROC curves",
                              "ROC curves (log-log), one panel per attack, each condition's last checkpoint."),
@@ -266,16 +263,6 @@ def _membership_body(report: dict[str, Any], figures: dict[str, bytes]) -> str:
     return ("".join(parts) + plots + _section("ROC-AUC [95% bootstrap CI]", _auc_table(report))
             + "".join(_tpr_section(report, fpr) for fpr in report["fprs"])
             + _section("Every checkpoint: perplexity (utility) and ROC-AUC", _checkpoint_table(report)))
-
-
-def _generation_sentences(generation: dict[str, Any]) -> list[str]:
-    out = []
-    for condition, info in generation.items():
-        stats = info.get("stats") or {}
-        keys = [k for k in ("n_accepted", "n_candidates", "n_rounds", "n_out", "n_in", "seconds") if k in stats]
-        detail = ", ".join(f"{k}={_stat(stats[k])}" for k in keys)
-        out.append(f"Generated training data ({condition}): task {info.get('task')} ({detail}).")
-    return out
 
 
 def _condition_label(report: dict[str, Any], condition: str) -> str:

@@ -129,14 +129,34 @@ def _condition_label(report: dict[str, Any], condition: str) -> str:
 
 
 def _generation_lines(generation: dict[str, Any]) -> list[str]:
-    """One line per generated condition (generation is keyed by condition)."""
-    lines = []
+    lines = generation_sentences(generation)
+    return [*lines, ""] if lines else []
+
+
+def generation_sentences(generation: dict[str, Any]) -> list[str]:
+    """One sentence per generated condition (generation is keyed by condition): counts and the engine
+    that wrote the data (dtype, device, and the precision check's numbers where one ran)."""
+    out = []
     for condition, info in generation.items():
         stats = info.get("stats") or {}
         keys = [k for k in ("n_accepted", "n_candidates", "n_rounds", "n_out", "n_in", "seconds") if k in stats]
         detail = ", ".join(f"{k}={stats[k]:g}" if isinstance(stats[k], float) else f"{k}={stats[k]}" for k in keys)
-        lines.append(f"Generated training data ({condition}): task {info.get('task')} ({detail}).")
-    return [*lines, ""] if lines else []
+        engine = engine_phrase(stats.get("engine") or {})
+        out.append(f"Generated training data ({condition}): task {info.get('task')} ({detail}){engine}.")
+    return out
+
+
+def engine_phrase(engine: dict[str, Any]) -> str:
+    """E.g. "; written by vllm float32 on cpu" (+ the reduced-precision check's verdict)."""
+    if not engine:
+        return ""
+    phrase = f"; written by {engine.get('engine')} {engine.get('dtype')} on {engine.get('device')}"
+    check = engine.get("precision_check")
+    if check:
+        phrase += (f" (checked against transformers {check.get('dtype')}: mean |delta log-prob| "
+                   f"{check.get('mean_abs_logprob_diff')}, greedy text differed on {check.get('greedy_divergences')}: "
+                   "reduced precision flips near-ties, so this data may differ on another CPU)")
+    return phrase
 
 
 def _percent(value: float | None) -> str:

@@ -133,8 +133,9 @@ def merge_generation_stats(shards: list[dict[str, Any]]) -> dict[str, Any]:
     merged["tokens_per_second"] = round(merged.get("generated_tokens_approx", 0) / seconds, 1) if seconds > 0 else 0.0
     merged["shards"] = len(shards)
     merged["shard_seconds"] = [s.get("seconds", 0.0) for s in shards]
-    if "scrub" in shards[0]:
-        merged["scrub"] = shards[0]["scrub"]
+    for key in ("scrub", "engine"):  # the same in every shard: each scrubs all records, all run one engine spec
+        if key in shards[0]:
+            merged[key] = shards[0][key]
     return merged
 
 

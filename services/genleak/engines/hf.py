@@ -1,7 +1,7 @@
 """Hugging Face transformers engine.
 
 Exact and simple; on CPU it is the faster engine for tiny models (vLLM's per-step
-overhead dominates below ~25M parameters, PLATFORM.md 1f).
+overhead dominates below ~25M parameters, docs/platform.md).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from genleak.core.errors import InvalidSpec
 from genleak.core.loading import MODEL_LOAD_LOCK
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.engines.base import GENERATE_STAGE, EngineConfig, SamplingConfig, check_model_dir
+from genleak.engines.precision import resolve_dtype
 from genleak.engines.registry import register_engine
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class HFEngine:
         self._tokenizer = _load_tokenizer(transformers, self.model_dir, config)
         self._model = _load_model(self._torch, transformers, self.model_dir, config)
         self._transformers = transformers
+        self.provenance = {"engine": "hf", "dtype": resolved_dtype(config), "device": "cpu"}
         self._max_len = config.max_model_len or getattr(self._model.config, "max_position_embeddings", None)
         self.startup_seconds = time.perf_counter() - started
         log.info("hf engine ready for %s in %.1fs", self.model_dir, self.startup_seconds)
@@ -136,12 +138,17 @@ def _load_tokenizer(transformers: Any, model_dir: Path, config: EngineConfig) ->
 
 
 def _load_model(torch: Any, transformers: Any, model_dir: Path, config: EngineConfig) -> Any:
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "auto": "auto"}[config.dtype]
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "auto": "auto"}[resolved_dtype(config)]
     with MODEL_LOAD_LOCK:
         model = transformers.AutoModelForCausalLM.from_pretrained(
             str(model_dir), dtype=dtype, use_safetensors=True, trust_remote_code=config.trust_remote_code
         )
     return model.eval()
+
+
+def resolved_dtype(config: EngineConfig) -> str:
+    # This engine computes on the CPU, where "auto" is float32: the same numbers on every CPU.
+    return resolve_dtype(config.dtype, on_gpu=False)
 
 
 def _batches_by_length(token_ids: list[list[int]], batch_size: int) -> list[list[int]]:

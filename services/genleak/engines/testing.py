@@ -1,7 +1,7 @@
 """Builds tiny random-init causal LMs (+ a trained BPE tokenizer) for tests and smoke runs.
 
 No download is possible here, so tests need a real model folder built locally
-(PLATFORM.md 4): ~0.5M parameters, ~2 MB of safetensors, built in about a second.
+(docs/platform.md): ~0.5M parameters, ~2 MB of safetensors, built in about a second.
 hidden 128 / 4 heads: vLLM's CPU attention has no kernel for head_dim 16.
 """
 
@@ -51,7 +51,7 @@ def _tokenizer(corpus: list[str]) -> Any:
     )
 
 
-def _model_config(arch: str, max_positions: int) -> Any:
+def _model_config(arch: str, max_positions: int, init_std: float | None) -> Any:
     import transformers
 
     common = dict(
@@ -64,6 +64,8 @@ def _model_config(arch: str, max_positions: int) -> Any:
         eos_token_id=0,
         pad_token_id=1,
     )
+    if init_std is not None:
+        common["initializer_range"] = init_std
     if arch == "llama":
         return transformers.LlamaConfig(num_key_value_heads=2, intermediate_size=256, **common)
     if arch == "gpt_neox":
@@ -71,14 +73,18 @@ def _model_config(arch: str, max_positions: int) -> Any:
     raise ValueError(f"unknown tiny architecture {arch!r}; use 'llama' or 'gpt_neox'")
 
 
-def build_tiny_model(out_dir: Path, arch: str = "llama", seed: int = 0, max_positions: int = 512) -> Path:
-    """Write a tiny `arch` model + tokenizer to `out_dir` (safetensors) and return the folder."""
+def build_tiny_model(out_dir: Path, arch: str = "llama", seed: int = 0, max_positions: int = 512,
+                     init_std: float | None = None) -> Path:
+    """Write a tiny `arch` model + tokenizer to `out_dir` (safetensors) and return the folder.
+
+    `init_std` (default: the architecture's 0.02) sets the weights' scale; 0.2 gives peaked next-token
+    distributions, so numeric errors show in log-probs (near-uniform ones hide them)."""
     import torch
     import transformers
 
     out_dir = Path(out_dir)
     torch.manual_seed(seed)
-    config = _model_config(arch, max_positions)
+    config = _model_config(arch, max_positions, init_std)
     model = transformers.AutoModelForCausalLM.from_config(config)
     model.save_pretrained(out_dir, safe_serialization=True)
     _tokenizer(_corpus(2000, seed)).save_pretrained(out_dir)

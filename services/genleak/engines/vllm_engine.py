@@ -3,7 +3,10 @@
 vLLM runs the model in spawned EngineCore/worker processes. That works from a worker
 thread of a long-running server, provided the process entry point guards its start
 with `if __name__ == "__main__":` (spawn re-imports the parent's main module; the
-genleak servers and pytest both do). See PLATFORM.md 1d-1g and 5.
+genleak servers and pytest both do).
+
+On a CPU, dtype "auto" runs float32 and a reduced dtype asked by name is checked against
+transformers first (`genleak.engines.precision`): a mismatch refuses the engine.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 from genleak.core.errors import Cancelled, InvalidSpec
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.engines.base import GENERATE_STAGE, EngineConfig, SamplingConfig, check_model_dir
+from genleak.engines.precision import ensure_precision, needs_check, resolve_dtype
 from genleak.engines.registry import register_engine
 
 log = logging.getLogger(__name__)
@@ -41,7 +45,17 @@ class VLLMEngine:
         if not on_gpu:
             set_cpu_env_defaults(config.kv_cache_gib)
         self._vllm = _import_vllm()
-        self._llm: Any = self._vllm.LLM(**_llm_kwargs(self.model_dir, config, on_gpu))
+        dtype = resolve_dtype(config.dtype, on_gpu)
+        self._llm: Any = self._vllm.LLM(**_llm_kwargs(self.model_dir, config.model_copy(update={"dtype": dtype}),
+                                                      on_gpu))
+        self.provenance: dict[str, Any] = {"engine": "vllm", "dtype": dtype, "device": "cuda" if on_gpu else "cpu"}
+        if needs_check(dtype, on_gpu):
+            try:
+                check = ensure_precision(self._llm, self.model_dir, dtype, config.trust_remote_code)
+            except BaseException:
+                shutdown_llm(self._llm)
+                raise
+            self.provenance["precision_check"] = check.summary()
         # vllm.LLM is not safe for concurrent generate calls.
         self._lock = threading.Lock()
         self.startup_seconds = time.perf_counter() - started

@@ -86,6 +86,8 @@ class GeneratorCore:
         model_dir = resolve_model(self.store, spec.model)
         with self.engines.lease(model_dir, _engine_config(spec)) as engine:
             out, stats = task.run(engine, model_dir, records, config, reporter)
+            # Which engine, dtype and device wrote the data (and the reduced-precision check, if one ran).
+            stats = {**stats, "engine": getattr(engine, "provenance", {"engine": spec.engine.name})}
         if scrub_stats is not None:
             stats = {**stats, "scrub": scrub_stats}
         meta = {"task": spec.task, "spec": spec.model_dump(mode="json"), "stats": stats}

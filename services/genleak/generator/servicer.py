@@ -8,6 +8,7 @@ from genleak.core.errors import InvalidSpec
 from genleak.core.jobs import JobManager
 from genleak.core.specs import parse_spec
 from genleak.engines import EngineCache
+from genleak.engines.precision import PRECISION_CACHE_FOLDER, set_precision_cache_dir
 from genleak.generator.service import EngineModelSpec, GenerateSpec, GenerationSpec, GeneratorCore
 from genleak.rpc.convert import job_to_proto, message_to_dict, spec_from_message
 from genleak.rpc.jobs_servicer import JobRpcMixin
@@ -78,6 +79,7 @@ def binding(core: GeneratorCore, jobs: JobManager) -> ServiceBinding:
 
 
 def build(settings, store, gate=None) -> ServiceBinding:
+    set_precision_cache_dir(settings.store.cache_dir / PRECISION_CACHE_FOLDER)
     engines = EngineCache(max_size=2)
     jobs = JobManager(settings.job_workers, settings.max_queued_jobs, gate)
     bound = binding(GeneratorCore(store, engines), jobs)

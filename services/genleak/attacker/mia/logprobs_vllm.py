@@ -3,7 +3,8 @@
 Same contract as `score_texts_hf`: the model's HF tokenizer (`encode_for_scoring`) makes the
 token ids, vLLM gets those ids (not text), so both engines score exactly the same tokens;
 results come back in input order. fp32 scores match the HF forward to ~1e-6 per token
-(PLATFORM.md 1g); dtype "auto" means float32 here too. A text that fills max_model_len is
+(docs/platform.md); dtype "auto" means float32 here too, and bfloat16 on a CPU is checked
+against transformers before scoring (`genleak.engines.precision`). A text that fills max_model_len is
 still scored whole (vLLM wants room for one output token; see `_score`).
 
 Min-K%++ needs mu/sigma over the whole vocabulary at each position. vLLM 0.32 on CPU can
@@ -34,6 +35,7 @@ from genleak.attacker.mia.logprobs import _LOGP_FLOOR, TokenLogProbs, encode_for
 from genleak.core.errors import InvalidSpec
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.engines.base import EngineConfig, check_model_dir
+from genleak.engines.precision import ensure_precision, needs_check
 from genleak.engines.vllm_engine import reporting_bar_factory, shutdown_llm  # imports no vllm itself
 
 log = logging.getLogger(__name__)
@@ -76,15 +78,17 @@ def score_texts_vllm(
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, trust_remote_code=engine.trust_remote_code)
     encoded = encode_for_scoring(tokenizer, texts, max_tokens)
-    kwargs = _llm_kwargs(model_dir, engine, on_gpu)
-    if kwargs["dtype"] == "auto":
-        kwargs["dtype"] = "float32"  # as score_texts_hf: scores are compared across engines
+    # "auto" scores in float32 on every device, as score_texts_hf: scores are compared across engines.
+    dtype = "float32" if engine.dtype == "auto" else engine.dtype
+    kwargs = _llm_kwargs(model_dir, engine.model_copy(update={"dtype": dtype}), on_gpu)
     if with_vocab_stats:
         kwargs["max_logprobs"] = -1  # allow prompt_logprobs=-1 (the whole vocabulary)
     started = time.perf_counter()
     llm = vllm.LLM(**kwargs)
     log.info("vllm scorer ready for %s in %.1fs", model_dir, time.perf_counter() - started)
     try:
+        if needs_check(dtype, on_gpu):  # reduced precision on a CPU: checked against transformers first
+            ensure_precision(llm, model_dir, dtype, engine.trust_remote_code)
         return _score(llm, vllm, texts, encoded, with_vocab_stats, reporter)
     finally:
         shutdown_llm(llm)
