@@ -175,7 +175,7 @@ def run_part(name: str, cfg: dict, tmp: Path) -> dict:
     cfg_path.write_text(json.dumps({**cfg, "tmp": str(tmp / name)}))
     proc = subprocess.run([sys.executable, __file__, "--part", name, str(cfg_path), str(out_path)],
                           capture_output=True, text=True, timeout=900)
-    # vLLM sometimes aborts at interpreter exit after finishing (PLATFORM.md 5.5): judge by the output file
+    # vLLM sometimes aborts at interpreter exit after finishing (docs/platform.md, vLLM on a CPU): judge by the output file
     if not out_path.exists():
         sys.stderr.write(proc.stderr[-4000:])
         raise RuntimeError(f"part {name} failed (exit {proc.returncode})")

@@ -121,7 +121,7 @@ def run_part(name: str, cfg: dict, tmp: Path) -> dict:
     cfg_path.write_text(json.dumps(cfg))
     proc = subprocess.run([sys.executable, __file__, "--part", name, str(cfg_path), str(out_path)],
                           capture_output=True, text=True, timeout=900)
-    if not out_path.exists():  # judged by its output: vLLM may abort at exit after finishing (PLATFORM.md 5.5)
+    if not out_path.exists():  # judged by its output: vLLM may abort at exit after finishing (docs/platform.md, vLLM on a CPU)
         sys.stderr.write(proc.stderr[-4000:])
         raise RuntimeError(f"part {name} failed (exit {proc.returncode})")
     return json.loads(out_path.read_text())

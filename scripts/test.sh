@@ -9,7 +9,7 @@ junit=.pytest_cache/junit.xml
 .venv/bin/python -m pytest -q -p no:cacheprovider --timeout=1800 --junitxml="$junit" "${@:-tests}"
 rc=$?
 # vLLM's engine process sometimes aborts during interpreter shutdown *after* every test has
-# finished (exit 134, "terminate called without an active exception"; PLATFORM.md gotcha 5).
+# finished (exit 134, "terminate called without an active exception"; docs/platform.md, vLLM on a CPU).
 # Judge such a run by its test report instead of the exit code.
 if [ "$rc" = 134 ] && .venv/bin/python - "$junit" <<'PY'
 import sys, xml.etree.ElementTree as ET

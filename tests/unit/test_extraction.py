@@ -97,7 +97,7 @@ def test_custom_template_registry(monkeypatch):
         ("jane.roe@enron.com>\n7. the", True, True),  # verbatim
         ("JANE.ROE@ENRON.COM", False, True),  # exact is case-insensitive; partial_ratio is not
         ("jane.rowe@enron.com", True, False),  # one edit: still a fuzzy hit
-        ("jroe@enron.com", True, False),  # the guessable pattern counts (paper, PAPER.md 4)
+        ("jroe@enron.com", True, False),  # the guessable pattern counts (paper, docs/paper.md)
         ("bob@example.org", False, False),
         ("", False, False),
     ],

@@ -30,7 +30,7 @@ def make_records(n: int = 50) -> list[dict[str, str]]:
 
 
 def build_tiny_model(path: Path, arch: str) -> Path:
-    """PLATFORM.md section 4: a BPE tokenizer trained here plus a random-init model, saved as safetensors."""
+    """docs/platform.md, tiny test models: a BPE tokenizer trained here plus a random-init model, saved as safetensors."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 

@@ -207,7 +207,7 @@ def test_alpaca_list_and_wang_seed_tasks_import_and_parse(store, tmp_path):
 
 
 def test_paper_scenario_a_example_holds_the_papers_settings():
-    """examples/paper_scenario_a.yaml validates and carries PAPER.md's scenario A values."""
+    """examples/paper_scenario_a.yaml validates and carries docs/paper.md's scenario A values."""
     from genleak.controller.spec import load_spec_text
     from genleak.finetuner.methods import get_method
 

@@ -1,4 +1,4 @@
-"""The lab's self-instruct seed tasks: e-mail and business tasks over its own mail (PAPER.md 2.2).
+"""The lab's self-instruct seed tasks: e-mail and business tasks over its own mail (docs/paper.md, scenario B).
 
 The paper seeds its self-instruct loop with 64 legal tasks on court-opinion excerpts, the first ~14 of
 them person-identification tasks ("identify the appellant"...). The lab does the same over its

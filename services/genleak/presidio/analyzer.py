@@ -1,6 +1,6 @@
 """Presidio, offline: one AnalyzerEngine per AnalyzerConfig per process, batch detection.
 
-Offline means two things Presidio does not do by default (PLATFORM.md 3a, 11):
+Offline means two things Presidio does not do by default (docs/platform.md, Presidio offline):
   * tldextract (behind the e-mail recognizer) fetches the Public Suffix List on first use; it is
     replaced, before Presidio imports it, by an extractor that reads only the bundled snapshot
     and writes no cache;

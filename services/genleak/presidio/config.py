@@ -20,7 +20,7 @@ DEFAULT_ENTITIES = (EMAIL, PHONE, PERSON, STREET_ADDRESS)
 PATTERN_ENTITIES = (EMAIL, PHONE, STREET_ADDRESS)  # the defaults a no_op engine (no NER) can detect
 DEFAULT_RECOGNIZERS = {
     # UK NHS numbers are 10 digits with a mod-11 check digit: about 1 in 11 US phone numbers
-    # (NXX-NXX-XXXX) passes the checksum and is reported as UK_NHS at score 1.0 (PLATFORM.md 3c).
+    # (NXX-NXX-XXXX) passes the checksum and is reported as UK_NHS at score 1.0 (docs/platform.md, Presidio offline).
     # There are no NHS numbers in US mail, so the recognizer only misfires there.
     "NhsRecognizer": False,
     # Presidio has no street-address recognizer; the lab's people all have one (recognizers/us_address.py).

@@ -26,7 +26,7 @@ from genleak.presidio.config import AnalyzerConfig, Detection, unique_entities
 from genleak.presidio.surrogates import SurrogateBook
 
 SCRUB_STAGE = "scrub"
-PAPER_ENTITIES = (PERSON, EMAIL)  # what replaced_data.arrow replaced (PAPER.md 2.1)
+PAPER_ENTITIES = (PERSON, EMAIL)  # what replaced_data.arrow replaced (docs/paper.md, scenario A)
 
 
 class ScrubConfig(Spec):

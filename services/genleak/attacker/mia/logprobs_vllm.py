@@ -16,8 +16,8 @@ V2 model runner, which needs Triton (not installed on CPU). So vocab stats are o
 (`with_vocab_stats=True`); without them mu/sigma stay None and Min-K%++ refuses. For
 Min-K%++ on real vocabularies the hf scorer is the better engine (its mu/sigma are free).
 
-Only plain (merged) model folders: vLLM LoRA + prompt_logprobs crashes on CPU (PLATFORM.md
-2c), so a peft adapter folder is refused. vLLM is imported only when a scorer call runs;
+Only plain (merged) model folders: vLLM LoRA + prompt_logprobs crashes on CPU (docs/platform.md,
+vLLM LoRA and prompt log-probs), so a peft adapter folder is refused. vLLM is imported only when a scorer call runs;
 every call starts its own engine (~20-30 s on CPU) and shuts it down at the end, also on
 error and cancel.
 """

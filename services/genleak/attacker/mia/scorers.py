@@ -1,7 +1,7 @@
 """Registry of log-prob scorers: the engines that turn (model, texts) into `TokenLogProbs`.
 
 "hf" is a batched transformers forward (exact, fastest for tiny models on CPU); "vllm" uses
-vLLM's `prompt_logprobs` (faster for 25M+ models, PLATFORM.md 1g). Every scorer returns
+vLLM's `prompt_logprobs` (faster for 25M+ models, docs/platform.md). Every scorer returns
 results in input order, tokenised exactly as the model's HF tokenizer does, truncated to
 `max_tokens`, so attacks see the same tokens whichever engine scored them.
 """

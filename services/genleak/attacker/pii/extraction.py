@@ -1,4 +1,4 @@
-"""The paper's e-mail extraction attack (PAPER.md 4; official measure_purified.py).
+"""The paper's e-mail extraction attack (docs/paper.md, PII extraction attack; official measure_purified.py).
 
 For every template and target the model continues a 5-shot prompt that ends at the
 target's empty email slot; a query succeeds when the true address fuzzily appears in

@@ -1,4 +1,4 @@
-"""The paper's four 5-shot e-mail extraction templates (PAPER.md 4), plus a registry for more.
+"""The paper's four 5-shot e-mail extraction templates (docs/paper.md, PII extraction attack), plus a registry for more.
 
 Wording follows the official measure_purified.py exactly (PROMPT_A..PROMPT_D formatted
 with `email=""`), including two quirks kept on purpose so counts stay comparable:

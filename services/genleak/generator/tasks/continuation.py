@@ -1,4 +1,4 @@
-"""The paper's scenario-A generation recipe (PAPER.md 2.1; official data/continuation/generate.py).
+"""The paper's scenario-A generation recipe (docs/paper.md, scenario A; official data/continuation/generate.py).
 
 Each source prompt gets one trailing space, prompts of `max_prompt_tokens` tokens or
 more are dropped, the generator continues the rest (T=0.75, top-k 100, 1000 new tokens),

@@ -1,4 +1,4 @@
-"""Scenario B's generation: the Self-Instruct loop (Wang et al. 2023) over seed tasks (PAPER.md 1.2, 2.2).
+"""Scenario B's generation: the Self-Instruct loop (Wang et al. 2023) over seed tasks (docs/paper.md, scenario B).
 
 Each round: a batch of prompts, each listing `icl_seed` seed instructions and `icl_generated` already
 accepted ones, goes to the generator in ONE engine call (vLLM batches it); new numbered instructions
