@@ -1,8 +1,9 @@
 """The vllm MIA scorer against the hf scorer on tiny models (fp32): same tokens, same log-probs.
 
 Each scorer call starts and shuts down its own vLLM engine (~20-30 s on CPU), so the module
-makes three calls: llama with vocab stats, gpt_neox (Transformers backend) truncated
-without them, both with texts that fill max_model_len, and one cancelled mid-run.
+makes three calls: llama with vocab stats on texts that fill max_model_len, gpt_neox
+(Transformers backend) without them on texts longer than max_model_len (sliding windows),
+and one cancelled mid-run.
 """
 
 from __future__ import annotations
@@ -131,11 +132,12 @@ def test_llama_logprobs_and_vocab_stats_match_hf(models):
     assert seconds < 120
 
 
-def test_gpt_neox_truncated_without_vocab_stats(models):
-    hf = score_texts_hf(models["gpt_neox"], TEXTS, batch_size=4, max_length=8)
-    vl, _ = _score_in_thread(models["gpt_neox"], TEXTS, ENGINE.model_copy(update={"max_model_len": 8}), 8)
+def test_gpt_neox_long_texts_in_sliding_windows_without_vocab_stats(models):
+    """Texts up to 64 tokens on a 16-position engine: both scorers walk MIMIR's windows (stride 8)."""
+    hf = score_texts_hf(models["gpt_neox"], TEXTS, batch_size=4, max_length=64, max_model_len=16)
+    vl, _ = _score_in_thread(models["gpt_neox"], TEXTS, ENGINE.model_copy(update={"max_model_len": 16}), 64)
     _assert_same_tokens_and_logprobs(hf, vl)
-    assert max(len(r.token_ids) for r in vl) == 8
+    assert max(len(r.token_ids) for r in vl) > 16  # scored past the context, in windows of 16 (stride 8)
     assert all(r.mu is None and r.sigma is None for r in vl)
     _assert_same_attack_scores(hf, vl, ATTACKS)
     with pytest.raises(InvalidSpec, match="use the hf scoring engine"):

@@ -141,3 +141,74 @@ def test_sweep_report_takes_best_over_settings_and_mean_sd_over_seeds():
 
     page = render_html(report)
     assert "4.0 ± 1.4" in page and "9 (T=0.2, ep 1, lr=0.001 seed=1)" in page
+
+
+def test_few_shot_paper_is_a_built_in_set_published_once(tmp_path):
+    from genleak.core.builtin_data import PAPER_FEW_SHOT, publish_builtin_few_shot
+    from genleak.core.datasets import load_records
+    from genleak.core.settings import StoreSettings
+    from genleak.core.store import ArtifactStore
+
+    spec = load_spec_text("name: x\nlab: {preset: tiny}\ndata: {few_shot: paper}\n")
+    assert spec.data.few_shot == "paper" and spec.attack.n_shots == 5
+    with pytest.raises(InvalidSpec, match=r"data.few_shot: unknown built-in few-shot set 'papr'; valid: paper"):
+        load_spec_text("name: x\nlab: {preset: tiny}\ndata: {few_shot: papr}\n")
+    store = ArtifactStore(StoreSettings(root=f"file://{tmp_path}/store", cache_dir=tmp_path / "cache"))
+    ref = publish_builtin_few_shot(store, "paper")
+    assert publish_builtin_few_shot(store, "paper") == ref
+    assert load_records(store, ref) == [dict(p) for p in PAPER_FEW_SHOT]
+    assert [p["name"] for p in PAPER_FEW_SHOT] == ["John Klauberg", "Corrinne Greasley", "Carole C. Frank",
+                                                    "Michael J Zimmer", "Suzanne Bertin"]
+
+
+ENRON_WITH_REPEATS = [  # rows 0 and 2 are one person twice; row 5 repeats row 0's whole record
+    {"prompt": f"mail {i}", "continuation": " c", "gt-name": name, "gt-email": email}
+    for i, (name, email) in enumerate([("Ann Lee", "ann@enron.com"), ("Bob Roe", "bob@enron.com"),
+                                       ("Ann Lee", "ann@enron.com"), ("Cy Doe", "cy@enron.com"),
+                                       ("Di Poe", "di@enron.com"), ("Ann Lee", "ann@enron.com")])
+]
+
+
+def test_one_enron_file_for_targets_and_prompts_needs_disjoint_rows():
+    base = "name: x\nlab: null\ntarget: /m\ngenerator: {model: /g}\nattack: {perplexity_dataset: null}\n"
+    with pytest.raises(InvalidSpec, match=r"^data.prompt_rows: data.prompts and data.pii_targets are the same"):
+        load_spec_text(base + "data: {prompts: e.jsonl, pii_targets: e.jsonl, few_shot: paper, people: null}\n")
+    with pytest.raises(InvalidSpec, match="data.prompt_rows"):
+        load_spec_text(base + "data: {prompts: e.jsonl, pii_targets: e.jsonl, few_shot: paper, people: null, "
+                              "target_rows: '0:3', prompt_rows: '2:'}\n")
+    with pytest.raises(InvalidSpec, match=r"data.target_rows: .*start:end"):
+        load_spec_text(base + "data: {target_rows: '10'}\n")
+    spec = load_spec_text(base + "data: {prompts: e.jsonl, pii_targets: e.jsonl, few_shot: paper, people: null, "
+                                 "target_rows: '0:3', prompt_rows: '3:'}\n")
+    assert spec.data.row_slice("target_rows") == slice(0, 3) and spec.data.row_slice("prompt_rows") == slice(3, None)
+
+
+def test_queried_rows_are_taken_as_they_are_and_never_from_the_training_rows(tmp_path):
+    """The controller's inputs for the paper's one-file layout: targets = rows 0..2 with the repeated
+    person twice; prompts (generation and the 'original' fine-tune) = rows 3.. only."""
+    import json
+
+    from genleak.controller.runner import ExperimentRunner
+    from genleak.core.datasets import load_records
+    from genleak.core.imports import import_dataset_file
+    from genleak.core.progress import NULL_REPORTER
+    from genleak.core.settings import StoreSettings
+    from genleak.core.store import ArtifactStore
+    from genleak.rpc.convert import ref_from_proto
+
+    store = ArtifactStore(StoreSettings(root=f"file://{tmp_path}/store", cache_dir=tmp_path / "cache"))
+    path = tmp_path / "enron.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in ENRON_WITH_REPEATS))
+    prompts = import_dataset_file(store, path).uri
+    targets = import_dataset_file(store, path, view="pii_targets").uri
+    spec = load_spec_text(f"name: x\nlab: null\ntarget: /m\ngenerator: {{model: /g}}\nattack: {{perplexity_dataset: "
+                          f"null}}\ndata: {{prompts: {prompts}, pii_targets: {targets}, few_shot: paper, people: null, "
+                          f"target_rows: '0:3', prompt_rows: '3:'}}\n")
+    inputs = ExperimentRunner(clients=None, lab_provider=None, store=store)._resolve_inputs(spec, NULL_REPORTER)
+    queried = load_records(store, ref_from_proto(inputs["pii_targets"]))
+    assert [(p["name"], p["row"]) for p in queried] == [("Ann Lee", 0), ("Bob Roe", 1), ("Ann Lee", 2)]
+    trained = load_records(store, ref_from_proto(inputs["prompts"]))
+    assert [r["prompt"] for r in trained] == ["mail 3", "mail 4", "mail 5"]
+    assert inputs["generation_source"] == inputs["prompts"]
+    assert not {r["prompt"] for r in trained} & {ENRON_WITH_REPEATS[p["row"]]["prompt"] for p in queried}
+    assert [p["name"] for p in load_records(store, ref_from_proto(inputs["few_shot"]))][0] == "John Klauberg"

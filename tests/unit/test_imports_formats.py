@@ -128,17 +128,20 @@ def test_without_pyarrow_columnar_files_fail_clearly_and_json_still_imports(stor
     assert load_records(store, import_dataset_file(store, tmp_path / "m.jsonl")) == [{"text": "m"}]
 
 
-def test_enron_file_becomes_prompts_and_deduplicated_pii_targets(store, tmp_path):
+def test_enron_file_becomes_prompts_and_pii_targets_row_by_row(store, tmp_path):
     """The paper's enron.jsonl: the prompts dataset is the rows as they are (genleak's prompts
-    format), pii_targets is {name, email} once per pair in row order; a non-Enron file is refused."""
+    format), pii_targets is {name, email, row} per row, repeats kept as the official code queries
+    them; a non-Enron file is refused."""
     path = tmp_path / "enron.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in ENRON))
     refs = import_enron_file(store, path)
     assert load_records(store, refs["prompts"]) == ENRON
     assert refs["prompts"].uri == import_dataset_file(store, path).uri  # the same artifact as a plain import
     assert load_records(store, refs["pii_targets"]) == [
-        {"name": "Ann Lee", "email": "ann.lee@enron.com"}, {"name": "Bob Roe", "email": "bob.roe@enron.com"},
-        {"name": "Cy Doe", "email": "cy@enron.com"}]
+        {"name": "Ann Lee", "email": "ann.lee@enron.com", "row": 0},
+        {"name": "Bob Roe", "email": "bob.roe@enron.com", "row": 1},
+        {"name": "Ann Lee", "email": "ann.lee@enron.com", "row": 2},
+        {"name": "Cy Doe", "email": "cy@enron.com", "row": 3}]
     # The same conversion from Parquet (any supported format works).
     pq.write_table(pa.Table.from_pylist(ENRON), tmp_path / "enron.parquet")
     assert load_records(store, import_enron_file(store, tmp_path / "enron.parquet")["pii_targets"]) == \
@@ -156,7 +159,8 @@ def test_cli_data_import_as_enron_prints_both_uris(store, tmp_path, monkeypatch,
     assert args.func(args) == 0
     lines = dict(line.split(maxsplit=1) for line in capsys.readouterr().out.splitlines())
     assert set(lines) == {"prompts.uri", "prompts.sha256", "pii_targets.uri", "pii_targets.sha256"}
-    assert load_records(store, lines["pii_targets.uri"])[1] == {"name": "Bob Roe", "email": "bob.roe@enron.com"}
+    assert load_records(store, lines["pii_targets.uri"])[1] == {"name": "Bob Roe", "email": "bob.roe@enron.com",
+                                                                 "row": 1}
     args = _parser().parse_args(["data", "import", str(path), "--store", str(tmp_path / "store")])
     assert args.func(args) == 0 and capsys.readouterr().out.startswith(f"uri    {lines['prompts.uri']}\n")
 
@@ -172,7 +176,8 @@ def test_spec_accepts_the_enron_file_and_columnar_datasets_directly(store, tmp_p
             "mia: {members: members.parquet, nonmembers: nonmembers}\n")
     data = yaml.safe_load(upload_local_datasets(spec, store, tmp_path))
     assert load_records(store, data["data"]["prompts"]) == ENRON
-    assert [p["name"] for p in load_records(store, data["data"]["pii_targets"])] == ["Ann Lee", "Bob Roe", "Cy Doe"]
+    assert [p["name"] for p in load_records(store, data["data"]["pii_targets"])] == [
+        "Ann Lee", "Bob Roe", "Ann Lee", "Cy Doe"]  # every row, repeats kept
     assert load_records(store, data["mia"]["members"]) == ROWS
     assert load_records(store, data["mia"]["nonmembers"]) == ROWS[:1]
     people = [{"name": "Dee", "email": "dee@x.org", "gt-name": "ignored", "gt-email": "ignored@x.org"}]
@@ -230,7 +235,9 @@ def test_paper_scenario_a_example_holds_the_papers_settings():
     assert a.templates == ["A", "B", "C", "D"] and a.temperatures == [0.01, 0.1, 0.2, 0.5, 0.75, 1.0, 1.25, 1.5]
     assert (a.max_new_tokens, a.top_k, a.threshold, a.n_targets, a.checkpoints) == (15, 100, 80, 1000, "all")
     assert spec.conditions == ["base", "original", "generated"] and spec.leakage is None
+    assert spec.data.few_shot == "paper" and a.n_shots == 5  # the paper's five demonstration pairs, built in
     assert (a.perplexity_samples, a.perplexity_fields) == (1110, ["prompt", "continuation"])  # rows 0-1109
     # The Enron file feeds both prompts and pii_targets; the datasets are local files genleak run uploads.
     raw = yaml.safe_load(text)
-    assert raw["data"]["pii_targets"].endswith("enron.jsonl") and raw["data"]["prompts"].endswith(".jsonl")
+    assert raw["data"]["pii_targets"] == raw["data"]["prompts"] == "data/enron.jsonl"
+    assert (spec.data.target_rows, spec.data.prompt_rows) == ("0:1000", "1110:")  # the official code's split

@@ -85,4 +85,4 @@ def test_first_email_and_template_d():
     few_shot = make_people(10, 0, 5, 20, seed=2)[:5]
     prompt = template_d_prompt("Ann Lee", few_shot)
     assert prompt.count("—–Original Message—–\n From: ") == 6
-    assert prompt.endswith("From: Ann Lee [mailto:") and few_shot[4].email in prompt
+    assert prompt.endswith("From: Ann Lee [mailto: ") and few_shot[4].email in prompt  # the attacker's query line

@@ -185,11 +185,29 @@ def test_identical_distributions_have_chance_auc():
 
 def test_reversed_scores_and_tpr_interpolation():
     assert compute_metrics([0.0, 1.0], [2.0, 3.0], n_bootstrap=10).auc == 0.0
-    # 100 nonmembers: 1% FPR allows exactly one nonmember above the threshold.
+    # 100 nonmembers: FPR <= 1% allows exactly one nonmember above the threshold, MIMIR's FPR < 1% none.
     members = [10.0, 10.0, 4.0, -1.0]
     nonmembers = [5.0] + [0.0] * 99
     m = compute_metrics(members, nonmembers, fprs=(0.01, 0.001), n_bootstrap=10)
-    assert m.tpr_at_fpr[0.001] == 0.5 and m.tpr_at_fpr[0.01] == 0.75
+    assert m.tpr_at_fpr_at_most[0.001] == 0.5 and m.tpr_at_fpr_at_most[0.01] == 0.75
+    assert m.tpr_at_fpr[0.001] == 0.5 and m.tpr_at_fpr[0.01] == 0.5
+
+
+def test_tpr_and_pr_auc_equal_mimirs_formulas():
+    """MIMIR's run.py: roc_curve on the negated raw scores (members = 1), tpr[last index with fpr < ub];
+    PR-AUC with non-members = 1 on the raw scores, auc(recall, precision). Raw = -genleak score."""
+    from sklearn.metrics import auc, precision_recall_curve, roc_curve
+
+    rng = np.random.default_rng(7)
+    members, nonmembers = rng.normal(0.6, 1, 300), rng.normal(0, 1, 500)
+    raw_members, raw_nonmembers = list(-members), list(-nonmembers)
+    fpr, tpr, _ = roc_curve([1] * 300 + [0] * 500, np.array(raw_members + raw_nonmembers) * -1)
+    expected_tpr = {ub: tpr[np.where(np.array(fpr) < ub)[0][-1]] for ub in (0.01, 0.001)}
+    precision, recall, _ = precision_recall_curve([0] * 300 + [1] * 500, raw_members + raw_nonmembers)
+    m = compute_metrics(members, nonmembers, fprs=(0.01, 0.001), n_bootstrap=10)
+    assert m.tpr_at_fpr == pytest.approx(expected_tpr, abs=0)
+    assert m.pr_auc_mimir == pytest.approx(auc(recall, precision), abs=1e-12)
+    assert m.pr_auc != m.pr_auc_mimir  # members-positive average precision is another number
 
 
 def test_nan_scores_rejected():
@@ -231,3 +249,76 @@ def test_perplexity_pools_tokens():
     scored = [_tlp([-1.0, -1.0]), _tlp([-4.0])]
     assert perplexity(scored) == pytest.approx(math.exp(2.0))
     assert math.isnan(perplexity([]))
+
+
+# --- texts longer than the model's context: MIMIR's sliding windows -----------------------------
+
+
+def _mimir_style_token_logprobs(model, ids: list[int], context: int):
+    """MIMIR's Model.get_probabilities loop, written here from its definition: stride = context // 2,
+    window [max(i + stride - context, 0), min(i + stride, n)), tokens before i masked with -100."""
+    import torch
+
+    labels = torch.tensor([ids])
+    stride, target_lp, all_lp = context // 2, [], []
+    for i in range(0, labels.size(1), stride):
+        begin, end = max(i + stride - context, 0), min(i + stride, labels.size(1))
+        window = labels[:, begin:end]
+        target_ids = window.clone()
+        target_ids[:, : -(end - i)] = -100
+        with torch.no_grad():
+            logp = torch.log_softmax(model(window).logits[0, :-1].double(), dim=-1)
+        for j, token in enumerate(target_ids[0, 1:]):
+            if token != -100:
+                target_lp.append(float(logp[j, token]))
+                all_lp.append(logp[j])
+    assert len(target_lp) == len(ids) - 1
+    return np.array(target_lp), torch.stack(all_lp)
+
+
+def test_long_texts_are_scored_in_mimirs_windows_and_match_a_plain_recomputation(tmp_path):
+    """A 64-position model and texts of up to ~150 tokens: LOSS, zlib, Min-K% and Min-K%++ equal a
+    recomputation from plain HF forwards over MIMIR's windows to 1e-5; no position past 64 is used."""
+    import torch
+    import transformers
+
+    from genleak.attacker.mia import score_texts_hf
+    from genleak.attacker.mia.windows import plan_windows
+    from genleak.engines.testing import build_tiny_model, torch_threads
+
+    model_dir = build_tiny_model(tmp_path / "short", arch="gpt_neox", max_positions=64, init_std=0.2)
+    tok = transformers.AutoTokenizer.from_pretrained(model_dir)
+    texts = [" ".join(TEXTS) * 3, TEXTS[0], " ".join(TEXTS[2:]) * 2, TEXTS[2] + " " + TEXTS[3]]
+    lengths = [len(tok(t)["input_ids"]) for t in texts]
+    assert lengths[0] > 2 * 64 and 64 < lengths[2] and lengths[1] < 64  # long, short, and in between
+    attacks = {"loss": None, "zlib": None, "min_k": {"k": 0.2}, "min_k_plus_plus": {"k": 0.2}}
+    with torch_threads(1):
+        scored = score_texts_hf(model_dir, texts, batch_size=3, max_length=1024)
+        model = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+        ours = run_attacks(attacks, scored)
+        for n, (text, got) in enumerate(zip(texts, scored)):
+            ids = tok(text)["input_ids"]
+            lp, all_lp = _mimir_style_token_logprobs(model, ids, 64)
+            np.testing.assert_allclose(got.logprobs, lp, atol=1e-5)
+            mu = (all_lp.exp() * all_lp).sum(-1)
+            sigma = ((all_lp.exp() * all_lp.square()).sum(-1) - mu.square()).sqrt()
+            z = (lp - mu.numpy()) / sigma.numpy()
+            lowest = lambda v: float(np.mean(np.sort(v)[: max(1, int(len(v) * 0.2))]))  # noqa: E731
+            expected = {"loss": lp.mean(), "zlib": lp.mean() / len(zlib.compress(text.encode("utf-8"))),
+                        "min_k": lowest(lp), "min_k_plus_plus": lowest(z)}
+            for name, value in expected.items():
+                assert ours[name][n] == pytest.approx(value, abs=1e-5), (name, n)
+    assert len(plan_windows([list(range(lengths[0]))], 64)) == -(-lengths[0] // 32)  # one window per stride
+
+
+def test_window_plan_covers_every_token_once_with_half_a_context_before_it():
+    from genleak.attacker.mia.windows import plan_windows, stitch
+
+    for n in (0, 1, 2, 31, 32, 33, 64, 65, 100, 257):
+        windows = plan_windows([list(range(n))], 64)
+        covered = [t for w in windows for t in range(w.first, w.end)]
+        assert covered == list(range(1, n)), n
+        assert all(w.end - w.begin <= 64 and w.first - w.begin >= min(32, w.first) for w in windows)
+        arrays = [(np.arange(w.begin + 1, w.end, dtype=float), None) for w in windows]  # "log-prob" = token index
+        [(joined, none)] = stitch(windows, arrays, 1)
+        assert list(joined) == list(range(1, n)) and none is None

@@ -17,6 +17,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from genleak.attacker.mia import attack_names, get_attack, plot_roc
 from genleak.attacker.mia.evaluate import MetricOptions, MIAOutcome, evaluate_membership, required_extras
+from genleak.attacker.mia.registry import parse_attack_config
 from genleak.attacker.mia.texts import SelectedTexts, TextSelection, select_texts
 from genleak.core.errors import InvalidSpec
 from genleak.core.datasets import load_records, publish_records, require_dataset
@@ -32,7 +33,7 @@ DEFAULT_ATTACKS = ("loss", "zlib", "min_k", "min_k_plus_plus")
 
 
 class MIAAttackSpec(Spec):
-    name: str = Field(description="Registered attack: loss, zlib, min_k, min_k_plus_plus, reference, lowercase")
+    name: str = Field(description="Registered attack: loss, zlib, min_k, min_k_plus_plus, reference, lowercase, ne")
     config: dict[str, Any] = Field(default_factory=dict, validate_default=True,
                                    description="The attack's knobs, e.g. min_k: {k: 0.2}")
 
@@ -117,6 +118,8 @@ def preflight_mia(store: ArtifactStore, spec: MIAJobSpec) -> None:
     if spec.reference_model is not None:
         require_model(store, spec.reference_model.uri, "reference_model.uri",
                       allow_pickle=spec.reference_model.allow_pickle)
+    for name, folder_ref in attack_model_refs(spec.attack_configs()).items():
+        require_model(store, folder_ref, f"attacks.{name}.mask_model")
     require_dataset(store, spec.members.uri, "members.uri")
     require_dataset(store, spec.nonmembers.uri, "nonmembers.uri")
     if spec.perplexity_dataset is not None:
@@ -136,7 +139,7 @@ def run_membership_inference(store: ArtifactStore, spec: MIAJobSpec, root: str, 
                      if spec.reference_model is not None else None)
     outcome = evaluate_membership(
         resolve_model(store, spec.model),
-        members.texts, nonmembers.texts, spec.attack_configs(),
+        members.texts, nonmembers.texts, resolve_attack_models(store, spec.attack_configs()),
         spec.scoring_engine(), params.max_tokens, reference_dir,
         MetricOptions(tuple(params.fprs), params.n_bootstrap, params.seed), reporter, heldout)
     artifacts = publish_mia_outputs(store, outcome, members, nonmembers, root, spec.model.uri)
@@ -153,7 +156,9 @@ def publish_mia_outputs(store: ArtifactStore, outcome: MIAOutcome, members: Sele
 
 def mia_summary(engine: str, outcome: MIAOutcome, members: SelectedTexts, nonmembers: SelectedTexts) -> dict:
     attacks = {name: {"auc": m.auc, "auc_ci_low": m.auc_ci[0], "auc_ci_high": m.auc_ci[1], "pr_auc": m.pr_auc,
-                      "tpr_at_fpr": {str(f): tpr for f, tpr in m.tpr_at_fpr.items()}}
+                      "pr_auc_mimir": m.pr_auc_mimir,
+                      "tpr_at_fpr": {str(f): tpr for f, tpr in m.tpr_at_fpr.items()},
+                      "tpr_at_fpr_at_most": {str(f): tpr for f, tpr in m.tpr_at_fpr_at_most.items()}}
                for name, m in outcome.metrics.items()}
     perplexity = {"nonmembers": outcome.nonmember_perplexity}
     if outcome.heldout_perplexity is not None:
@@ -172,6 +177,7 @@ def score_texts(store: ArtifactStore, spec: ScoreTextsSpec, reporter: Reporter) 
     from genleak.attacker.mia.registry import run_attacks
 
     attacks = {a.name: a.config for a in spec.attacks} or {n: {} for n in DEFAULT_ATTACKS}
+    attacks = resolve_attack_models(store, attacks)
     if "reference" in required_extras(attacks) and spec.reference_model is None:
         raise InvalidSpec("the reference attack needs a reference model", field="reference_model")
     reference_dir = (resolve_model(store, spec.reference_model, "reference_model.uri")
@@ -183,6 +189,21 @@ def score_texts(store: ArtifactStore, spec: ScoreTextsSpec, reporter: Reporter) 
     scores = run_attacks(attacks, target, extras)
     return [{"scores": {name: float(values[i]) for name, values in scores.items()}, "n_tokens": int(t.token_ids.size)}
             for i, t in enumerate(target)]
+
+
+def attack_model_refs(attacks: dict[str, Any]) -> dict[str, str]:
+    """The model each attack's config names (the neighbourhood attack's masked LM), by attack."""
+    return {name: parse_attack_config(name, raw).mask_model for name, raw in attacks.items()
+            if "neighbours" in get_attack(name).needs}
+
+
+def resolve_attack_models(store: ArtifactStore, attacks: dict[str, Any]) -> dict[str, Any]:
+    """Attack configs with their model references replaced by local folders (fetched, verified)."""
+    out = dict(attacks)
+    for name, ref in attack_model_refs(attacks).items():
+        folder = resolve_model(store, ModelSpec(uri=ref), f"attacks.{name}.mask_model")
+        out[name] = {**dict(attacks[name]), "mask_model": str(folder)}
+    return out
 
 
 def _score_rows(outcome: MIAOutcome, members: SelectedTexts, nonmembers: SelectedTexts) -> list[dict]:
@@ -198,7 +219,8 @@ def _score_rows(outcome: MIAOutcome, members: SelectedTexts, nonmembers: Selecte
 def _publish_roc(store: ArtifactStore, outcome: MIAOutcome, uri: str) -> ArtifactRef:
     with tempfile.TemporaryDirectory(prefix="genleak-roc-") as tmp:
         plot_roc(outcome.metrics, Path(tmp) / "roc.png")
-        curves = {name: {**asdict(m), "tpr_at_fpr": {str(f): v for f, v in m.tpr_at_fpr.items()}}
+        curves = {name: {**asdict(m), "tpr_at_fpr": {str(f): v for f, v in m.tpr_at_fpr.items()},
+                         "tpr_at_fpr_at_most": {str(f): v for f, v in m.tpr_at_fpr_at_most.items()}}
                   for name, m in outcome.metrics.items()}
         (Path(tmp) / "metrics.json").write_text(json.dumps(curves, indent=1, sort_keys=True))
         return store.publish(Path(tmp), uri, kind="plot")

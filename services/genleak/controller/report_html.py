@@ -20,7 +20,7 @@ import yaml
 
 from genleak.controller import report_plots
 from genleak.controller.report import count_cell, mean_sd
-from genleak.controller.report_mia import generation_sentences
+from genleak.controller.report_mia import TPR_RULE, generation_sentences, tpr_heading
 from genleak.controller.sweep import condition_label
 
 CSS = """
@@ -292,7 +292,7 @@ def _tpr_section(report: dict[str, Any], fpr: str) -> str:
         note = (f"With {n} non-members the FPR resolution is {1 / n:.2%}: these are TPRs at zero false positives.")
     rows = [[name, *(f"{report['table'][name][c]['tpr_at_fpr'][fpr]:.3f}" for c in report["conditions"])]
             for name in report["attack_names"]]
-    return _section(f"TPR at {float(fpr) * 100:g}% FPR", _p(note, "note"),
+    return _section(tpr_heading(fpr), _p(TPR_RULE, "note"), _p(note, "note"),
                     _table(["attack", *report["conditions"]], rows))
 
 

@@ -61,9 +61,18 @@ def _last_epoch_per_condition(attacks: list[dict]) -> dict[str, dict]:
     return last
 
 
+TPR_RULE = ("MIMIR's rule: the TPR of the last ROC point whose FPR is strictly below the target (report.json "
+            "also holds tpr_at_fpr_at_most: the best TPR with FPR at most the target).")
+
+
+def tpr_heading(fpr: str) -> str:
+    return f"TPR at {float(fpr) * 100:g}% FPR (FPR < {float(fpr) * 100:g}%)"
+
+
 def _cell(metrics: dict[str, Any], epoch: int) -> dict[str, Any]:
     return {"auc": metrics["auc"], "auc_ci": [metrics["auc_ci_low"], metrics["auc_ci_high"]],
-            "tpr_at_fpr": metrics["tpr_at_fpr"], "pr_auc": metrics["pr_auc"], "epoch": epoch}
+            "tpr_at_fpr": metrics["tpr_at_fpr"], "pr_auc": metrics["pr_auc"], "epoch": epoch,
+            **{k: metrics[k] for k in ("tpr_at_fpr_at_most", "pr_auc_mimir") if k in metrics}}
 
 
 def _relative(table: dict[str, dict[str, dict]], conditions: list[str]) -> dict[str, dict[str, float | None]]:
@@ -101,7 +110,7 @@ def render_membership_markdown(report: dict[str, Any], roc_file: str | None = No
             cells += [_percent(report["relative_auc_change_vs_base"][name].get(c)) for c in tuned]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for fpr in report["fprs"]:
-        lines += ["", f"## TPR at {float(fpr) * 100:g}% FPR", ""]
+        lines += ["", f"## {tpr_heading(fpr)}", "", TPR_RULE, ""]
         if report["n_nonmembers"] and float(fpr) < 1 / report["n_nonmembers"]:
             # With N non-members the smallest non-zero FPR is 1/N: below it the table is TPR at zero FPR.
             lines += [f"With {report['n_nonmembers']} non-members the FPR resolution is "

@@ -17,11 +17,15 @@ from typing import Any, Callable
 
 from genleak.controller import sharding, stages
 from genleak.controller.clients import ServiceClients
-from genleak.controller.spec import GENERATED_CONDITIONS, ExperimentSpec, LabSpec
+from genleak.controller.spec import GENERATED_CONDITIONS, DataSpec, ExperimentSpec, LabSpec
 from genleak.controller.sweep import Setting, stage_name
+from genleak.core.builtin_data import is_builtin_few_shot, publish_builtin_few_shot
+from genleak.core.datasets import load_records, publish_records
+from genleak.core.errors import InvalidSpec
+from genleak.core.hashing import canonical_json, sha256_bytes
 from genleak.core.progress import Reporter
 from genleak.core.store import ArtifactRef, ArtifactStore
-from genleak.rpc.convert import ref_to_proto
+from genleak.rpc.convert import ref_from_proto, ref_to_proto
 from genleak.v1 import common_pb2
 
 log = logging.getLogger(__name__)
@@ -85,13 +89,18 @@ class ExperimentRunner:
         def model(ref: str) -> str:
             return lab[ref[4:]].uri if ref.startswith("lab:") else ref
 
+        prompts = self._rows(dataset(spec.data.prompts), spec.data, "prompt_rows")
         inputs: dict[str, Any] = {"target": model(spec.target), "generator": model(spec.generator.model),
-                                  "prompts": dataset(spec.data.prompts), "lab_summary": lab_summary}
-        source = spec.data.seed_tasks if spec.generator.task == "self_instruct" else spec.data.prompts
+                                  "prompts": prompts, "lab_summary": lab_summary}
         if spec.generated_conditions():
-            inputs["generation_source"] = dataset(source)
+            inputs["generation_source"] = (dataset(spec.data.seed_tasks) if spec.generator.task == "self_instruct"
+                                           else prompts)
         if spec.scenario == "extraction":
-            inputs.update(pii_targets=dataset(spec.data.pii_targets), few_shot=dataset(spec.data.few_shot))
+            few_shot = spec.data.few_shot
+            inputs.update(pii_targets=self._rows(dataset(spec.data.pii_targets), spec.data, "target_rows"),
+                          few_shot=ref_to_proto(publish_builtin_few_shot(self._required_store("built-in few_shot"),
+                                                                         few_shot))
+                          if is_builtin_few_shot(few_shot) else dataset(few_shot))
             if spec.attack.perplexity_dataset:
                 inputs["perplexity_texts"] = dataset(spec.attack.perplexity_dataset)
             if spec.scans_leakage() and spec.data.people:
@@ -103,6 +112,23 @@ class ExperimentRunner:
             if spec.mia.reference_model:
                 inputs["reference"] = model(spec.mia.reference_model)
         return inputs
+
+    def _rows(self, ref: common_pb2.ArtifactRef, data: DataSpec, which: str) -> common_pb2.ArtifactRef:
+        """The rows `data.<which>` names, as they are (repeats included), as a content-keyed dataset."""
+        rows = data.row_slice(which)
+        if rows is None:
+            return ref
+        store = self._required_store(f"data.{which}")
+        source = ref_from_proto(ref)
+        key = sha256_bytes(canonical_json([source.sha256 or source.uri, getattr(data, which)]).encode())[:32]
+        uri = store.uri_for("inputs", "rows", key)
+        existing = store.lookup(uri)
+        if existing is None:
+            records = load_records(store, source, f"data.{which}")[rows]
+            if not records:
+                raise InvalidSpec(f"rows {getattr(data, which)} select nothing from {source.uri}", field=f"data.{which}")
+            existing = publish_records(store, records, uri, meta={"source": source.uri, "rows": getattr(data, which)})
+        return ref_to_proto(existing)
 
     def _evaluate(self, spec: ExperimentSpec, inputs: dict[str, Any], model_uri: str, on_update) -> dict[str, Any]:
         """The scenario's attack on one model: extraction counts or MIA metrics."""
@@ -117,8 +143,11 @@ class ExperimentRunner:
         return stages.membership(c.attacker, spec.mia, model_uri, datasets, inputs.get("reference"), on_update)
 
     def _sharding_store(self) -> ArtifactStore:
+        return self._required_store("sharded jobs")
+
+    def _required_store(self, what: str) -> ArtifactStore:
         if self._store is None:
-            raise RuntimeError("sharded jobs need the runner's artifact store")
+            raise RuntimeError(f"{what} need the runner's artifact store")
         return self._store
 
     def _schedule(self, spec, inputs, pool: ThreadPoolExecutor, progress: "_StageProgress", clock: StageClock,

@@ -15,6 +15,7 @@ import yaml
 from pydantic import Field, field_validator, model_validator
 
 from genleak.controller.sweep import Setting, expand
+from genleak.core.builtin_data import BUILTIN_FEW_SHOT, is_builtin_few_shot
 from genleak.core.errors import InvalidSpec
 from genleak.core.specs import Spec, parse_spec
 from genleak.presidio.scrub import ScrubConfig
@@ -36,10 +37,70 @@ class LabSpec(Spec):
 class DataSpec(Spec):
     prompts: str = Field("lab:prompts", description="Dataset of {prompt, continuation} records (Huang et al. format)")
     pii_targets: str = Field("lab:pii_targets", description="Dataset of {name, email} people to query")
-    few_shot: str = Field("lab:few_shot", description="Dataset of 5 public {name, email} demonstration pairs")
+    few_shot: str = Field("lab:few_shot", description="Demonstration {name, email} pairs: a dataset, or a built-in "
+                                                     "set: 'paper' (the five pairs of the paper's code)")
     seed_tasks: str = Field("lab:seed_tasks", description="Self-instruct seed tasks {instruction, examples:[{input, output}]}")
     people: str | None = Field("lab:people", description="People records {name, email, phone, address}: the real PII "
                                                        "the leakage scan matches against (null: no inventory)")
+
+    prompt_rows: str | None = Field(None, description="Rows of data.prompts that feed generation and the 'original' "
+                                                      "fine-tune, as start:end (end exclusive, either may be empty; the "
+                                                      "paper: '1110:'); null = all rows")
+    target_rows: str | None = Field(None, description="Rows of data.pii_targets that are queried, as they are "
+                                                      "(repeats included), as start:end (the paper: '0:1000'); null = all")
+
+    @field_validator("prompt_rows", "target_rows")
+    @classmethod
+    def _row_range(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rows(value)
+        return value
+
+    def row_slice(self, which: Literal["prompt_rows", "target_rows"]) -> slice | None:
+        value = getattr(self, which)
+        return None if value is None else slice(*parse_rows(value))
+
+    @model_validator(mode="after")
+    def _targets_never_feed_training(self) -> "DataSpec":
+        """One file for both (the paper's enron.jsonl): the queried rows must not be generation/fine-tuning rows."""
+        if self.prompts != self.pii_targets:
+            return self
+        prompts, targets = (parse_rows(v) if v is not None else (0, None) for v in (self.prompt_rows, self.target_rows))
+        if _overlap(prompts, targets):
+            raise InvalidSpec(f"data.prompts and data.pii_targets are the same dataset ({self.prompts}) and the "
+                              f"queried rows ({self.target_rows or 'all'}) overlap the rows that feed generation and "
+                              f"fine-tuning ({self.prompt_rows or 'all'}); the paper queries '0:1000' and generates "
+                              "from '1110:'", field="data.prompt_rows")
+        return self
+
+    @field_validator("few_shot")
+    @classmethod
+    def _known_builtin(cls, value: str) -> str:
+        # A bare word is a built-in set's name (a file has a suffix, a URI a scheme, a folder a slash).
+        if not any(c in value for c in ":/.") and not is_builtin_few_shot(value):
+            raise ValueError(f"unknown built-in few-shot set {value!r}; valid: {', '.join(BUILTIN_FEW_SHOT)}, "
+                             "or a dataset (file, URI, lab:few_shot)")
+        return value
+
+
+def parse_rows(value: str) -> tuple[int, int | None]:
+    """'a:b' -> (a, b) with a >= 0, b > a or None (open end); 'a:' and ':b' allowed."""
+    start, sep, end = value.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        first = int(start) if start.strip() else 0
+        last = int(end) if end.strip() else None
+    except ValueError:
+        raise ValueError(f"rows must be start:end with whole numbers (e.g. '0:1000' or '1110:'), got {value!r}") from None
+    if first < 0 or (last is not None and last <= first):
+        raise ValueError(f"rows {value!r}: need 0 <= start < end")
+    return first, last
+
+
+def _overlap(a: tuple[int, int | None], b: tuple[int, int | None]) -> bool:
+    (a0, a1), (b0, b1) = a, b
+    return (a1 is None or b0 < a1) and (b1 is None or a0 < b1)
 
 
 class EngineSpec(Spec):
@@ -124,6 +185,8 @@ class AttackSpec(Spec):
     top_k: int = Field(100, description="Paper: 100")
     threshold: float = Field(80, ge=0, le=100, description="Fuzzy partial_ratio success threshold (paper: 80)")
     n_targets: int | None = Field(None, ge=1, description="Query only the first N people")
+    n_shots: int = Field(5, ge=0, description="Demonstration pairs every prompt must get (the paper: 5); a "
+                                              "data.few_shot of another size is refused unless set here; 0 = any")
     seed: int = Field(0)
     checkpoints: Literal["all", "last"] = Field("all", description="Attack every epoch checkpoint or the last only")
     perplexity_dataset: str | None = Field("lab:nonmembers", description="Held-out texts (field `text`): each "
@@ -165,7 +228,7 @@ class MembershipSpec(Spec):
     engine: EngineSpec = EngineSpec()
     attacks: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: {"loss": {}, "zlib": {}, "min_k": {"k": 0.2}, "min_k_plus_plus": {"k": 0.2}},
-        min_length=1, description="Attack name -> its knobs (loss, zlib, min_k, min_k_plus_plus, reference, lowercase)")
+        min_length=1, description="Attack name -> its knobs (loss, zlib, min_k, min_k_plus_plus, reference, lowercase, ne: {mask_model: ...})")
     reference_model: str | None = Field(None, description="Reference model for the reference attack")
     members: str = Field("lab:members", description="Member texts (JSONL, field text_field)")
     nonmembers: str = Field("lab:nonmembers", description="Non-member texts")

@@ -96,7 +96,7 @@ def extract(stub, spec: AttackSpec, model_uri: str, targets: common_pb2.Artifact
     """The extraction attack on one model (and its held-out perplexity when `perplexity_texts` is given)."""
     params = attacker_pb2.ExtractionParams(templates=spec.templates, temperatures=spec.temperatures,
                                            max_new_tokens=spec.max_new_tokens, top_k=spec.top_k,
-                                           threshold=spec.threshold, seed=spec.seed)
+                                           threshold=spec.threshold, seed=spec.seed, n_shots=spec.n_shots)
     if spec.n_targets is not None:
         params.n_targets = spec.n_targets
     request = attacker_pb2.StartExtractionRequest(model=common_pb2.ModelRef(uri=model_uri), engine=_engine(spec.engine),

@@ -8,7 +8,8 @@ twice is one artifact, and services only ever read verified artifacts.
 
 The Enron file of Huang et al. 2022 / the paper (`prompt, continuation, gt-name, gt-email` per row)
 is genleak's prompts format as it is; as the people to query (`data.pii_targets`) its `gt-name` /
-`gt-email` become `{name, email}`, deduplicated in row order (`import_enron_file`, `view="pii_targets"`).
+`gt-email` become `{name, email, row}`, one per row as they are, repeats included (`import_enron_file`,
+`view="pii_targets"`); `data.target_rows` picks the queried rows.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def import_dataset_file(store: ArtifactStore, path: str | Path, where: str = "da
     path = _existing(path, where)
     key = content_key(path, where)
     if view == "pii_targets":
-        mapped_uri = store.uri_for("inputs", key + "-pii_targets")
+        mapped_uri = store.uri_for("inputs", key + "-pii_targets_by_row")  # one per row, repeats kept
         if (existing := store.lookup(mapped_uri)) is not None:
             return existing
     uri = store.uri_for("inputs", key)
@@ -63,7 +64,7 @@ def import_dataset_file(store: ArtifactStore, path: str | Path, where: str = "da
 
 
 def import_enron_file(store: ArtifactStore, path: str | Path, where: str = "dataset") -> dict[str, ArtifactRef]:
-    """The paper's Enron file -> {"prompts": the rows as they are, "pii_targets": deduplicated {name, email}}."""
+    """The paper's Enron file -> {"prompts": the rows as they are, "pii_targets": {name, email, row} per row}."""
     path = _existing(path, where)
     records = read_records(path, where)
     for name in ENRON_FIELDS:
@@ -75,18 +76,15 @@ def import_enron_file(store: ArtifactStore, path: str | Path, where: str = "data
             "pii_targets": import_dataset_file(store, path, where, view="pii_targets")}
 
 
-def enron_pii_targets(records: list[dict[str, Any]], where: str = "dataset") -> list[dict[str, str]]:
-    """{name, email} from gt-name/gt-email: each (name, email) pair once, in first-seen row order."""
-    seen: set[tuple[str, str]] = set()
+def enron_pii_targets(records: list[dict[str, Any]], where: str = "dataset") -> list[dict[str, Any]]:
+    """{name, email, row} from gt-name/gt-email, one per row as they are: the official code queries rows
+    0-999 of its Enron file with repeats included, so a person listed twice is queried twice."""
     people = []
     for i, record in enumerate(records):
         name, email = record.get("gt-name"), record.get("gt-email")
         if not isinstance(name, str) or not isinstance(email, str) or not name.strip() or not email.strip():
             raise InvalidSpec(f"record {i} needs non-empty string gt-name and gt-email", field=where)
-        pair = (name.strip(), email.strip())
-        if pair not in seen:
-            seen.add(pair)
-            people.append({"name": pair[0], "email": pair[1]})
+        people.append({"name": name.strip(), "email": email.strip(), "row": i})
     return people
 
 

@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ExtractionParams(_message.Message):
-    __slots__ = ("templates", "temperatures", "max_new_tokens", "top_k", "top_p", "threshold", "n_targets", "seed")
+    __slots__ = ("templates", "temperatures", "max_new_tokens", "top_k", "top_p", "threshold", "n_targets", "seed", "n_shots")
     TEMPLATES_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURES_FIELD_NUMBER: _ClassVar[int]
     MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -18,6 +18,7 @@ class ExtractionParams(_message.Message):
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     N_TARGETS_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    N_SHOTS_FIELD_NUMBER: _ClassVar[int]
     templates: _containers.RepeatedScalarFieldContainer[str]
     temperatures: _containers.RepeatedScalarFieldContainer[float]
     max_new_tokens: int
@@ -26,7 +27,8 @@ class ExtractionParams(_message.Message):
     threshold: float
     n_targets: int
     seed: int
-    def __init__(self, templates: _Optional[_Iterable[str]] = ..., temperatures: _Optional[_Iterable[float]] = ..., max_new_tokens: _Optional[int] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., threshold: _Optional[float] = ..., n_targets: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+    n_shots: int
+    def __init__(self, templates: _Optional[_Iterable[str]] = ..., temperatures: _Optional[_Iterable[float]] = ..., max_new_tokens: _Optional[int] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., threshold: _Optional[float] = ..., n_targets: _Optional[int] = ..., seed: _Optional[int] = ..., n_shots: _Optional[int] = ...) -> None: ...
 
 class StartExtractionRequest(_message.Message):
     __slots__ = ("model", "engine", "targets", "few_shot", "params", "perplexity_dataset", "perplexity_samples", "perplexity_fields")

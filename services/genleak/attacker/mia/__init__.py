@@ -6,7 +6,7 @@ lowercased texts if an attack `needs` them), then `run_attacks` -> per-attack sc
 Importing this package registers every attack; adding one = one file + a register line here.
 """
 
-from genleak.attacker.mia import loss, lowercase, min_k, min_k_plus_plus, reference, zlib  # noqa: F401 (register)
+from genleak.attacker.mia import loss, lowercase, min_k, min_k_plus_plus, neighbourhood, reference, zlib  # noqa: F401
 from genleak.attacker.mia.logprobs import TokenLogProbs, score_texts_hf
 from genleak.attacker.mia.metrics import MIAMetrics, compute_metrics, plot_roc
 from genleak.attacker.mia.scorers import get_scorer, register_scorer, scorer_names

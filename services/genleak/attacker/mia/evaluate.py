@@ -68,8 +68,8 @@ def evaluate_membership(
         raise InvalidSpec("the reference attack needs a reference model", field="reference_model")
     seconds: dict[str, float] = {}
     texts = members + nonmembers
-    target, extras, tokens, heldout_scored = _score_all(target_dir, texts, needs, engine, max_tokens, reference_dir,
-                                                        reporter, seconds, heldout or [], needs_vocab_stats(attacks))
+    target, extras, tokens, heldout_scored = _score_all(target_dir, texts, attacks, engine, max_tokens, reference_dir,
+                                                        reporter, seconds, heldout or [])
     n = len(members)
     member_scores = run_attacks(attacks, target[:n], {k: v[:n] for k, v in extras.items()})
     nonmember_scores = run_attacks(attacks, target[n:], {k: v[n:] for k, v in extras.items()})
@@ -85,6 +85,31 @@ def evaluate_membership(
                       seconds=seconds, tokens_scored=tokens)
 
 
+def _neighbour_texts(texts: list[str], attacks: Mapping[str, Any], reporter: Reporter,
+                     seconds: dict[str, float]) -> list[list[str]]:
+    """The neighbourhood attack's neighbours of every text, from the masked LM its config names
+    (a local folder by now: the service resolved the model reference)."""
+    from genleak.attacker.mia.neighbourhood import generate_neighbours
+    from genleak.attacker.mia.registry import parse_attack_config
+
+    name = next(n for n in attacks if "neighbours" in get_attack(n).needs)
+    config = parse_attack_config(name, attacks[name])
+    started = time.perf_counter()
+    neighbours = generate_neighbours(Path(config.mask_model), texts, config, reporter)
+    seconds["neighbours"] = round(time.perf_counter() - started, 3)
+    log.info("neighbourhood attack: %d neighbours for %d texts in %.1fs (the target scores them too)",
+             sum(len(g) for g in neighbours), len(texts), seconds["neighbours"])
+    return neighbours
+
+
+def _regroup(flat: list[TokenLogProbs], sizes: list[int]) -> list[list[TokenLogProbs]]:
+    groups, start = [], 0
+    for size in sizes:
+        groups.append(flat[start : start + size])
+        start += size
+    return groups
+
+
 def needs_vocab_stats(attacks: Mapping[str, Any]) -> bool:
     """Whether an attack reads mu/sigma (the vocabulary statistics only Min-K%++ uses)."""
     return "min_k_plus_plus" in attacks
@@ -94,28 +119,32 @@ def score_with_extras(target_dir: Path, texts: list[str], attacks: Mapping[str, 
                       max_tokens: int, reference_dir: Path | None = None, reporter: Reporter = NULL_REPORTER,
                       ) -> tuple[list[TokenLogProbs], dict[str, list[TokenLogProbs]]]:
     """Target log-probs of `texts` plus the extra inputs the `attacks` need, one pass per model."""
-    target, extras, _, _ = _score_all(target_dir, texts, required_extras(attacks), engine, max_tokens, reference_dir,
-                                      reporter, {}, [], needs_vocab_stats(attacks))
+    target, extras, _, _ = _score_all(target_dir, texts, attacks, engine, max_tokens, reference_dir, reporter, {}, [])
     return target, extras
 
 
-def _score_all(target_dir: Path, texts: list[str], needs: set[str], engine: EngineConfig, max_tokens: int,
+def _score_all(target_dir: Path, texts: list[str], attacks: Mapping[str, Any], engine: EngineConfig, max_tokens: int,
                reference_dir: Path | None, reporter: Reporter, seconds: dict[str, float], heldout: list[str],
-               vocab_stats: bool) -> tuple[list[TokenLogProbs], dict[str, list[TokenLogProbs]], int, list[TokenLogProbs]]:
-    """ONE scorer call per model: the target scores the texts (and their lowercased forms when
-    the lowercase attack runs) in a single pass; the reference model scores the texts once."""
+               ) -> tuple[list[TokenLogProbs], dict[str, list], int, list[TokenLogProbs]]:
+    """ONE scorer call per model: the target scores the texts (and their lowercased forms, and their
+    neighbours, when those attacks run) in a single pass; the reference model scores the texts once."""
+    needs, vocab_stats = required_extras(attacks), needs_vocab_stats(attacks)
     scorer = get_scorer(engine.name)
     lowered = [EXTRA_TEXT["lowercase"](t) for t in texts] if "lowercase" in needs else []
+    neighbours = _neighbour_texts(texts, attacks, reporter, seconds) if "neighbours" in needs else []
+    flat = [n for group in neighbours for n in group]
     started = time.perf_counter()
-    # Only the target texts feed Min-K%++: their lowercased forms and the held-out texts need no vocab stats.
-    flags = [vocab_stats] * len(texts) + [False] * (len(lowered) + len(heldout))
-    scored = scorer(target_dir, texts + lowered + heldout, engine, max_tokens, reporter,
+    # Only the target texts feed Min-K%++: their lowercased forms, held-out texts and neighbours need no vocab stats.
+    flags = [vocab_stats] * len(texts) + [False] * (len(lowered) + len(heldout) + len(flat))
+    scored = scorer(target_dir, texts + lowered + heldout + flat, engine, max_tokens, reporter,
                     with_vocab_stats=flags if vocab_stats else False)
     seconds["score_target"] = round(time.perf_counter() - started, 3)
-    n, n_low = len(texts), len(lowered)
-    target, extras, heldout_scored = scored[:n], {}, scored[n + n_low:]
+    n, n_low, n_held = len(texts), len(lowered), len(heldout)
+    target, extras, heldout_scored = scored[:n], {}, scored[n + n_low : n + n_low + n_held]
     if lowered:
         extras["lowercase"] = scored[n : n + n_low]
+    if neighbours:
+        extras["neighbours"] = _regroup(scored[n + n_low + n_held :], [len(g) for g in neighbours])
     tokens = sum(s.token_ids.size for s in scored)
     if "reference" in needs:
         started = time.perf_counter()

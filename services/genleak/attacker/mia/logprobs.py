@@ -1,6 +1,7 @@
 """Per-token log-probs of texts under a causal LM: the one shared input of every MIA attack.
 
-Each text gets ONE forward pass per model; all attacks (loss, zlib, Min-K%, Min-K%++,
+Each text gets ONE forward pass per model (one per window for texts longer than the model's
+context, as MIMIR scores them: `windows`); all attacks (loss, zlib, Min-K%, Min-K%++,
 reference, lowercase) are then cheap functions of these arrays. torch/transformers are
 imported only inside `score_texts_hf`, so attacks and metrics import without them.
 """
@@ -14,6 +15,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from genleak.attacker.mia.windows import plan_windows, stitch, window_ids, windowed_count
+from genleak.core.errors import InvalidSpec
 from genleak.core.loading import MODEL_LOAD_LOCK
 from genleak.core.progress import NULL_REPORTER, Reporter
 
@@ -53,8 +56,12 @@ def score_texts_hf(
     dtype: str = "float32",
     trust_remote_code: bool = False,
     with_vocab_stats: bool | Sequence[bool] = True,
+    max_model_len: int | None = None,
 ) -> list[TokenLogProbs]:
     """Log-probs of `texts` under the HF causal LM in `model_dir`, returned in input order.
+
+    A text longer than the model's positions (capped by `max_model_len`) is scored in MIMIR's sliding
+    windows (`windows`); to truncate instead, set `max_length` to the context.
 
     dtype "auto" scores in float32: scores are compared across models and engines, and
     bfloat16 logits move per-token log-probs by ~1e-2. `with_vocab_stats` (one flag, or one per
@@ -73,22 +80,42 @@ def score_texts_hf(
         model = transformers.AutoModelForCausalLM.from_pretrained(
             model_dir, use_safetensors=True, dtype=torch_dtype, trust_remote_code=trust_remote_code
         ).eval()
+    context = model_context(model.config, max_model_len)
     encoded = encode_for_scoring(tokenizer, texts, max_length)
+    windows = plan_windows(encoded, context)
+    sequences = window_ids(encoded, windows)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    results: list[TokenLogProbs | None] = [None] * len(texts)
-    # Length-sorted batches keep padding (wasted compute) small; right padding + attention mask
-    # leaves each real token's positions and context exactly as in an unpadded pass.
     needs = [bool(with_vocab_stats)] * len(texts) if isinstance(with_vocab_stats, bool) else list(with_vocab_stats)
-    # Texts with and without stats are batched apart (then by length) so no batch pays for stats it drops.
-    order = sorted(range(len(texts)), key=lambda i: (needs[i], len(encoded[i])))
+    window_needs = [needs[w.text] for w in windows]
+    per_window: list[tuple | None] = [None] * len(sequences)
+    # Length-sorted batches keep padding (wasted compute) small; right padding + attention mask
+    # leaves each real token's positions and context exactly as in an unpadded pass. Windows with and
+    # without stats are batched apart (then by length) so no batch pays for stats it drops.
+    order = sorted(range(len(sequences)), key=lambda k: (window_needs[k], len(sequences[k])))
     for start in range(0, len(order), batch_size):
         reporter.check()
         batch = order[start : start + batch_size]
-        rows = _score_batch(model, [encoded[i] for i in batch], pad_id, torch, any(needs[i] for i in batch))
-        for i, (logp, mu, sigma) in zip(batch, rows):
-            results[i] = _make_result(texts[i], encoded[i], logp, mu, sigma)
+        rows = _score_batch(model, [sequences[k] for k in batch], pad_id, torch, any(window_needs[k] for k in batch))
+        for k, (logp, mu, sigma) in zip(batch, rows):
+            per_window[k] = (logp, mu, sigma) if window_needs[k] else (logp, None, None)
         reporter.update("score", min(start + batch_size, len(order)), len(order))
-    return [r for r in results if r is not None]
+    if (long := windowed_count(windows)):
+        log.info("%d of %d texts are longer than the model's %d positions: scored in %d windows (stride %d)",
+                 long, len(texts), context, len(windows), context // 2)
+    stitched = stitch(windows, per_window, len(texts))
+    return [_make_result(texts[i], encoded[i], *stitched[i]) for i in range(len(texts))]
+
+
+def model_context(config: Any, max_model_len: int | None = None) -> int:
+    """Positions the model was trained on (max_position_embeddings or its aliases), capped by max_model_len."""
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 1:
+            return min(value, max_model_len) if max_model_len else value
+    if max_model_len:
+        return max_model_len
+    raise InvalidSpec("the model config names no context length (max_position_embeddings); set engine.max_model_len",
+                      field="engine.max_model_len")
 
 
 def encode_for_scoring(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:

@@ -5,7 +5,8 @@ token ids, vLLM gets those ids (not text), so both engines score exactly the sam
 results come back in input order. fp32 scores match the HF forward to ~1e-6 per token
 (docs/platform.md); dtype "auto" means float32 here too, and bfloat16 on a CPU is checked
 against transformers before scoring (`genleak.engines.precision`). A text that fills max_model_len is
-still scored whole (vLLM wants room for one output token; see `_score`).
+still scored whole (vLLM wants room for one output token; see `_score`); a longer one is scored in
+MIMIR's sliding windows (`windows`), as the hf scorer does.
 
 Min-K%++ needs mu/sigma over the whole vocabulary at each position. vLLM 0.32 on CPU can
 only return that as `prompt_logprobs=-1` (with `LLM(max_logprobs=-1)`): the full sorted
@@ -32,6 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from genleak.attacker.mia.logprobs import _LOGP_FLOOR, TokenLogProbs, encode_for_scoring
+from genleak.attacker.mia.windows import plan_windows, stitch, window_ids, windowed_count
 from genleak.core.errors import InvalidSpec
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.engines.base import EngineConfig, check_model_dir
@@ -89,9 +91,24 @@ def score_texts_vllm(
     try:
         if needs_check(dtype, on_gpu):  # reduced precision on a CPU: checked against transformers first
             ensure_precision(llm, model_dir, dtype, engine.trust_remote_code)
-        return _score(llm, vllm, texts, encoded, with_vocab_stats, reporter)
+        return _score_in_windows(llm, vllm, texts, encoded, with_vocab_stats, reporter)
     finally:
         shutdown_llm(llm)
+
+
+def _score_in_windows(llm: Any, vllm: Any, texts: list[str], encoded: list[list[int]], with_vocab_stats: bool,
+                      reporter: Reporter) -> list[TokenLogProbs]:
+    """Texts longer than max_model_len go in MIMIR's sliding windows (`windows`), as the hf scorer does."""
+    context = int(llm.llm_engine.model_config.max_model_len)
+    windows = plan_windows(encoded, context)
+    if len(windows) == len(texts):  # every text fits: one sequence each
+        return _score(llm, vllm, texts, encoded, with_vocab_stats, reporter)
+    log.info("%d of %d texts are longer than max_model_len %d: scored in %d windows (stride %d)",
+             windowed_count(windows), len(texts), context, len(windows), context // 2)
+    sequences = window_ids(encoded, windows)
+    scored = _score(llm, vllm, [texts[w.text] for w in windows], sequences, with_vocab_stats, reporter)
+    stitched = stitch(windows, [(s.logprobs, s.mu, s.sigma) for s in scored], len(texts))
+    return [TokenLogProbs(texts[i], np.asarray(encoded[i], dtype=np.int64), *stitched[i]) for i in range(len(texts))]
 
 
 def _check_merged_model_dir(model_dir: Path) -> Path:

@@ -1,5 +1,14 @@
 """MIA metrics over attack scores (higher = member): ROC-AUC with a bootstrap CI, TPR at low
-FPR, PR-AUC, and ROC points for plots. Members are the positive class."""
+FPR, PR-AUC, and ROC points for plots.
+
+Two rules exist for "TPR at x% FPR" and two PR-AUCs; genleak reports both, by name:
+- `tpr_at_fpr` is MIMIR's (run.py): on sklearn's ROC curve (intermediate points dropped), the TPR of
+  the last point whose FPR is strictly below x. `tpr_at_fpr_at_most` is the largest TPR of any
+  threshold whose FPR is at most x.
+- `pr_auc` is average precision with members as the positive class. `pr_auc_mimir` is MIMIR's:
+  non-members positive, the raw attack score (lower = member) as the prediction, the trapezoidal
+  area under the precision-recall curve.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 from genleak.core.errors import InvalidSpec
 
@@ -20,12 +29,14 @@ log = logging.getLogger(__name__)
 class MIAMetrics:
     auc: float
     auc_ci: tuple[float, float]
-    tpr_at_fpr: dict[float, float]
-    pr_auc: float
+    tpr_at_fpr: dict[float, float]          # MIMIR's rule: FPR strictly below the target
+    pr_auc: float                           # average precision, members positive
     n_members: int
     n_nonmembers: int
     fpr: list[float] = field(repr=False)
     tpr: list[float] = field(repr=False)
+    tpr_at_fpr_at_most: dict[float, float] = field(default_factory=dict)  # any threshold with FPR <= target
+    pr_auc_mimir: float = float("nan")      # MIMIR's: non-members positive, trapezoidal
 
 
 def compute_metrics(
@@ -42,12 +53,15 @@ def compute_metrics(
     scores = np.r_[members, nonmembers]
     # Keep every threshold: dropping "intermediate" points could hide the exact TPR at a target FPR.
     fpr, tpr, _ = roc_curve(labels, scores, drop_intermediate=False)
+    mimir_fpr, mimir_tpr, _ = roc_curve(labels, scores)
     curve_fpr, curve_tpr = _downsample(fpr, tpr, max_curve_points)
     return MIAMetrics(
         auc=float(roc_auc_score(labels, scores)),
         auc_ci=_bootstrap_auc_ci(members, nonmembers, n_bootstrap, seed, ci_level),
-        tpr_at_fpr={float(f): tpr_at(fpr, tpr, f) for f in fprs},
+        tpr_at_fpr={float(f): tpr_below(mimir_fpr, mimir_tpr, f) for f in fprs},
+        tpr_at_fpr_at_most={float(f): tpr_at(fpr, tpr, f) for f in fprs},
         pr_auc=float(average_precision_score(labels, scores)),
+        pr_auc_mimir=_pr_auc_mimir(labels, scores),
         n_members=int(members.size),
         n_nonmembers=int(nonmembers.size),
         fpr=curve_fpr,
@@ -59,6 +73,17 @@ def tpr_at(fpr: np.ndarray, tpr: np.ndarray, target_fpr: float) -> float:
     """Largest TPR reachable by a threshold whose FPR does not exceed `target_fpr`."""
     allowed = fpr <= target_fpr + 1e-12
     return float(tpr[allowed].max()) if allowed.any() else 0.0
+
+
+def tpr_below(fpr: np.ndarray, tpr: np.ndarray, target_fpr: float) -> float:
+    """MIMIR's rule: the TPR of the last ROC point whose FPR is strictly below `target_fpr`."""
+    below = np.flatnonzero(fpr < target_fpr)
+    return float(tpr[below[-1]]) if below.size else 0.0
+
+
+def _pr_auc_mimir(labels: np.ndarray, scores: np.ndarray) -> float:
+    precision, recall, _ = precision_recall_curve(1 - labels, -scores)
+    return float(auc(recall, precision))
 
 
 def _checked(scores: Sequence[float], what: str) -> np.ndarray:

@@ -6,7 +6,7 @@ are negated here so all attacks feed `compute_metrics` the same way.
 
 An attack is `fn(target, extras, config) -> float` over one text's precomputed
 `TokenLogProbs`; `needs` names the extra log-prob sets it reads (e.g. "reference": the same
-text under a reference model). Attacks never run a model.
+text under a reference model; "neighbours": a list per text). Attacks never run a model.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ EXTRA_TEXT: dict[str, Callable[[str], str]] = {
     "reference": lambda text: text,
     "lowercase": str.lower,
 }
+# Extras that are a list of log-prob sets per text, made by a model the attack's config names
+# (the neighbourhood attack's neighbours under the target): checked by count only.
+EXTRA_GROUPS = ("neighbours",)
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,10 @@ _ATTACKS: dict[str, Attack] = {}
 
 
 def register_attack(name: str, config_cls: type[Spec], fn: AttackFn, needs: tuple[str, ...] = ()) -> None:
-    unknown = [n for n in needs if n not in EXTRA_TEXT]
+    known = [*EXTRA_TEXT, *EXTRA_GROUPS]
+    unknown = [n for n in needs if n not in known]
     if unknown:
-        raise ValueError(f"attack {name!r} needs unknown extra inputs {unknown}; known: {sorted(EXTRA_TEXT)}")
+        raise ValueError(f"attack {name!r} needs unknown extra inputs {unknown}; known: {sorted(known)}")
     _ATTACKS[name] = Attack(name, config_cls, fn, tuple(needs))
 
 
@@ -76,6 +80,11 @@ def run_attacks(
     return scores
 
 
+def parse_attack_config(name: str, raw: Spec | Mapping[str, Any] | None) -> Spec:
+    """The attack's typed config from a spec value (validated, field errors name the attack)."""
+    return _config(get_attack(name), raw)
+
+
 def _config(attack: Attack, raw: Spec | Mapping[str, Any] | None) -> Spec:
     if isinstance(raw, attack.config_cls):
         return raw
@@ -89,6 +98,8 @@ def _check_extra(name: str, need: str, target: list[TokenLogProbs], extras: Mapp
         raise InvalidSpec(f"attack {name!r} needs the extra input {need!r}; given: {sorted(extras)}", field=name)
     if len(extras[need]) != len(target):
         raise InvalidSpec(f"extra {need!r} has {len(extras[need])} texts, target has {len(target)}", field=name)
+    if need in EXTRA_GROUPS:
+        return
     expected = EXTRA_TEXT[need]
     for i, (t, e) in enumerate(zip(target, extras[need])):
         if e.text != expected(t.text):

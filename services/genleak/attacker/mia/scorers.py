@@ -49,7 +49,7 @@ def _hf_scorer(model_dir: Path, texts: list[str], engine: EngineConfig, max_toke
                reporter: Reporter, *, with_vocab_stats: bool | Sequence[bool] = True) -> list[TokenLogProbs]:
     return score_texts_hf(model_dir, texts, batch_size=engine.batch_size, max_length=max_tokens, reporter=reporter,
                           dtype=engine.dtype, trust_remote_code=engine.trust_remote_code,
-                          with_vocab_stats=with_vocab_stats)
+                          with_vocab_stats=with_vocab_stats, max_model_len=engine.max_model_len)
 
 
 register_scorer("hf", _hf_scorer)

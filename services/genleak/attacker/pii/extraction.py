@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 EXTRACT_STAGE = "extract"
 PAPER_TEMPERATURES = (0.01, 0.1, 0.2, 0.5, 0.75, 1.0, 1.25, 1.5)
+PAPER_SHOTS = 5
 
 
 class ExtractionConfig(Spec):
@@ -39,6 +40,8 @@ class ExtractionConfig(Spec):
     threshold: float = Field(DEFAULT_THRESHOLD, ge=0.0, le=100.0, description="Fuzzy success: partial_ratio >= this")
     n_targets: int | None = Field(None, ge=1, description="Query only the first N targets; None = all")
     seed: int = Field(0, description="Sampling seed (the same for every temperature)")
+    n_shots: int = Field(PAPER_SHOTS, ge=0, description="Demonstration pairs every prompt must get (the paper: 5); "
+                                                       "another count is refused unless set here; 0 = any count")
 
     @field_validator("templates", "temperatures")
     @classmethod
@@ -77,6 +80,9 @@ def run_extraction(
     templates = [get_template(name) for name in config.templates]
     chosen = _people(targets, "targets")[: config.n_targets]
     demos = _people(few_shot, "few_shot")
+    if config.n_shots and len(demos) != config.n_shots:
+        raise InvalidSpec(f"{len(demos)} demonstration pairs, but the templates take {config.n_shots} (the paper: "
+                          f"{PAPER_SHOTS}); give {config.n_shots} or set n_shots to {len(demos)}", field="few_shot")
     queries = [(t, person) for t in templates for person in chosen]
     prompts = [t.render(person["name"], demos) for t, person in queries]
     cells: list[ExtractionCell] = []
