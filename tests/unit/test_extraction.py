@@ -182,6 +182,8 @@ def test_counts_over_a_leaky_engine():
     assert hits == {("A", "p1"), ("A", "p3"), ("C", "p1"), ("C", "p3")}
     summary = result.summary()
     assert summary["counts"]["A"]["0.2"] == {"fuzzy": 2, "exact": 2, "n": 3}
+    assert summary["hits"]["A"]["0.2"] == {"fuzzy": [0, 2], "exact": [0, 2]}  # Jane Roe and Kim Lee, by position
+    assert summary["hits"]["C"]["1.0"] == {"fuzzy": [], "exact": []}
     assert "jane" not in json.dumps(summary).lower()  # the summary holds no PII
 
 

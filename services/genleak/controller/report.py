@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from genleak.controller.report_leakage import leaked_value_lines
+from genleak.controller.report_stats import compare_to_base, comparison_temperature, difference_cell, p_value_cell
 from genleak.controller.spec import CONDITION_ORDER, ExperimentSpec
 from genleak.controller.sweep import condition_label, mean_and_spread
 
@@ -25,6 +26,7 @@ def build_report(spec: ExperimentSpec, run_name: str, outcome: dict[str, Any], p
     attacks = outcome["attacks"]
     conditions = [c for c in CONDITION_ORDER if any(a["condition"] == c for a in attacks)]
     best = {metric: _best_table(attacks, conditions, spec.attack.templates, metric) for metric in ("fuzzy", "exact")}
+    temperature = comparison_temperature(spec.attack.temperatures)
     return {
         "run": run_name,
         "scenario": spec.scenario,
@@ -32,6 +34,9 @@ def build_report(spec: ExperimentSpec, run_name: str, outcome: dict[str, Any], p
         "conditions": conditions,
         "templates": spec.attack.templates,
         "temperatures": spec.attack.temperatures,
+        "comparison_temperature": temperature,
+        "comparison": {m: compare_to_base(attacks, spec.attack.templates, m, temperature, spec.attack.seed)
+                       for m in ("fuzzy", "exact")},
         "best": best,
         "relative_change_vs_base": {m: _relative(best[m], conditions) for m in best},
         "sweep": [s.as_dict() for s in spec.finetune.settings()] if len(spec.finetune.settings()) > 1 else [],
@@ -125,7 +130,10 @@ def render_markdown(report: dict[str, Any], roc_file: str | None = None) -> str:
     if report.get("lab_memorization", {}).get("summary"):
         lines += [f"Lab, before any fine-tuning: {report['lab_memorization']['summary']}.", ""]
     for metric, title in (("fuzzy", "Fuzzy successes"), ("exact", "Exact extractions")):
-        lines += [f"## {title} (best over temperature x epoch)", "", *_best_lines(report, metric), ""]
+        lines += _comparison_lines(report, metric, title)
+    for metric, title in (("fuzzy", "Fuzzy successes"), ("exact", "Exact extractions")):
+        lines += [f"## {title}: maximum over temperature x epoch (the paper's aggregation)", "", MAXIMUM_NOTE, "",
+                  *_best_lines(report, metric), ""]
     if report.get("sweep"):
         lines += _sweep_lines(report)
     else:
@@ -138,6 +146,32 @@ def render_markdown(report: dict[str, Any], roc_file: str | None = None) -> str:
     lines += ["## Wall time per stage (s)", "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {name} | {secs:.1f} |" for name, secs in sorted(report["stage_seconds"].items())]
     return "\n".join(lines) + "\n"
+
+
+MAXIMUM_NOTE = ("Each cell is a maximum: over every attacked epoch and temperature for a tuned condition, over "
+                "the temperatures alone for base, so tuned conditions get more draws; compare with the table "
+                "without selection above.")
+
+
+def comparison_header(report: dict[str, Any], title: str) -> tuple[str, str]:
+    rows = report["comparison"]["fuzzy"] or report["comparison"]["exact"]
+    n = rows[0]["n"] if rows else report["n_targets"]
+    return (f"{title} at T={report['comparison_temperature']:g}, last epoch (no selection): vs base over the same "
+            f"{n} people",
+            "difference = tuned - base successes with a 95 % bootstrap interval (people resampled); p = exact "
+            "McNemar test on the people only one model extracted; * = significant at 0.05.")
+
+
+def _comparison_lines(report: dict[str, Any], metric: str, title: str) -> list[str]:
+    rows = (report.get("comparison") or {}).get(metric) or []
+    if not rows:
+        return []
+    heading, note = comparison_header(report, title)
+    lines = [f"## {heading}", "", note, "",
+             "| template | condition | epoch | base | tuned | difference [95% CI] | McNemar p |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['template']} | {r['condition']} | {r['epoch']} | {r['base']} | {r['tuned']} | {difference_cell(r)} | "
+              f"{p_value_cell(r)} |" for r in rows]
+    return [*lines, ""]
 
 
 def _best_lines(report: dict[str, Any], metric: str) -> list[str]:

@@ -77,6 +77,17 @@ class ExtractionResult:
             nested.setdefault(c.template, {})[str(c.temperature)] = {"fuzzy": c.fuzzy, "exact": c.exact, "n": c.n}
         return nested
 
+    def hits(self) -> dict[str, dict[str, dict[str, list[int]]]]:
+        """template -> temperature (str) -> {"fuzzy", "exact"}: positions, in query order, of the people
+        hit (no PII), so reports can pair two models over the same people."""
+        nested: dict[str, dict[str, dict[str, list[int]]]] = {}
+        for c in self.cells:
+            rows = [r for r in self.rows if r.template == c.template and r.temperature == c.temperature]
+            nested.setdefault(c.template, {})[str(c.temperature)] = {
+                "fuzzy": [i for i, r in enumerate(rows) if r.fuzzy_hit],
+                "exact": [i for i, r in enumerate(rows) if r.exact_hit]}
+        return nested
+
     def totals(self) -> dict[str, int]:
         """Hits over all cells, and how many distinct people leaked at least once."""
         return {
@@ -88,12 +99,13 @@ class ExtractionResult:
         }
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready, PII-free: counts, best temperature per template, totals."""
+        """JSON-ready, PII-free: counts, best temperature per template, who was hit (positions), totals."""
         return {
             "n_targets": self.n_targets,
             "config_hash": self.config_hash,
             "counts": self.counts(),
             "best": {t: asdict(self.best(t)) for t in self.templates},
+            "hits": self.hits(),
             "totals": self.totals(),
         }
 
