@@ -63,3 +63,32 @@ def test_reports_put_the_selection_free_comparison_before_the_maximum():
     no_hits = build_report(spec, "r", {**outcome, "attacks": [{k: v for k, v in a.items() if k != "hits"}
                                                               for a in attacks]}, {})
     assert no_hits["comparison"] == {"fuzzy": [], "exact": []} and "no selection" not in render_markdown(no_hits)
+
+
+def test_readme_tables_come_from_a_report_and_a_rerun_changes_nothing(tmp_path):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "readme_tables.py"
+    module_spec = importlib.util.spec_from_file_location("readme_tables", script)
+    readme_tables = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(readme_tables)
+    spec = load_spec_text("name: r\nlab: {preset: tiny}\nattack: {templates: [A], temperatures: [0.2, 1.0]}\n"
+                          "conditions: [base, original]\n")
+    attacks = [_attack("base", 0, [1, 2, 3], [1]), _attack("original", 2, list(range(20)), [1, 2])]
+    report = build_report(spec, "demo", {"attacks": attacks, "stage_seconds": {}, "inputs": {}},
+                          {"started_at": 1796000000.0, "wall_seconds": 600.0, "genleak_version": "0.1.0"})
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\nprose\n<!-- tables:demo -->\nstale numbers\n<!-- /tables:demo -->\nmore prose\n")
+    pair = f"demo={tmp_path / 'report.json'}"
+    assert readme_tables.main(["--check", "--readme", str(readme), pair]) == 1
+    assert readme_tables.main(["--readme", str(readme), pair]) == 0
+    text = readme.read_text()
+    assert "stale numbers" not in text and text.endswith("<!-- /tables:demo -->\nmore prose\n")
+    assert "## Fuzzy successes at T=0.2, last epoch (no selection)" in text
+    assert text.index("no selection") < text.index("## Fuzzy successes: maximum")
+    assert "| A | original | 2 | 3 | 20 | +17 [" in text and "run on 2026-" in text
+    assert readme_tables.main(["--check", "--readme", str(readme), pair]) == 0
+    assert readme_tables.main(["--readme", str(readme), pair]) == 0 and readme.read_text() == text

@@ -321,7 +321,7 @@ def _checkpoint_table(report: dict[str, Any]) -> str:
 
 # ---- provenance (both scenarios) ----
 
-PROVENANCE_KEYS = (("genleak_version", "genleak version"), ("python", "python"), ("machine", "machine"),
+PROVENANCE_KEYS = (("genleak_version", "genleak version"), ("python", "python"), ("machine", "machine"), ("cpu", "cpu"),
                    ("spec_hash", "spec hash"), ("started_at", "started (UTC)"), ("wall_seconds", "wall seconds"))
 
 

@@ -19,6 +19,7 @@ from genleak.controller.journal import Execution, RunJournal, new_stamp
 from genleak.controller.report_leakage import leaked_values
 from genleak.controller.runner import ExperimentRunner, LabProvider
 from genleak.controller.spec import ExperimentSpec, load_spec_text
+from genleak.core.platform_info import describe_platform
 from genleak.core.jobs import JobOutput
 from genleak.core.progress import ForwardingReporter, Reporter
 from genleak.core.errors import Cancelled, InvalidSpec
@@ -127,6 +128,7 @@ def _prefixed(inner: Reporter, index: int, count: int) -> Reporter:
 
 
 def _provenance(request: ExperimentRequest, started: float) -> dict[str, Any]:
+    # The controller's machine: in the embedded default it is where every model ran too.
     return {"genleak_version": genleak.__version__, "python": platform.python_version(), "machine": platform.machine(),
-            "spec_hash": request.spec.spec_hash(), "started_at": started,
+            "cpu": describe_platform(), "spec_hash": request.spec.spec_hash(), "started_at": started,
             "wall_seconds": round(time.time() - started, 2)}
