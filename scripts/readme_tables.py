@@ -36,12 +36,15 @@ def render_block(report: dict) -> str:
     markdown = render_any_markdown(report)
     sections = _sections(markdown)
     wanted = SECTIONS[report["scenario"]]
-    picked = [body for prefix in wanted for heading, body in sections if heading.startswith(prefix)]
+    # One level below the README section that holds the block.
+    picked = [re.sub(r"(?m)^## ", "#### ", body) for prefix in wanted for heading, body in sections
+              if heading.startswith(prefix)]
     if not picked:
         raise SystemExit(f"no {', '.join(wanted)} section in the report of run {report.get('run')!r}")
     header = [f"Run `{report['run']}`, genleak {report.get('provenance', {}).get('genleak_version', '?')}, "
               f"{_finished(report)}."]
-    memo = (report.get("lab_memorization") or {}).get("summary")
+    memo = report.get("lab_memorization") or ""
+    memo = memo.get("summary") if isinstance(memo, dict) else memo  # scenario B keeps the summary line only
     if memo:
         header.append(f"Lab, before any fine-tuning: {memo}.")
     header += generation_sentences(report.get("generation") or {})

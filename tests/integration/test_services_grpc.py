@@ -31,7 +31,7 @@ def world(tmp_path_factory):
                               store.uri_for("inputs", "prompts"))
     people = [{"name": "Jane Doe", "email": "jane.doe@enron.com"}, {"name": "John Roe", "email": "jroe@enron.com"}]
     targets = publish_records(store, people, store.uri_for("inputs", "targets"))
-    few_shot = publish_records(store, people * 3, store.uri_for("inputs", "few_shot"))
+    few_shot = publish_records(store, (people * 3)[:5], store.uri_for("inputs", "few_shot"))  # the paper's 5 shots
     servers = {name: start_server([build_service(name, settings, store)], auth_token=TOKEN)
                for name in ("generator", "finetuner", "attacker")}
     channels = {name: open_channel(s.address, TOKEN) for name, s in servers.items()}

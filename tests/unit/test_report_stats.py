@@ -87,8 +87,8 @@ def test_readme_tables_come_from_a_report_and_a_rerun_changes_nothing(tmp_path):
     assert readme_tables.main(["--readme", str(readme), pair]) == 0
     text = readme.read_text()
     assert "stale numbers" not in text and text.endswith("<!-- /tables:demo -->\nmore prose\n")
-    assert "## Fuzzy successes at T=0.2, last epoch (no selection)" in text
-    assert text.index("no selection") < text.index("## Fuzzy successes: maximum")
+    assert "\n#### Fuzzy successes at T=0.2, last epoch (no selection)" in text  # below the README's sections
+    assert text.index("no selection") < text.index("#### Fuzzy successes: maximum")
     assert "| A | original | 2 | 3 | 20 | +17 [" in text and "run on 2026-" in text
     assert readme_tables.main(["--check", "--readme", str(readme), pair]) == 0
     assert readme_tables.main(["--readme", str(readme), pair]) == 0 and readme.read_text() == text
