@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 export VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-1}"
 mkdir -p .pytest_cache
+# Which machine this is, first: numerics differ by CPU (bf16 kernels) and by library versions.
+PYTHONPATH=services .venv/bin/python -c \
+  "from genleak.core.platform_info import describe_platform; print('genleak platform:', describe_platform())"
 junit=.pytest_cache/junit.xml
 .venv/bin/python -m pytest -q -p no:cacheprovider --timeout=1800 --junitxml="$junit" "${@:-tests}"
 rc=$?

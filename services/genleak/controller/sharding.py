@@ -27,7 +27,6 @@ job itself, with the same job key.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
