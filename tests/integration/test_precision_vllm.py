@@ -77,7 +77,7 @@ def test_bfloat16_engine_is_checked_once_and_records_the_verdict(models, tmp_pat
         assert json.loads(verdict.read_text())["platform"]["cpu"] == check["cpu"]
         assert engine.generate(["the email address of"], SamplingConfig(temperature=0, max_new_tokens=4))[0][0]
         precision._CACHE.clear_memory()  # as a restarted service: the verdict file answers, nothing is re-run
-        assert precision.ensure_precision(engine._llm, models["model"], "bfloat16").cached
+        assert precision.PrecisionGate(models["model"], "bfloat16").ensure(engine._llm).cached
     finally:
         engine.close()
 

@@ -18,7 +18,7 @@ import torch
 from genleak.core.errors import GenleakError
 from genleak.core.platform_info import cpu_info, describe_platform, fingerprint_key, platform_fingerprint
 from genleak.engines import precision
-from genleak.engines.precision import (PrecisionMismatch, ParityReport, ProbeParity, TOLERANCES, ensure_precision,
+from genleak.engines.precision import (PrecisionMismatch, ParityReport, ProbeParity, TOLERANCES, PrecisionGate,
                                        measure_parity, model_content_hash, needs_check, resolve_dtype,
                                        set_precision_cache_dir)
 from genleak.engines.testing import build_tiny_model, torch_threads
@@ -99,7 +99,7 @@ def test_same_weights_agree_in_float32(model_dir):
 
 def test_other_weights_are_a_mismatch_named_with_numbers_and_float32(model_dir, other_dir):
     with pytest.raises(PrecisionMismatch) as caught:
-        ensure_precision(TransformersAsVLLM(other_dir), model_dir, "bfloat16")
+        PrecisionGate(model_dir, "bfloat16").ensure(TransformersAsVLLM(other_dir))
     error = caught.value
     assert error.code == "FAILED_PRECONDITION" and isinstance(error, GenleakError)
     assert "mean |delta log-prob|" in error.message and "use engine.dtype: float32" in error.message
@@ -109,16 +109,16 @@ def test_other_weights_are_a_mismatch_named_with_numbers_and_float32(model_dir, 
 def test_verdicts_are_cached_in_memory_and_in_the_folder(model_dir, tmp_path):
     set_precision_cache_dir(tmp_path / "verdicts")
     llm = TransformersAsVLLM(model_dir)
-    first = ensure_precision(llm, model_dir, "bfloat16")
+    first = PrecisionGate(model_dir, "bfloat16").ensure(llm)
     assert not first.cached and llm.calls == 1
     files = list((tmp_path / "verdicts").glob("*.json"))
     assert len(files) == 1 and json.loads(files[0].read_text())["model_sha256"] == model_content_hash(model_dir)
-    again = ensure_precision(llm, model_dir, "bfloat16")
+    again = PrecisionGate(model_dir, "bfloat16").ensure(llm)
     assert again.cached and llm.calls == 1
     precision._CACHE.clear_memory()  # a new process: the file answers
-    from_file = ensure_precision(llm, model_dir, "bfloat16")
+    from_file = PrecisionGate(model_dir, "bfloat16").ensure(llm)
     assert from_file.cached and llm.calls == 1 and from_file.probes == first.probes
-    ensure_precision(llm, model_dir, "float16")  # another dtype is another verdict
+    PrecisionGate(model_dir, "float16").ensure(llm)  # another dtype is another verdict
     assert llm.calls == 2
 
 
@@ -127,13 +127,17 @@ def test_a_cached_mismatch_still_refuses_and_a_damaged_file_is_measured_again(mo
     wrong = TransformersAsVLLM(other_dir)
     for _ in range(2):
         with pytest.raises(PrecisionMismatch):
-            ensure_precision(wrong, model_dir, "bfloat16")
+            PrecisionGate(model_dir, "bfloat16").ensure(wrong)
     assert wrong.calls == 1
+    # A known mismatch is refused before any engine starts (the services call this first).
+    with pytest.raises(PrecisionMismatch, match="use engine.dtype: float32"):
+        PrecisionGate(model_dir, "bfloat16").refuse_known_mismatch()
+    PrecisionGate(model_dir, "float16").refuse_known_mismatch()  # no verdict yet: nothing to refuse
     precision._CACHE.clear_memory()
     for path in tmp_path.glob("*.json"):
         path.write_text("{not json")
     right = TransformersAsVLLM(model_dir)
-    assert ensure_precision(right, model_dir, "bfloat16").ok and right.calls == 1
+    assert PrecisionGate(model_dir, "bfloat16").ensure(right).ok and right.calls == 1
 
 
 def test_probes_fit_a_short_context(model_dir):

@@ -36,6 +36,7 @@ from typing import Any
 from genleak.core.errors import GenleakError
 from genleak.core.hashing import sha256_bytes, sha256_file
 from genleak.core.platform_info import fingerprint_key, platform_fingerprint
+from genleak.core.store.manifest import MANIFEST_NAME
 
 log = logging.getLogger(__name__)
 
@@ -155,25 +156,33 @@ def needs_check(dtype: str, on_gpu: bool) -> bool:
     return not on_gpu and dtype in REDUCED_DTYPES
 
 
-def ensure_precision(llm: Any, model_dir: Path, dtype: str, trust_remote_code: bool = False,
-                     engine: str = "vllm") -> ParityReport:
-    """The cached verdict for this model/dtype/platform, measured on `llm` on a miss.
+class PrecisionGate:
+    """The check for one model folder and dtype: `refuse_known_mismatch` before an engine starts (a
+    verdict already known to be bad costs no engine start), `ensure` on the started engine."""
 
-    Raises PrecisionMismatch when the engine disagrees with the reference.
-    """
-    model_dir = Path(model_dir)
-    model_sha = model_content_hash(model_dir)
-    key = fingerprint_key({"engine": engine, "dtype": dtype, "model": model_sha, "probe": PROBE_VERSION})
-    report = _CACHE.get(key)
-    if report is None:
-        report = measure_parity(llm, model_dir, dtype, trust_remote_code, engine, model_sha)
-        _CACHE.put(key, report)
-    log.info("precision check %s %s on %s: %s (mean |dlogp| %.4f, max top-1 gap %.3f, %d/%d greedy divergences%s)",
-             engine, dtype, model_dir.name, "ok" if report.ok else "MISMATCH", report.mean_abs_logprob_diff,
-             report.max_top1_gap, report.greedy_divergences, len(report.probes), ", cached" if report.cached else "")
-    if not report.ok:
-        raise PrecisionMismatch(report.failure_message(model_dir))
-    return report
+    def __init__(self, model_dir: Path, dtype: str, engine: str = "vllm"):
+        self.model_dir, self.dtype, self.engine = Path(model_dir), dtype, engine
+        self.model_sha = model_content_hash(self.model_dir)
+        self.key = fingerprint_key({"engine": engine, "dtype": dtype, "model": self.model_sha, "probe": PROBE_VERSION})
+
+    def refuse_known_mismatch(self) -> None:
+        report = _CACHE.get(self.key)
+        if report is not None and not report.ok:
+            raise PrecisionMismatch(report.failure_message(self.model_dir))
+
+    def ensure(self, llm: Any, trust_remote_code: bool = False) -> ParityReport:
+        """The cached verdict, measured on `llm` on a miss; PrecisionMismatch when they disagree."""
+        report = _CACHE.get(self.key)
+        if report is None:
+            report = measure_parity(llm, self.model_dir, self.dtype, trust_remote_code, self.engine, self.model_sha)
+            _CACHE.put(self.key, report)
+        log.info("precision check %s %s on %s: %s (mean |dlogp| %.4f, max top-1 gap %.3f, %d/%d greedy divergences%s)",
+                 self.engine, self.dtype, self.model_dir.name, "ok" if report.ok else "MISMATCH",
+                 report.mean_abs_logprob_diff, report.max_top1_gap, report.greedy_divergences, len(report.probes),
+                 ", cached" if report.cached else "")
+        if not report.ok:
+            raise PrecisionMismatch(report.failure_message(self.model_dir))
+        return report
 
 
 def measure_parity(llm: Any, model_dir: Path, dtype: str, trust_remote_code: bool = False, engine: str = "vllm",
@@ -222,7 +231,7 @@ def probe_token_ids(tokenizer: Any) -> list[list[int]]:
 
 def model_content_hash(model_dir: Path) -> str:
     """The artifact's manifest hash when it is one (it lists every file's sha256), else the files' hashes."""
-    manifest = model_dir / "MANIFEST.json"
+    manifest = model_dir / MANIFEST_NAME
     if manifest.is_file():
         return sha256_file(manifest)
     files = sorted(p for p in model_dir.iterdir() if p.is_file() and (p.suffix == ".safetensors" or p.name == "config.json"))

@@ -23,7 +23,7 @@ from typing import Any
 from genleak.core.errors import Cancelled, InvalidSpec
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.engines.base import GENERATE_STAGE, EngineConfig, SamplingConfig, check_model_dir
-from genleak.engines.precision import ensure_precision, needs_check, resolve_dtype
+from genleak.engines.precision import PrecisionGate, needs_check, resolve_dtype
 from genleak.engines.registry import register_engine
 
 log = logging.getLogger(__name__)
@@ -46,16 +46,18 @@ class VLLMEngine:
             set_cpu_env_defaults(config.kv_cache_gib)
         self._vllm = _import_vllm()
         dtype = resolve_dtype(config.dtype, on_gpu)
+        gate = PrecisionGate(self.model_dir, dtype) if needs_check(dtype, on_gpu) else None
+        if gate is not None:
+            gate.refuse_known_mismatch()
         self._llm: Any = self._vllm.LLM(**_llm_kwargs(self.model_dir, config.model_copy(update={"dtype": dtype}),
                                                       on_gpu))
         self.provenance: dict[str, Any] = {"engine": "vllm", "dtype": dtype, "device": "cuda" if on_gpu else "cpu"}
-        if needs_check(dtype, on_gpu):
+        if gate is not None:
             try:
-                check = ensure_precision(self._llm, self.model_dir, dtype, config.trust_remote_code)
+                self.provenance["precision_check"] = gate.ensure(self._llm, config.trust_remote_code).summary()
             except BaseException:
                 shutdown_llm(self._llm)
                 raise
-            self.provenance["precision_check"] = check.summary()
         # vllm.LLM is not safe for concurrent generate calls.
         self._lock = threading.Lock()
         self.startup_seconds = time.perf_counter() - started

@@ -37,7 +37,7 @@ from genleak.attacker.mia.windows import plan_windows, stitch, window_ids, windo
 from genleak.core.errors import InvalidSpec
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.engines.base import EngineConfig, check_model_dir
-from genleak.engines.precision import ensure_precision, needs_check
+from genleak.engines.precision import PrecisionGate, needs_check
 from genleak.engines.vllm_engine import reporting_bar_factory, shutdown_llm  # imports no vllm itself
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,10 @@ def score_texts_vllm(
     encoded = encode_for_scoring(tokenizer, texts, max_tokens)
     # "auto" scores in float32 on every device, as score_texts_hf: scores are compared across engines.
     dtype = "float32" if engine.dtype == "auto" else engine.dtype
+    # Reduced precision on a CPU is checked against transformers first (a known mismatch before vLLM starts).
+    gate = PrecisionGate(model_dir, dtype) if needs_check(dtype, on_gpu) else None
+    if gate is not None:
+        gate.refuse_known_mismatch()
     kwargs = _llm_kwargs(model_dir, engine.model_copy(update={"dtype": dtype}), on_gpu)
     if with_vocab_stats:
         kwargs["max_logprobs"] = -1  # allow prompt_logprobs=-1 (the whole vocabulary)
@@ -89,8 +93,8 @@ def score_texts_vllm(
     llm = vllm.LLM(**kwargs)
     log.info("vllm scorer ready for %s in %.1fs", model_dir, time.perf_counter() - started)
     try:
-        if needs_check(dtype, on_gpu):  # reduced precision on a CPU: checked against transformers first
-            ensure_precision(llm, model_dir, dtype, engine.trust_remote_code)
+        if gate is not None:
+            gate.ensure(llm, engine.trust_remote_code)
         return _score_in_windows(llm, vllm, texts, encoded, with_vocab_stats, reporter)
     finally:
         shutdown_llm(llm)

@@ -19,7 +19,7 @@ word at the start), at least one position is swapped (MIMIR crashes on texts und
 and the dropout and draws are seeded per text (the seed and the text's hash), so a text gets the same
 neighbours alone, in a batch or in a shard.
 
-Cost: one masked-LM forward per token of each text (batched), then the target scores
+Cost: one masked-LM forward per token of each text (batched, on a GPU when present), then the target scores
 texts x n_neighbours extra texts in the same scoring pass; both show in the job's progress.
 """
 
@@ -79,6 +79,9 @@ def generate_neighbours(mask_model_dir: Path, texts: list[str], config: Neighbou
         raise ValueError("the neighbourhood attack needs a fast tokenizer (character offsets)")
     with MODEL_LOAD_LOCK:
         model = transformers.AutoModelForMaskedLM.from_pretrained(str(mask_model_dir), use_safetensors=True).eval()
+    # One forward per token of every text: on the GPU when there is one (the dropout draws stay on the CPU's
+    # seeded generator, so neighbours do not depend on the device's RNG).
+    model.to("cuda" if torch.cuda.is_available() else "cpu")
     embeddings = model.base_model.embeddings
     out = []
     for i, text in enumerate(texts):
@@ -98,7 +101,7 @@ def generate_neighbours(mask_model_dir: Path, texts: list[str], config: Neighbou
 def _candidates(model: Any, embeddings: Any, generator: Any, encoded: Any,
                 config: NeighbourhoodConfig, torch: Any) -> dict[int, list[tuple[int, float]]]:
     """position -> [(candidate token, score)] best first, for every swappable (non-special) position."""
-    ids = encoded["input_ids"]
+    ids = encoded["input_ids"].to(model.device)
     positions = [p for p in range(1, ids.shape[1]) if not encoded["special_tokens_mask"][0, p]]
     found: dict[int, list[tuple[int, float]]] = {}
     with torch.no_grad():
@@ -122,7 +125,7 @@ def _dropout(vector: Any, p: float, generator: Any, torch: Any) -> Any:
     """torch's training-mode dropout (zero with probability p, scale the rest by 1/(1-p)), seeded."""
     if p == 0:
         return vector
-    keep = (torch.rand(vector.shape, generator=generator) >= p).to(vector.dtype)
+    keep = (torch.rand(vector.shape, generator=generator) >= p).to(vector.device, vector.dtype)
     return vector * keep / (1 - p)
 
 
