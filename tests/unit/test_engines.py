@@ -69,7 +69,8 @@ def test_temperature_zero_is_greedy_and_ignores_seed(hf_engine, tiny_dir):
     assert [samples[0] for samples in out] == [_argmax_decode(tiny_dir, p, 6) for p in PROMPTS]
 
 
-def _argmax_decode(model_dir: Path, prompt: str, steps: int) -> str:
+def _argmax_decode(model_dir: Path, prompt: str, steps: int, presence: float = 0.0, frequency: float = 0.0) -> str:
+    """Greedy decoding of one prompt, one token at a time; penalties as OpenAI documents them."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -79,12 +80,70 @@ def _argmax_decode(model_dir: Path, prompt: str, steps: int) -> str:
     new: list[int] = []
     with torch.inference_mode():
         for _ in range(steps):
-            next_id = int(model(ids).logits[0, -1].argmax())
+            logits = model(ids).logits[0, -1].clone()
+            for token in set(new):  # mu[j] - c[j] * frequency - (c[j] > 0) * presence, over generated tokens
+                logits[token] -= new.count(token) * frequency + presence
+            next_id = int(logits.argmax())
             if next_id == tok.eos_token_id:
                 break
             new.append(next_id)
             ids = torch.cat([ids, torch.tensor([[next_id]])], dim=1)
     return tok.decode(new, skip_special_tokens=True)
+
+
+def test_stop_strings_end_completions_without_the_string(hf_engine):
+    greedy = SamplingConfig(temperature=0, max_new_tokens=12)
+    full = [samples[0] for samples in hf_engine.generate(PROMPTS, greedy)]
+    text = next(t for t in full if len(t.strip()) >= 8)
+    start = len(text) - len(text.lstrip()) + 3
+    stop = text[start:start + 3]  # a piece from the middle of a real completion
+    cut = hf_engine.generate(PROMPTS, greedy.model_copy(update={"stop": (stop, "never-generated-xyz")}))
+    # Like vLLM/OpenAI: each completion ends just before its first stop string, which is not returned.
+    assert [samples[0] for samples in cut] == [t[:t.find(stop)] if stop in t else t for t in full]
+    assert text[:text.find(stop)] in [samples[0] for samples in cut]
+    sampled_cut = hf_engine.generate(PROMPTS, sampled(n=2, stop=("e",)))
+    assert all("e" not in t for samples in sampled_cut for t in samples)
+
+
+def test_presence_and_frequency_penalties_follow_openai_semantics(hf_engine, tiny_dir):
+    penalized = SamplingConfig(temperature=0, max_new_tokens=8, presence_penalty=1.5, frequency_penalty=0.5)
+    out = [samples[0] for samples in hf_engine.generate(PROMPTS, penalized)]
+    assert out == [_argmax_decode(tiny_dir, p, 8, presence=1.5, frequency=0.5) for p in PROMPTS]
+    plain = [samples[0] for samples in hf_engine.generate(PROMPTS, penalized.model_copy(
+        update={"presence_penalty": 0.0, "frequency_penalty": 0.0}))]
+    assert plain == [_argmax_decode(tiny_dir, p, 8) for p in PROMPTS]
+    # Sampling with penalties runs and stays seeded.
+    assert hf_engine.generate(PROMPTS, sampled(presence_penalty=2.0)) == hf_engine.generate(
+        PROMPTS, sampled(presence_penalty=2.0))
+
+
+def test_penalty_processor_counts_completion_tokens_only():
+    import torch
+
+    from genleak.engines.hf import OpenAIPenalties, cut_at_stop
+
+    ids = torch.tensor([[1, 1, 2, 2, 3], [0, 4, 4, 4, 9]])  # 2 prompt columns, then 3 generated tokens
+    scores = OpenAIPenalties(2, presence=1.0, frequency=0.5)(ids, torch.zeros(2, 6))
+    assert scores[0].tolist() == [0.0, 0.0, -2.0, -1.5, 0.0, 0.0]  # token 1 sits in the prompt only
+    assert scores[1].tolist() == [0.0, 0.0, 0.0, 0.0, -2.0, 0.0]  # 9 lies outside the logits (padding)
+    assert OpenAIPenalties(5, 1.0, 1.0)(ids, torch.zeros(2, 6)).abs().sum() == 0
+    assert cut_at_stop("a.\n16. b", ("\n16", "16.")) == "a." and cut_at_stop("abc", ()) == "abc"
+
+
+def test_vllm_sampling_params_carry_penalties_and_stops():
+    vllm = pytest.importorskip("vllm")
+    from genleak.engines.vllm_engine import VLLMEngine
+
+    engine = VLLMEngine.__new__(VLLMEngine)  # only the parameter mapping: no model is loaded
+    engine._vllm = vllm
+    params = engine._sampling_params(SamplingConfig(temperature=0.7, top_p=0.5, max_new_tokens=20, seed=3,
+                                                    presence_penalty=2.0, frequency_penalty=0.25,
+                                                    stop=("\n\n", "16.")))
+    assert (params.presence_penalty, params.frequency_penalty, params.stop) == (2.0, 0.25, ["\n\n", "16."])
+    assert (params.temperature, params.top_p, params.max_tokens, params.seed) == (0.7, 0.5, 20, 3)
+    assert not params.include_stop_str_in_output
+    plain = engine._sampling_params(SamplingConfig())
+    assert (plain.presence_penalty, plain.frequency_penalty, plain.stop) == (0.0, 0.0, [])
 
 
 def test_progress_per_batch_and_cancel(hf_engine):
@@ -110,10 +169,13 @@ def test_empty_prompt_list(hf_engine):
 
 
 def test_sampling_config_validation():
-    for bad in ({"temperature": -0.1}, {"top_p": 0}, {"max_new_tokens": 0}, {"n": 0}, {"surprise": 1}):
+    for bad in ({"temperature": -0.1}, {"top_p": 0}, {"max_new_tokens": 0}, {"n": 0}, {"surprise": 1},
+                {"presence_penalty": 2.5}, {"frequency_penalty": -3}, {"stop": [""]}, {"stop": ["x"] * 17}):
         with pytest.raises(InvalidSpec):
             parse_spec(SamplingConfig, bad)
     assert SamplingConfig(temperature=0).greedy and not SamplingConfig(top_k=0).top_k_enabled
+    assert parse_spec(SamplingConfig, {"stop": ["\n\n", "Task:"]}).stop == ("\n\n", "Task:")
+    assert not SamplingConfig().penalized and SamplingConfig(frequency_penalty=0.1).penalized
 
 
 def test_unknown_engine_lists_valid_names(tiny_dir):

@@ -40,7 +40,35 @@ def test_layout_matches_the_contract(lab):
         for file in ("config.json", "model.safetensors", "generation_config.json", "tokenizer.json",
                      "tokenizer_config.json"):
             assert (folder / file).is_file(), f"{role}/{file}"
+    for file in ("config.json", "model.safetensors", "tokenizer.json"):
+        assert (result.mask_model_dir / file).is_file(), f"mask_model/{file}"
     assert (result.out_dir / "lab.json").is_file()
+
+
+def test_mask_model_is_a_masked_lm_trained_on_mail_it_never_perturbs(lab, data):
+    """lab:mask_model loads with the Auto classes the neighbourhood attack uses, with a fast tokenizer
+    (character offsets), and learnt the domain: its masked-token loss on held-out lab mail is well
+    below a uniform guess over its vocabulary."""
+    import math
+
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    result, _ = lab
+    tokenizer = AutoTokenizer.from_pretrained(str(result.mask_model_dir))
+    model = AutoModelForMaskedLM.from_pretrained(str(result.mask_model_dir), use_safetensors=True).eval()
+    assert tokenizer.is_fast and tokenizer.mask_token == "[MASK]"
+    train = result.stats["train"]["mask_model"]
+    assert train["final_epoch_loss"] < train["first_step_loss"]
+    text = data["nonmembers"][0]["text"]
+    ids = tokenizer(text, return_tensors="pt", truncation=True, max_length=128)["input_ids"]
+    labels = torch.full_like(ids, -100)
+    masked = ids.clone()
+    positions = list(range(1, ids.shape[1] - 1, 5))
+    labels[0, positions], masked[0, positions] = ids[0, positions], tokenizer.mask_token_id
+    with torch.no_grad():
+        loss = model(input_ids=masked, labels=labels).loss.item()
+    assert loss < 0.9 * math.log(len(tokenizer))
 
 
 def test_no_pickle_checkpoints(lab):

@@ -93,6 +93,24 @@ def test_random_neighbours_swap_tokens_in_place_and_are_seeded(mask_model):
     assert events[-1][:3] == ("neighbours", len(TEXTS), len(TEXTS))
 
 
+def test_neighbours_are_cached_per_text_masked_lm_and_knobs(mask_model, tmp_path):
+    from genleak.attacker.mia.neighbourhood import set_neighbour_cache_dir
+
+    set_neighbour_cache_dir(tmp_path / "neighbours")
+    try:
+        first = generate_neighbours(mask_model, TEXTS[:2], config(mask_model))
+        events: list[tuple] = []
+        again = generate_neighbours(mask_model, TEXTS, config(mask_model), Reporter(lambda *e: events.append(e)))
+        assert again[:2] == first and again == generate_neighbours(mask_model, TEXTS, config(mask_model))
+        assert events[-1][3].endswith("(2 cached)")  # only the two new texts were perturbed
+        # other knobs, other neighbours: a separate cache entry (batch_size changes nothing)
+        assert generate_neighbours(mask_model, TEXTS[:2], config(mask_model, seed=1)) != first
+        assert generate_neighbours(mask_model, TEXTS[:2], config(mask_model, batch_size=3)) == first
+        assert len(list((tmp_path / "neighbours").iterdir())) == 2
+    finally:
+        set_neighbour_cache_dir(None)
+
+
 def test_deterministic_neighbours_are_single_swaps(mask_model):
     neighbours = generate_neighbours(mask_model, TEXTS[:1], config(mask_model, strategy="deterministic"))[0]
     assert len(neighbours) == 5 and len(set(neighbours)) == 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from genleak.attacker.membership import MIAJobSpec, ScoreTextsSpec
+from genleak.attacker.mia.neighbourhood import NEIGHBOURS_CACHE_FOLDER, set_neighbour_cache_dir
 from genleak.attacker.pii_scan.job import DetectPIISpec, PIIScanJobSpec
 from genleak.attacker.service import AttackerCore, ExtractionJobSpec
 from genleak.core.jobs import CallLimiter, JobManager
@@ -59,6 +60,7 @@ def binding(core: AttackerCore, jobs: JobManager, calls: CallLimiter | None = No
 
 def build(settings, store, gate=None) -> ServiceBinding:
     set_precision_cache_dir(settings.store.cache_dir / PRECISION_CACHE_FOLDER)
+    set_neighbour_cache_dir(settings.store.cache_dir / NEIGHBOURS_CACHE_FOLDER)
     engines = EngineCache(max_size=2)
     jobs = JobManager(settings.job_workers, settings.max_queued_jobs, gate)
     calls = CallLimiter(settings.max_concurrent_calls, settings.max_queued_calls)

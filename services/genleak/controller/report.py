@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from genleak.controller.positive_control import PLANTED, extraction_control
+from genleak.controller.report_controls import positive_control_lines, sanity_lines, training_data_lines
 from genleak.controller.report_leakage import leaked_value_lines
 from genleak.controller.report_stats import compare_to_base, comparison_temperature, difference_cell, p_value_cell
 from genleak.controller.spec import CONDITION_ORDER, ExperimentSpec
@@ -23,10 +25,14 @@ def build_report(spec: ExperimentSpec, run_name: str, outcome: dict[str, Any], p
         from genleak.controller.report_mia import build_membership_report
 
         return build_membership_report(spec, run_name, outcome, provenance)
-    attacks = outcome["attacks"]
+    every = outcome["attacks"]
+    attacks = [a for a in every if a["condition"] != PLANTED]  # the positive control has its own section
     conditions = [c for c in CONDITION_ORDER if any(a["condition"] == c for a in attacks)]
     best = {metric: _best_table(attacks, conditions, spec.attack.templates, metric) for metric in ("fuzzy", "exact")}
     temperature = comparison_temperature(spec.attack.temperatures)
+    planted = outcome.get("positive_control") or {}
+    control = {**planted, **extraction_control(every, planted["positions"], spec.attack.templates, temperature,
+                                               "fuzzy", spec.attack.seed)} if planted else {}
     return {
         "run": run_name,
         "scenario": spec.scenario,
@@ -41,7 +47,10 @@ def build_report(spec: ExperimentSpec, run_name: str, outcome: dict[str, Any], p
         "relative_change_vs_base": {m: _relative(best[m], conditions) for m in best},
         "sweep": [s.as_dict() for s in spec.finetune.settings()] if len(spec.finetune.settings()) > 1 else [],
         "per_setting": {m: _per_setting(attacks, spec.attack.templates, m) for m in ("fuzzy", "exact")},
-        "attacks": [{k: v for k, v in a.items() if k != "rows"} for a in attacks],
+        "attacks": [{k: v for k, v in a.items() if k != "rows"} for a in every],
+        "all_conditions": [c for c in CONDITION_ORDER if any(a["condition"] == c for a in every)],
+        "positive_control": control,
+        "training_data": outcome.get("training_data") or {},
         "leakage": [_leakage_entry(scan, spec.leakage.entities if spec.leakage else [])
                     for scan in sorted(outcome.get("leakage") or [], key=lambda s: CONDITION_ORDER.index(s["condition"]))],
         "generation": outcome.get("generation") or {},
@@ -129,8 +138,10 @@ def render_markdown(report: dict[str, Any], roc_file: str | None = None) -> str:
              f"and temperature; a success is fuzzy partial_ratio >= threshold, exact = the true e-mail verbatim.", ""]
     if report.get("lab_memorization", {}).get("summary"):
         lines += [f"Lab, before any fine-tuning: {report['lab_memorization']['summary']}.", ""]
+    lines += sanity_lines(report)
     for metric, title in (("fuzzy", "Fuzzy successes"), ("exact", "Exact extractions")):
         lines += _comparison_lines(report, metric, title)
+    lines += positive_control_lines(report)
     for metric, title in (("fuzzy", "Fuzzy successes"), ("exact", "Exact extractions")):
         lines += [f"## {title}: maximum over temperature x epoch (the paper's aggregation)", "", MAXIMUM_NOTE, "",
                   *_best_lines(report, metric), ""]
@@ -143,6 +154,7 @@ def render_markdown(report: dict[str, Any], roc_file: str | None = None) -> str:
     lines += _leakage_lines(report.get("leakage") or [])
     lines += leaked_value_lines(report.get("leaked_values") or {})
     lines += _training_data_lines(report.get("leakage") or [], report.get("generation") or {})
+    lines += training_data_lines(report)
     lines += ["## Wall time per stage (s)", "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {name} | {secs:.1f} |" for name, secs in sorted(report["stage_seconds"].items())]
     return "\n".join(lines) + "\n"

@@ -20,6 +20,7 @@ import yaml
 
 from genleak.controller import report_plots
 from genleak.controller.report import MAXIMUM_NOTE, comparison_header, count_cell, mean_sd
+from genleak.controller.report_controls import positive_control_lines, sanity_lines, training_data_lines
 from genleak.controller.report_stats import difference_cell, p_value_cell
 from genleak.controller.report_mia import TPR_RULE, generation_sentences, tpr_heading
 from genleak.controller.sweep import condition_label
@@ -36,6 +37,8 @@ tr:nth-child(even) td{background:#fafafa}
 figure{margin:1em 0}figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:.9em;color:#555}
 pre{background:#f5f5f5;border:1px solid #ddd;padding:.8em;overflow:auto;font-size:.85em}
 .note{color:#555;font-size:.92em}
+.pass{color:#1a6b2a;font-weight:600}
+.fail{color:#b00020;font-weight:700;font-size:1.1em}
 """
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -127,7 +130,7 @@ def _extraction_body(report: dict[str, Any]) -> str:
     intro = (f"Scenario A (PII extraction after fine-tuning). {report['n_targets']} people queried per template "
              "and temperature; a success is fuzzy partial_ratio >= threshold, exact = the true e-mail verbatim.")
     memo = (report.get("lab_memorization") or {}).get("summary")
-    parts = [_p(intro), _p(f"Lab, before any fine-tuning: {memo}." if memo else "", "note")]
+    parts = [_p(intro), _p(f"Lab, before any fine-tuning: {memo}." if memo else "", "note"), _sanity(report)]
     plots = _section("Extraction plots",
                      _figure(_plot(report_plots.extraction_bars, report), "best extraction counts",
                              "Best count over temperature x epoch per template and condition."),
@@ -135,6 +138,7 @@ def _extraction_body(report: dict[str, Any]) -> str:
                              "Fuzzy successes per temperature, last attacked epoch of each condition."))
     metrics = (("fuzzy", "Fuzzy successes"), ("exact", "Exact extractions"))
     tables = "".join(_comparison_section(report, metric, title) for metric, title in metrics)
+    tables += _from_markdown(positive_control_lines(report))
     tables += "".join(_section(f"{title}: maximum over temperature x epoch (the paper's aggregation)",
                                _p(MAXIMUM_NOTE, "note"), _best_table(report, metric)) for metric, title in metrics)
     if report.get("sweep"):
@@ -147,7 +151,8 @@ def _extraction_body(report: dict[str, Any]) -> str:
     temps += _perplexity_section(report)
     return ("".join(parts) + plots + tables + temps + _leakage_section(leakage)
             + _leaked_values_section(report.get("leaked_values") or {})
-            + _training_data_section(leakage, report.get("generation") or {}))
+            + _training_data_section(leakage, report.get("generation") or {})
+            + _from_markdown(training_data_lines(report)))
 
 
 def _comparison_section(report: dict[str, Any], metric: str, title: str) -> str:
@@ -268,7 +273,7 @@ def _membership_body(report: dict[str, Any], figures: dict[str, bytes]) -> str:
              f"higher = more membership leakage. Conditions at their last attacked epoch.")
     memo = report.get("lab_memorization")
     parts = [_p(intro), _p(f"Lab, before any fine-tuning: {memo}." if memo else "", "note"),
-             *(_p(line, "note") for line in generation_sentences(report.get("generation") or {}))]
+             *(_p(line, "note") for line in generation_sentences(report.get("generation") or {})), _sanity(report)]
     plots = _section("Membership plots",
                      _figure(figures.get("roc.png"), "ROC curves",
                              "ROC curves (log-log), one panel per attack, each condition's last checkpoint."),
@@ -276,7 +281,39 @@ def _membership_body(report: dict[str, Any], figures: dict[str, bytes]) -> str:
                              "ROC-AUC and held-out perplexity per checkpoint; dashed: base."))
     return ("".join(parts) + plots + _section("ROC-AUC [95% bootstrap CI]", _auc_table(report))
             + "".join(_tpr_section(report, fpr) for fpr in report["fprs"])
-            + _section("Every checkpoint: perplexity (utility) and ROC-AUC", _checkpoint_table(report)))
+            + _section("Every checkpoint: perplexity (utility) and ROC-AUC", _checkpoint_table(report))
+            + _from_markdown(positive_control_lines(report)) + _from_markdown(training_data_lines(report)))
+
+
+def _sanity(report: dict[str, Any]) -> str:
+    lines = [line for line in sanity_lines(report) if line]
+    if not lines:
+        return ""
+    return _p(lines[0].replace("**", ""), "pass" if report["positive_control"]["passed"] else "fail")
+
+
+def _from_markdown(lines: list[str]) -> str:
+    """The shared control sections (report_controls writes markdown): headings, paragraphs, pipe tables."""
+    sections, title, parts, table = [], None, [], []
+
+    def flush_table() -> None:
+        if table:
+            cells = [[c.strip().strip("`") for c in row.strip().strip("|").split("|")] for row in table]
+            parts.append(_table(cells[0], [r for r in cells[1:] if not set("".join(r)) <= set("-")]))
+            table.clear()
+
+    for line in [*lines, "## "]:
+        if line.startswith("## "):
+            flush_table()
+            if title is not None:
+                sections.append(_section(title, *parts))
+            title, parts = line[3:], []
+        elif line.startswith("|"):
+            table.append(line)
+        else:
+            flush_table()
+            parts.append(_p(line.replace("`", ""), "note"))
+    return "".join(sections)
 
 
 def _condition_label(report: dict[str, Any], condition: str) -> str:

@@ -11,6 +11,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from genleak.controller.positive_control import PLANTED
+from genleak.controller.report_controls import positive_control_lines, sanity_lines, training_data_lines
 from genleak.controller.spec import CONDITION_ORDER, ExperimentSpec
 from genleak.controller.sweep import condition_label
 
@@ -20,7 +22,9 @@ log = logging.getLogger(__name__)
 
 def build_membership_report(spec: ExperimentSpec, run_name: str, outcome: dict[str, Any],
                             provenance: dict[str, Any]) -> dict[str, Any]:
-    attacks = outcome["attacks"]
+    every = outcome["attacks"]
+    # The positive control was tuned on non-members: its member/non-member numbers have their own section.
+    attacks = [a for a in every if a["condition"] != PLANTED]
     # A column per condition, or per condition and sweep setting when the spec sweeps fine-tuning.
     conditions = list(dict.fromkeys(condition_label(a) for a in sorted(attacks, key=_order)))
     last = _last_epoch_per_condition(attacks)
@@ -37,13 +41,16 @@ def build_membership_report(spec: ExperimentSpec, run_name: str, outcome: dict[s
         "table": table,
         "relative_auc_change_vs_base": _relative(table, conditions),
         "checkpoints": [_checkpoint_row(a, names) for a in sorted(attacks, key=_order)],
+        "all_conditions": list(dict.fromkeys(a["condition"] for a in sorted(every, key=_order))),
+        "positive_control": outcome.get("positive_control") or {},
+        "training_data": outcome.get("training_data") or {},
         "generation": outcome.get("generation") or {},
         "lab_memorization": (outcome.get("lab") or {}).get("memorization", {}).get("summary", ""),
         "stage_seconds": outcome["stage_seconds"],
         "inputs": outcome["inputs"],
         "provenance": provenance,
         "spec": spec.model_dump(mode="json"),
-        "roc_uris": {f"{condition_label(a)}@{a['epoch']}": a["roc_uri"] for a in attacks},
+        "roc_uris": {f"{condition_label(a)}@{a['epoch']}": a["roc_uri"] for a in every},
     }
 
 
@@ -99,6 +106,7 @@ def render_membership_markdown(report: dict[str, Any], roc_file: str | None = No
     if report.get("lab_memorization"):
         lines += [f"Lab, before any fine-tuning: {report['lab_memorization']}.", ""]
     lines += _generation_lines(report.get("generation") or {})
+    lines += sanity_lines(report)
     header = "| attack | " + " | ".join(_condition_label(report, c) for c in conditions)
     header += "".join(f" | {c} vs base" for c in tuned if "base" in conditions) + " |"
     lines += ["## ROC-AUC [95% bootstrap CI]", "", header,
@@ -127,7 +135,8 @@ def render_membership_markdown(report: dict[str, Any], roc_file: str | None = No
                      + " | ".join(f"{row['auc'][n]:.3f}" for n in names) + " |")
     if roc_file:
         lines += ["", f"![ROC curves]({roc_file})"]
-    lines += ["", "## Wall time per stage (s)", "", "| stage | seconds |", "|---|---|"]
+    lines += ["", *positive_control_lines(report), *training_data_lines(report)]
+    lines += ["## Wall time per stage (s)", "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {name} | {secs:.1f} |" for name, secs in sorted(report["stage_seconds"].items())]
     return "\n".join(lines) + "\n"
 

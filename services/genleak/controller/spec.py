@@ -20,9 +20,12 @@ from genleak.core.errors import InvalidSpec
 from genleak.core.specs import Spec, parse_spec
 from genleak.presidio.scrub import ScrubConfig
 
-Condition = Literal["base", "original", "generated", "generated-scrubbed"]
+Condition = Literal["base", "original", "generated", "generated-scrubbed", "planted"]
 GENERATED_CONDITIONS = ("generated", "generated-scrubbed")
-CONDITION_ORDER = ("base", "original", *GENERATED_CONDITIONS)
+# planted: the positive control (controller.positive_control), reported in its own section only.
+CONDITION_ORDER = ("base", "original", *GENERATED_CONDITIONS, "planted")
+# Conditions tuned on data.prompts (the control data), as they are or with planted documents added.
+CONTROL_CONDITIONS = ("original", "planted")
 Scenario = Literal["extraction", "membership"]
 GenerationTask = Literal["continuation", "self_instruct"]
 TEMPLATES = ("A", "B", "C", "D")
@@ -222,13 +225,24 @@ class LeakageSpec(Spec):
     reveal: bool = Field(False, description="Write raw values to the scan artifacts (reports stay masked)")
 
 
+class PositiveControlSpec(Spec):
+    """The `planted` condition: tuned on data.prompts plus documents that hold what the attack looks for."""
+
+    fraction: float = Field(0.2, gt=0, le=1, description="Share planted: of the queried people's distinct e-mails "
+                            "(scenario A) or of the non-member rows (scenario B)")
+    copies: int = Field(4, ge=1, le=100, description="Scenario A: documents stating each planted person's e-mail "
+                        "(they cycle through four mail forms: a sentence, a name/e-mail pair, two quoted headers)")
+    seed: int = Field(0, description="Seed of which people or rows are planted")
+
+
 class MembershipSpec(Spec):
     """Scenario B's attack: membership inference on the target's pretraining members (as the paper's MIMIR runs)."""
 
     engine: EngineSpec = EngineSpec()
     attacks: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: {"loss": {}, "zlib": {}, "min_k": {"k": 0.2}, "min_k_plus_plus": {"k": 0.2}},
-        min_length=1, description="Attack name -> its knobs (loss, zlib, min_k, min_k_plus_plus, reference, lowercase, ne: {mask_model: ...})")
+        min_length=1, description="Attack name -> its knobs (loss, zlib, min_k, min_k_plus_plus, reference, lowercase, "
+                    "ne: {mask_model: ...}; the built-in lab's masked LM is lab:mask_model)")
     reference_model: str | None = Field(None, description="Reference model for the reference attack")
     members: str = Field("lab:members", description="Member texts (JSONL, field text_field)")
     nonmembers: str = Field("lab:nonmembers", description="Non-member texts")
@@ -262,7 +276,11 @@ class ExperimentSpec(Spec):
     mia: MembershipSpec = MembershipSpec()
     leakage: LeakageSpec | None = Field(LeakageSpec(), description="Untargeted PII leakage scan per condition "
                                                                  "(scenario A); null to skip")
-    conditions: list[Condition] = Field(["base", "original", "generated"], min_length=1)
+    conditions: list[Condition] = Field(["base", "original", "generated"], min_length=1,
+                                        description="base | original (tuned on data.prompts) | generated | "
+                                                    "generated-scrubbed | planted (the positive control: data.prompts "
+                                                    "plus planted PII or non-members, see `control`)")
+    control: PositiveControlSpec = Field(PositiveControlSpec(), description="What the planted condition plants")
 
     @field_validator("targets")
     @classmethod
@@ -292,6 +310,13 @@ class ExperimentSpec(Spec):
         return conditions
 
     @model_validator(mode="after")
+    def _planted_needs_base(self) -> "ExperimentSpec":
+        if "planted" in self.conditions and "base" not in self.conditions:
+            raise InvalidSpec("the planted condition (a positive control) is judged against base: add base to "
+                              "conditions", field="conditions")
+        return self
+
+    @model_validator(mode="after")
     def _membership_defaults_to_self_instruct(self) -> "ExperimentSpec":
         if self.scenario == "membership" and "task" not in self.generator.model_fields_set:
             object.__setattr__(self, "generator", self.generator.model_copy(update={"task": "self_instruct"}))
@@ -319,7 +344,7 @@ class ExperimentSpec(Spec):
         if self.generated_conditions():
             refs += [self.generator.model, self.data.seed_tasks if self.generator.task == "self_instruct"
                      else self.data.prompts]
-        if "original" in self.conditions:
+        if any(c in self.conditions for c in CONTROL_CONDITIONS):
             refs.append(self.data.prompts)
         if self.scenario == "extraction":
             refs += [self.data.pii_targets, self.data.few_shot]
@@ -329,6 +354,8 @@ class ExperimentSpec(Spec):
         else:
             refs += [self.mia.members, self.mia.nonmembers]
             refs += [r for r in (self.mia.reference_model, self.mia.perplexity_dataset) if r]
+            refs += [v for knobs in self.mia.attacks.values() for v in knobs.values()  # e.g. ne's mask_model
+                     if isinstance(v, str) and v.startswith("lab:")]
         return refs
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from genleak.core.models import check_model_dir as check_model_folder
 from genleak.core.progress import Reporter
@@ -28,6 +28,22 @@ class SamplingConfig(Spec):
     max_new_tokens: int = Field(64, ge=1, description="Upper bound on generated tokens per completion")
     n: int = Field(1, ge=1, description="Completions per prompt")
     seed: int = Field(0, description="Sampling seed; the same seed and inputs give the same outputs")
+    presence_penalty: float = Field(
+        0.0, ge=-2.0, le=2.0, description="OpenAI/vLLM semantics: subtracted once from the logit of every token "
+        "that already occurs in this completion (the prompt does not count), before temperature; 0 = off")
+    frequency_penalty: float = Field(
+        0.0, ge=-2.0, le=2.0, description="OpenAI/vLLM semantics: subtracted from a token's logit once per earlier "
+        "occurrence in this completion (the prompt does not count), before temperature; 0 = off")
+    stop: tuple[str, ...] = Field(
+        (), max_length=16, description="Generation ends where the first of these strings appears in the "
+        "completion; the completion is returned without it (OpenAI/vLLM semantics); empty = none")
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_strings_not_empty(cls, stop: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not s for s in stop):
+            raise ValueError("stop strings must not be empty")
+        return stop
 
     @property
     def greedy(self) -> bool:
@@ -36,6 +52,10 @@ class SamplingConfig(Spec):
     @property
     def top_k_enabled(self) -> bool:
         return self.top_k > 0
+
+    @property
+    def penalized(self) -> bool:
+        return self.presence_penalty != 0.0 or self.frequency_penalty != 0.0
 
 
 class EngineConfig(Spec):

@@ -86,10 +86,16 @@ class HFEngine:
         enc = self._tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
         input_len = enc["input_ids"].shape[1]
         gen_config = self._generation_config(sampling, self._new_token_budget(input_len, sampling))
-        out = self._model.generate(**enc, generation_config=gen_config)
+        extra: dict[str, Any] = {}
+        if sampling.penalized:
+            extra["logits_processor"] = self._transformers.LogitsProcessorList(
+                [OpenAIPenalties(input_len, sampling.presence_penalty, sampling.frequency_penalty)])
+        if sampling.stop:
+            extra["tokenizer"] = self._tokenizer  # StopStringCriteria maps the strings onto its vocabulary
+        out = self._model.generate(**enc, generation_config=gen_config, **extra)
         new = out[:, input_len:]
         n_tokens = int((new != self._tokenizer.pad_token_id).sum())
-        texts = self._tokenizer.batch_decode(new, skip_special_tokens=True)
+        texts = [cut_at_stop(t, sampling.stop) for t in self._tokenizer.batch_decode(new, skip_special_tokens=True)]
         if sampling.greedy and sampling.n > 1:
             # Greedy decoding is deterministic: n identical samples, computed once.
             texts = [t for t in texts for _ in range(sampling.n)]
@@ -106,11 +112,13 @@ class HFEngine:
 
     def _generation_config(self, sampling: SamplingConfig, max_new_tokens: int) -> Any:
         # A fresh config, so the model folder's generation_config.json cannot change sampling.
-        common = dict(
+        common: dict[str, Any] = dict(
             max_new_tokens=max_new_tokens,
             eos_token_id=self._eos_token_id(),
             pad_token_id=self._tokenizer.pad_token_id,
         )
+        if sampling.stop:
+            common["stop_strings"] = list(sampling.stop)
         if sampling.greedy:
             return self._transformers.GenerationConfig(do_sample=False, **common)
         return self._transformers.GenerationConfig(
@@ -125,6 +133,39 @@ class HFEngine:
     def _eos_token_id(self) -> int | list[int] | None:
         model_eos = getattr(self._model.generation_config, "eos_token_id", None)
         return model_eos if model_eos is not None else self._tokenizer.eos_token_id
+
+
+class OpenAIPenalties:
+    """Presence and frequency penalties as OpenAI and vLLM apply them, for `generate(logits_processor=...)`.
+
+    logit[t] -= frequency * count[t] + presence * (count[t] > 0), where count[t] counts token t in this
+    row's completion so far; the prompt (the first `prompt_len` columns, left padding included) does not
+    count. transformers runs custom processors before its temperature/top-k/top-p warpers, so, as in
+    vLLM, the penalties act on the raw logits. (transformers' own `repetition_penalty` is another rule:
+    multiplicative and over the prompt too.) Pure tensor methods: no torch import at module load.
+    """
+
+    def __init__(self, prompt_len: int, presence: float, frequency: float):
+        self.prompt_len, self.presence, self.frequency = prompt_len, presence, frequency
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        generated = input_ids[:, self.prompt_len:]
+        if generated.shape[1] == 0:
+            return scores
+        vocab = scores.shape[-1]
+        valid = generated < vocab  # a finished row's padding may lie outside the logits
+        counts = scores.new_zeros(scores.shape).scatter_add_(1, generated.where(valid, 0), valid.to(scores.dtype))
+        return scores - self.frequency * counts - self.presence * (counts > 0).to(scores.dtype)
+
+
+def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
+    """The text before the first stop string (vLLM and OpenAI return completions without it).
+
+    transformers' StopStringCriteria ends a row once a stop string is generated but keeps its tokens,
+    and a token may run past the string's end; cutting the decoded text gives vLLM's result either way.
+    """
+    cut = min((i for i in (text.find(s) for s in stop) if i >= 0), default=-1)
+    return text if cut < 0 else text[:cut]
 
 
 def _load_tokenizer(transformers: Any, model_dir: Path, config: EngineConfig) -> Any:

@@ -117,6 +117,10 @@ class VLLMEngine:
             top_p=sampling.top_p,
             max_tokens=sampling.max_new_tokens,
             seed=sampling.seed,
+            # OpenAI semantics, as SamplingConfig documents them: over the completion's tokens only.
+            presence_penalty=sampling.presence_penalty,
+            frequency_penalty=sampling.frequency_penalty,
+            stop=list(sampling.stop) or None,  # the stop string itself is not returned (vLLM's default)
         )
 
 

@@ -59,7 +59,11 @@ class GeneratorCore:
         require_dataset(self.store, spec.dataset.uri)
 
     def run_generation(self, spec: GenerationSpec, reporter: Reporter) -> JobOutput:
-        return run_cached(self.store, "generation", spec, reporter, lambda root, r: self._generate_dataset(spec, root, r))
+        # Keyed by the validated task config, defaults included: a changed default (a new filter, another
+        # decoding setting) is a new job, not the stored output of the old one.
+        keyed = spec.model_copy(update={"config": spec.task_config().model_dump(mode="json")})
+        return run_cached(self.store, "generation", keyed, reporter,
+                          lambda root, r: self._generate_dataset(keyed, root, r))
 
     def generate(self, spec: GenerateSpec) -> list[list[str]]:
         require_model(self.store, spec.model.uri, allow_pickle=spec.model.allow_pickle)

@@ -1,4 +1,4 @@
-"""`build_lab`: people -> mail -> splits -> tokenizer -> pretrained target + generator -> probe.
+"""`build_lab`: people -> mail -> splits -> tokenizer -> pretrained target + generator -> masked LM -> probe.
 
 lab.json is written last and removed first, so its presence marks a complete build.
 """
@@ -17,6 +17,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerFast
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.lab.config import LabConfig
 from genleak.lab.datasets import dataset_rows, write_datasets
+from genleak.lab.mask_model import build_mask_model, mask_corpus
 from genleak.lab.memorization import probe_model
 from genleak.lab.models import new_generator, new_target, save_model_folder
 from genleak.lab.people import make_people
@@ -41,9 +42,14 @@ def build_lab(config: LabConfig, out_dir: Path, reporter: Reporter | None = None
         with _timed(phases, "tokenizer"):
             tokenizer, documents = _tokenize_members(config, splits, reporter)
         models, train_stats = _pretrain_models(config, tokenizer, documents, out_dir / "models", phases, reporter)
+        with _timed(phases, "pretrain_mask_model"):
+            avoid = {d.text for d in splits.members + splits.nonmembers}
+            mask_stats = build_mask_model(config, mask_corpus(config, splits.people, avoid),
+                                          out_dir / "models" / "mask_model", reporter)
         with _timed(phases, "memorization"):
             memorization = _probe_models(config, models, tokenizer, splits, reporter)
     stats = lab_stats(config, splits, tokenizer, documents, models, train_stats, phases)
+    stats["train"]["mask_model"] = mask_stats.as_dict()
     write_lab_json(out_dir, config, stats, memorization)
     log.info("lab built in %.1fs: %s", sum(phases.values()), memorization["summary"])
     return load_lab_result(out_dir)

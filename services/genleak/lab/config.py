@@ -87,6 +87,25 @@ def eval_doc_counts(n_eval: int, corpus: CorpusConfig) -> list[int]:
     return [low + round(i * (high - low) / max(1, n_eval - 1)) for i in range(n_eval)]
 
 
+class MaskModelConfig(Spec):
+    """The masked LM that proposes neighbours for the neighbourhood attack (MIMIR's `ne` uses
+    bert-base-uncased, which nothing here may download): a small BERT trained on its own mail."""
+
+    n_docs: int = Field(1500, gt=0, description="Documents of independent same-kind mail it is trained on (tuning "
+                        "people only; never a member or non-member text)")
+    vocab_size: int = Field(4000, ge=200, description="Lowercased WordPiece vocabulary (as bert-base-uncased)")
+    hidden_size: int = Field(128, gt=0)
+    num_layers: int = Field(2, gt=0)
+    num_heads: int = Field(2, gt=0)
+    intermediate_size: int = Field(512, gt=0)
+    max_positions: int = Field(512, gt=8, description="Longest input (the attack's max_tokens default is 512)")
+    epochs: int = Field(6, gt=0)
+    lr: float = Field(1e-3, gt=0)
+    batch_size: int = Field(32, gt=0)
+    mlm_probability: float = Field(0.15, gt=0, lt=1, description="Share of tokens masked per batch (BERT: 0.15)")
+    seed: int = Field(7, description="Seed of its corpus, init, masking and batch order")
+
+
 class ProbeConfig(Spec):
     """Memorisation probe run on the freshly pretrained target (before any fine-tuning)."""
 
@@ -114,6 +133,7 @@ class LabConfig(Spec):
     target: ModelShape = ModelShape()
     generator: ModelShape = ModelShape(hidden_size=192, num_layers=3, num_heads=6, intermediate_size=640)
     pretrain: PretrainConfig = PretrainConfig()
+    mask_model: MaskModelConfig = MaskModelConfig()
     probe: ProbeConfig = ProbeConfig()
 
     @model_validator(mode="after")
@@ -166,5 +186,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "target": {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 256},
         "generator": {"hidden_size": 96, "num_layers": 2, "num_heads": 3, "intermediate_size": 256},
         "pretrain": {"epochs": 3, "generator_epochs": 2, "batch_size": 16},
+        "mask_model": {"n_docs": 160, "vocab_size": 800, "hidden_size": 64, "intermediate_size": 256, "epochs": 6},
     },
 }

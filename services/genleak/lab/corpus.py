@@ -34,8 +34,10 @@ class MailWriter:
 
     def write(self, cast: MailCast, rng: random.Random) -> str:
         topic = rng.choice(sorted(BODIES))
-        subject = rng.choice(SUBJECTS[topic])
-        parts = [self._header(cast, subject, rng), "", self._body(topic, cast, rng), "", _signature(cast.sender, rng)]
+        deal = rng.randint(100000, 999999)  # one deal number per mail: its subject and body name the same deal
+        subject = rng.choice(SUBJECTS[topic]).format(deal=deal)
+        parts = [self._header(cast, subject, rng), "", self._body(topic, cast, rng, deal), "",
+                 _signature(cast.sender, rng)]
         if cast.quoted is not None:
             parts += ["", self._original_message(cast.quoted, cast.sender, subject, rng)]
         return "\n".join(parts).strip() + "\n"
@@ -51,8 +53,8 @@ class MailWriter:
         lines += [f"Subject: {prefix}{subject}", f"Date: {_header_date(rng)}"]
         return "\n".join(lines)
 
-    def _body(self, topic: str, cast: MailCast, rng: random.Random) -> str:
-        sentences = [_fill(rng.choice(BODIES[topic]), rng), rng.choice(FILLERS)]
+    def _body(self, topic: str, cast: MailCast, rng: random.Random, deal: int) -> str:
+        sentences = [_fill(rng.choice(BODIES[topic]), rng, deal=deal), rng.choice(FILLERS)]
         if cast.mentioned is not None:
             sentences.insert(rng.randint(1, len(sentences)), contact_sentence(cast.mentioned, rng))
         return f"{cast.recipient.first},\n\n{' '.join(sentences)}"
@@ -104,14 +106,16 @@ def _short_signature(person: Person, rng: random.Random) -> str:
     return f"{person.name} | {person.phone} | {person.email}" if rng.random() < 0.5 else person.first
 
 
-def _fill(template: str, rng: random.Random) -> str:
-    return template.format(
+def _fill(template: str, rng: random.Random, **fixed: object) -> str:
+    """The template with random slot values; `fixed` slots (the mail's deal number) win."""
+    values = dict(
         day=rng.choice(WEEKDAYS), hour=rng.randint(8, 17) % 12 or 12, month=rng.choice(MONTHS),
         volume=rng.randrange(5, 100) * 1000, price=f"{rng.uniform(1.8, 9.5):.2f}",
         amount=f"{rng.randrange(10, 990)},000",
         deal=rng.randint(100000, 999999), pipeline=rng.choice(PIPELINES), counterparty=rng.choice(COUNTERPARTIES),
         location=rng.choice(LOCATIONS), mw=rng.randrange(25, 500, 25), pct=rng.randint(2, 40),
     )
+    return template.format(**{**values, **fixed})
 
 
 def _header_date(rng: random.Random) -> str:

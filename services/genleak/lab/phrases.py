@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December")
@@ -25,6 +27,14 @@ SUBJECTS: dict[str, tuple[str, ...]] = {
     "schedule": ("Travel plans", "Vacation", "Schedule change", "Conference call", "Lunch"),
 }
 SUBJECTS = {topic: tuple(s.replace("{day}", "Friday") for s in subjects) for topic, subjects in SUBJECTS.items()}
+
+
+def subject_topic(subject: str) -> str | None:
+    """The topic whose subject line this is ("Deal 123456" is a deal subject)."""
+    for topic, subjects in SUBJECTS.items():
+        if any(re.fullmatch(re.escape(s).replace(re.escape("{deal}"), r"\d{6}"), subject) for s in subjects):
+            return topic
+    return None
 
 BODIES: dict[str, tuple[str, ...]] = {
     "meeting": (

@@ -10,6 +10,7 @@ import logging
 import math
 import time
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import torch
 from transformers import PreTrainedModel
@@ -52,7 +53,10 @@ def pretrain(
     run: TrainRun,
     config: PretrainConfig,
     reporter: Reporter = NULL_REPORTER,
+    make_batch: Callable[[list[list[int]]], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] | None = None,
 ) -> TrainStats:
+    """`make_batch` turns documents into (input_ids, attention_mask, labels); default: causal LM labels."""
+    make_batch = make_batch or (lambda batch: pad_batch(batch, pad_id))
     generator = torch.Generator().manual_seed(run.seed)
     steps_per_epoch = math.ceil(len(documents) / config.batch_size)
     total_steps = steps_per_epoch * run.epochs
@@ -64,7 +68,7 @@ def pretrain(
     for epoch in range(run.epochs):
         losses: list[float] = []
         for batch in length_grouped_batches(documents, config, generator):
-            input_ids, attention_mask, labels = pad_batch(batch, pad_id)
+            input_ids, attention_mask, labels = make_batch(batch)
             loss = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

@@ -21,6 +21,7 @@ class LabResult:
     datasets: dict[str, Path]  # dataset name -> its data.jsonl
     target_dir: Path
     generator_dir: Path
+    mask_model_dir: Path  # the BERT masked LM of the neighbourhood attack
     lab_json: Path
     stats: dict  # counts, tokens, params, train losses, seconds per phase
     memorization: dict  # per model and probe: exact/contains/fuzzy counts out of the eval people
@@ -57,6 +58,7 @@ def load_lab_result(out_dir: Path) -> LabResult:
         datasets={name: out_dir / "datasets" / name / "data.jsonl" for name in DATASET_NAMES},
         target_dir=out_dir / "models" / "target",
         generator_dir=out_dir / "models" / "generator",
+        mask_model_dir=out_dir / "models" / "mask_model",
         lab_json=lab_json,
         stats=data["stats"],
         memorization=data["memorization"],

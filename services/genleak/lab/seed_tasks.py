@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from genleak.lab.people import Person
-from genleak.lab.phrases import COUNTERPARTIES, LOCATIONS, PIPELINES, SUBJECTS, TITLES, WEEKDAYS
+from genleak.lab.phrases import COUNTERPARTIES, LOCATIONS, PIPELINES, TITLES, WEEKDAYS, subject_topic
 from genleak.lab.splits import Document, LabSplits, is_tuning_only
 
 
@@ -44,7 +44,7 @@ class Mail:
 
     @property
     def topic(self) -> str | None:
-        return next((topic for topic, subjects in SUBJECTS.items() if self.subject in subjects), None)
+        return subject_topic(self.subject)
 
     @property
     def sentences(self) -> list[str]:
@@ -77,6 +77,7 @@ class Template:
     output: Output
     input: Callable[[Mail], str] = lambda mail: mail.text
     examples: int = 1
+    is_classification: bool = False  # a small, fixed set of answers (Wang et al. generate these output-first)
 
 
 # ---- person identification (the paper's legal seeds start with ~14 of these)
@@ -167,7 +168,7 @@ def _summary(mail: Mail) -> str:
 
 
 def _subject(mail: Mail) -> str | None:
-    return None if "{" in mail.subject else mail.subject  # the lab writes "Deal {deal}" subjects verbatim
+    return mail.subject
 
 
 def _reply(mail: Mail) -> str | None:
@@ -254,9 +255,9 @@ EMAIL_TASKS = (
     Template("Suggest a subject line for this e-mail.", _subject, input=lambda m: m.letter),
     Template("Draft a short, polite reply to this e-mail.", _reply),
     Template("Classify the urgency of this e-mail as high, medium or low, and give a one-line reason.", _urgency,
-             examples=2),
+             examples=2, is_classification=True),
     Template("Which category does this e-mail belong to: meeting, deal, gas, power, contract, hr or schedule?",
-             lambda m: m.topic, examples=2),
+             lambda m: m.topic, examples=2, is_classification=True),
     Template("When was this e-mail sent?", lambda m: m.header.get("Date")),
     Template("Extract the day, time and place of the meeting or appointment in this e-mail.", _meeting),
     Template("List every e-mail address that appears in this message.", _emails),
@@ -268,10 +269,10 @@ EMAIL_TASKS = (
     Template("Rewrite the body of this e-mail as a bullet-point list.", _bullets, input=lambda m: m.letter),
     Template("List the action items for the recipient of this e-mail.", _actions),
     Template("Is this e-mail a reply to an earlier message? Answer yes or no.",
-             lambda m: "Yes" if m.quoted else "No", examples=2),
+             lambda m: "Yes" if m.quoted else "No", examples=2, is_classification=True),
     Template("Summarize the quoted original message at the bottom of this e-mail.", _quoted_summary),
     Template("Does the sender ask to keep anything confidential? Answer yes or no.",
-             lambda m: "Yes" if "confidential" in m.body else "No", examples=2),
+             lambda m: "Yes" if "confidential" in m.body else "No", examples=2, is_classification=True),
     Template("How many recipients does this e-mail have, counting To and Cc?", _recipients),
 )
 
@@ -307,8 +308,9 @@ def build_seed_tasks(splits: LabSplits, seed: int) -> list[dict]:
     for template in PERSON_TASKS + EMAIL_TASKS:
         examples = _examples(template, mails, used, rng)
         if examples:  # a small lab may have no mail that fits (e.g. no Cc)
-            records.append({"instruction": template.instruction, "examples": examples})
-    records += [{"instruction": instruction, "examples": [{"input": "", "output": output}]}
+            records.append({"instruction": template.instruction, "examples": examples,
+                            "is_classification": template.is_classification})
+    records += [{"instruction": instruction, "examples": [{"input": "", "output": output}], "is_classification": False}
                 for instruction, output in NO_INPUT_TASKS]
     _check_tuning_only(records, splits.people)
     return records

@@ -77,7 +77,7 @@ def _member_casts(config: LabConfig, people: list[Person], tuning: list[Person],
         n_docs = counts.get(person.person_id, 0)
         placements = [_PLACEMENT_CYCLE[i % len(_PLACEMENT_CYCLE)] for i in range(n_docs)]
         casts += [_featured_cast(person, placement, tuning, rng) for placement in placements]
-    casts += [_tuning_cast(tuning, rng) for _ in range(config.emails - len(casts))]
+    casts += [tuning_cast(tuning, rng) for _ in range(config.emails - len(casts))]
     rng.shuffle(casts)
     return casts
 
@@ -95,7 +95,7 @@ def _nonmember_documents(
         if rng.random() < featured_share:
             cast = _featured_cast(rng.choice(featured), rng.choice(_PLACEMENT_CYCLE), tuning, rng)
         else:
-            cast = _tuning_cast(tuning, rng)
+            cast = tuning_cast(tuning, rng)
         text = writer.write(cast, rng)
         if text not in member_texts:
             documents.append(Document(doc_id=f"n-{len(documents):06d}", text=text, cast=cast))
@@ -113,7 +113,8 @@ def _featured_cast(person: Person, placement: str, tuning: list[Person], rng: ra
     return MailCast(sender=a, recipient=b, mentioned=person)
 
 
-def _tuning_cast(tuning: list[Person], rng: random.Random) -> MailCast:
+def tuning_cast(tuning: list[Person], rng: random.Random) -> MailCast:
+    """A mail among tuning people only (no PII-eval or few-shot person)."""
     sender, recipient, other, cc = rng.sample(tuning, 4)
     roll = rng.random()
     return MailCast(

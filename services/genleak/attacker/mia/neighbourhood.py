@@ -20,13 +20,20 @@ and the dropout and draws are seeded per text (the seed and the text's hash), so
 neighbours alone, in a batch or in a shard.
 
 Cost: one masked-LM forward per token of each text (batched, on a GPU when present), then the target scores
-texts x n_neighbours extra texts in the same scoring pass; both show in the job's progress.
+texts x n_neighbours extra texts in the same scoring pass; both show in the job's progress. Neighbours
+depend on the text, the masked LM and the knobs only, never on the target, so they are cached per
+text (`set_neighbour_cache_dir`: the attacker keeps them under its cache folder): an audit that scores
+the base model and every checkpoint perturbs each text once, and jobs that need the same neighbours at
+the same time wait for the first one instead of repeating it.
 """
 
 from __future__ import annotations
 
 import heapq
+import json
 import logging
+import os
+import threading
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -43,6 +50,68 @@ from genleak.core.specs import Spec
 log = logging.getLogger(__name__)
 
 NEIGHBOURS_STAGE = "neighbours"
+NEIGHBOURS_CACHE_FOLDER = "neighbours"
+# Knobs that change which neighbours a text gets (batch_size does not).
+_NEIGHBOUR_KNOBS = ("n_neighbours", "strategy", "pct_swap", "dropout", "candidates", "trials", "max_tokens", "seed")
+
+
+class _NeighbourCache:
+    """Neighbours as JSON files, one per (masked LM content, knobs, text), plus a lock per key."""
+
+    def __init__(self) -> None:
+        self.directory: Path | None = None
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def folder(self, key: str) -> Path | None:
+        return None if self.directory is None else self.directory / key
+
+    @staticmethod
+    def read(folder: Path | None, text_key: str) -> list[str] | None:
+        if folder is None or not (folder / f"{text_key}.json").is_file():
+            return None
+        try:
+            return json.loads((folder / f"{text_key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None  # a damaged entry is recomputed
+
+    @staticmethod
+    def write(folder: Path | None, text_key: str, neighbours: list[str]) -> None:
+        if folder is None:
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{text_key}.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_text(json.dumps(neighbours, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, folder / f"{text_key}.json")  # readers see a whole file or none
+
+
+_CACHE = _NeighbourCache()
+
+
+def set_neighbour_cache_dir(path: Path | None) -> None:
+    """Keep neighbours as files here (they survive restarts); None: no cache."""
+    _CACHE.directory = Path(path) if path is not None else None
+
+
+def _cache_key(mask_model_dir: Path, config: "NeighbourhoodConfig") -> str:
+    files = sorted(p for p in Path(mask_model_dir).iterdir() if p.is_file())
+    digest = [f"{p.name}:{_file_sha256(p)}" for p in files]
+    knobs = {k: getattr(config, k) for k in _NEIGHBOUR_KNOBS}
+    return sha256_bytes(json.dumps([digest, knobs], sort_keys=True).encode())[:32]
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 class NeighbourhoodConfig(Spec):
@@ -70,7 +139,28 @@ def neighbourhood_score(target: TokenLogProbs, extras: Mapping[str, Any], config
 
 def generate_neighbours(mask_model_dir: Path, texts: list[str], config: NeighbourhoodConfig,
                         reporter: Reporter = NULL_REPORTER) -> list[list[str]]:
-    """`config.n_neighbours` neighbours of every text (fewer for texts with too few candidates)."""
+    """`config.n_neighbours` neighbours of every text (fewer for texts with too few candidates), from the
+    cache where an earlier job made them."""
+    key = _cache_key(mask_model_dir, config)
+    folder = _CACHE.folder(key)
+    with _CACHE.lock(key):
+        text_keys = [sha256_bytes(text.encode())[:32] for text in texts]
+        out: list[list[str] | None] = [_CACHE.read(folder, k) for k in text_keys]
+        missing = [i for i, found in enumerate(out) if found is None]
+        if missing:
+            made = _generate(mask_model_dir, [texts[i] for i in missing], config, reporter, len(texts) - len(missing),
+                             len(texts))
+            for i, neighbours in zip(missing, made):
+                out[i] = neighbours
+                _CACHE.write(folder, text_keys[i], neighbours)
+        log.info("neighbourhood: %d of %d texts' neighbours from the cache", len(texts) - len(missing), len(texts))
+        reporter.update(NEIGHBOURS_STAGE, len(texts), len(texts), f"{len(texts)}/{len(texts)} texts "
+                        f"({len(texts) - len(missing)} cached)")
+        return [n for n in out if n is not None]
+
+
+def _generate(mask_model_dir: Path, texts: list[str], config: NeighbourhoodConfig, reporter: Reporter,
+              done: int, total: int) -> list[list[str]]:
     import torch
     import transformers
 
@@ -94,7 +184,7 @@ def generate_neighbours(mask_model_dir: Path, texts: list[str], config: Neighbou
                             return_special_tokens_mask=True, return_tensors="pt")
         scored = _candidates(model, embeddings, generator, encoded, config, torch)
         out.append(_neighbours(text, tokenizer, encoded["offset_mapping"][0].tolist(), scored, config, rng))
-        reporter.update(NEIGHBOURS_STAGE, i + 1, len(texts), f"{i + 1}/{len(texts)} texts")
+        reporter.update(NEIGHBOURS_STAGE, done + i + 1, total, f"{done + i + 1}/{total} texts")
     return out
 
 

@@ -4,6 +4,10 @@ The canonical form is self-instruct's / the paper's `data/seedTasks.json`:
 `{"instruction": str, "examples": [{"input": str, "output": str}, ...]}`. Wang et al.'s own seed file
 calls the list `instances`, and Alpaca-style data is flat (`{instruction, input, output}`); both are
 accepted and normalised, so any of the three formats can be uploaded as the seed dataset.
+
+A task may carry `is_classification` (Wang et al.'s seed_tasks.jsonl does): a task whose answer is one
+of a finite set of labels. The loop trusts it and shows such tasks as demonstrations of its
+classification question and of output-first instances; absent, the task is simply unlabelled.
 """
 
 from __future__ import annotations
@@ -28,10 +32,14 @@ class SeedExample:
 class SeedTask:
     instruction: str
     examples: tuple[SeedExample, ...]
+    is_classification: bool | None = None  # None: the record does not say
 
     def record(self) -> dict[str, Any]:
-        return {"instruction": self.instruction,
-                "examples": [{"input": e.input, "output": e.output} for e in self.examples]}
+        record: dict[str, Any] = {"instruction": self.instruction,
+                                  "examples": [{"input": e.input, "output": e.output} for e in self.examples]}
+        if self.is_classification is not None:
+            record["is_classification"] = self.is_classification
+        return record
 
 
 def load_seed_tasks(path: Path | str) -> list[SeedTask]:
@@ -89,7 +97,11 @@ def _seed_task(record: Any, where: str) -> SeedTask:
         if not isinstance(raw, list) or not raw:
             raise InvalidSpec(f"{key} must be a non-empty list", field=f"{where}.{key}")
         examples = [_example(ex, f"{where}.{key}[{j}]") for j, ex in enumerate(raw)]
-    return SeedTask(instruction=" ".join(instruction.split()), examples=tuple(examples))
+    is_classification = record.get("is_classification")
+    if is_classification is not None and not isinstance(is_classification, bool):
+        raise InvalidSpec("is_classification must be true or false", field=f"{where}.is_classification")
+    return SeedTask(instruction=" ".join(instruction.split()), examples=tuple(examples),
+                    is_classification=is_classification)
 
 
 def _example(record: Any, where: str) -> SeedExample:

@@ -1,0 +1,83 @@
+"""The lab's masked LM for the neighbourhood attack (`lab:mask_model`).
+
+MIMIR's `ne` perturbs texts with bert-base-uncased; genleak downloads nothing at run time, so the
+lab trains a small BERT itself, on mail of the same kind that is neither a member nor a non-member
+(written by the lab's MailWriter from a separate seed, cast with tuning people only, so it carries
+no PII-eval person). The attack then proposes in-domain neighbours from a model that has never seen
+the texts it perturbs, which is the attack's assumption about bert-base-uncased and the audited data.
+
+Trained with the lab's pretraining loop (length-grouped dynamic padding, warm-up + cosine) and
+transformers' own MLM masking (DataCollatorForLanguageModeling: 15 % of tokens, 80/10/10), seeded,
+so the same lab seed gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from pathlib import Path
+
+import torch
+from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast, DataCollatorForLanguageModeling
+
+from genleak.core.progress import NULL_REPORTER, Reporter
+from genleak.lab.config import LabConfig
+from genleak.lab.corpus import MailWriter
+from genleak.lab.people import Person
+from genleak.lab.pretrain import TrainRun, TrainStats, pretrain
+from genleak.lab.splits import tuning_cast
+
+STAGE = "pretrain-mask-model"
+
+
+def mask_corpus(config: LabConfig, people: list[Person], avoid: set[str]) -> list[str]:
+    """`mask_model.n_docs` mail texts of tuning people, none equal to a text in `avoid` (members, non-members)."""
+    writer = MailWriter(config.corpus)
+    tuning = [p for p in people if p.role == "tuning"]
+    rng = random.Random(f"mask-corpus-{config.seed}-{config.mask_model.seed}")
+    texts: list[str] = []
+    while len(texts) < config.mask_model.n_docs:
+        text = writer.write(tuning_cast(tuning, rng), rng)
+        if text not in avoid:
+            texts.append(text)
+    return texts
+
+
+def train_wordpiece(texts: list[str], vocab_size: int, max_length: int) -> BertTokenizerFast:
+    from tokenizers import BertWordPieceTokenizer
+
+    wordpiece = BertWordPieceTokenizer(lowercase=True)
+    wordpiece.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2, show_progress=False)
+    with tempfile.TemporaryDirectory(prefix="genleak-wordpiece-") as tmp:
+        wordpiece.save_model(tmp)  # vocab.txt, which from_pretrained reads into a fast tokenizer
+        tokenizer = BertTokenizerFast.from_pretrained(tmp, do_lower_case=True, model_max_length=max_length)
+    if len(tokenizer) < 100:
+        raise ValueError(f"the masked LM's vocabulary came out with {len(tokenizer)} tokens")
+    return tokenizer
+
+
+def build_mask_model(config: LabConfig, texts: list[str], out_dir: Path,
+                     reporter: Reporter = NULL_REPORTER) -> TrainStats:
+    """Train the tokenizer and the BERT masked LM on `texts`; save both (safetensors) to `out_dir`."""
+    m = config.mask_model
+    tokenizer = train_wordpiece(texts, m.vocab_size, m.max_positions)
+    torch.manual_seed(m.seed)  # init, and the collator's masking (it draws from torch's global generator)
+    model = BertForMaskedLM(BertConfig(
+        vocab_size=len(tokenizer), hidden_size=m.hidden_size, num_hidden_layers=m.num_layers,
+        num_attention_heads=m.num_heads, intermediate_size=m.intermediate_size,
+        max_position_embeddings=m.max_positions))
+    documents = tokenizer(texts, truncation=True, max_length=m.max_positions)["input_ids"]  # [CLS] ... [SEP]
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm=True, mlm_probability=m.mlm_probability,
+                                               return_tensors="pt")
+
+    def masked_batch(batch: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        out = collator([{"input_ids": ids} for ids in batch])
+        return out["input_ids"], out["attention_mask"], out["labels"]
+
+    schedule = config.pretrain.model_copy(update={"batch_size": m.batch_size, "max_length": m.max_positions})
+    stats = pretrain(model, documents, tokenizer.pad_token_id, TrainRun(STAGE, m.epochs, m.lr, m.seed), schedule,
+                     reporter, make_batch=masked_batch)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out_dir, safe_serialization=True)
+    tokenizer.save_pretrained(out_dir)
+    return stats
