@@ -14,7 +14,6 @@ so the same lab seed gives the same bytes.
 from __future__ import annotations
 
 import random
-import tempfile
 from pathlib import Path
 
 import torch
@@ -43,14 +42,38 @@ def mask_corpus(config: LabConfig, people: list[Person], avoid: set[str]) -> lis
     return texts
 
 
-def train_wordpiece(texts: list[str], vocab_size: int, max_length: int) -> BertTokenizerFast:
-    from tokenizers import BertWordPieceTokenizer
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
-    wordpiece = BertWordPieceTokenizer(lowercase=True)
-    wordpiece.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2, show_progress=False)
-    with tempfile.TemporaryDirectory(prefix="genleak-wordpiece-") as tmp:
-        wordpiece.save_model(tmp)  # vocab.txt, which from_pretrained reads into a fast tokenizer
-        tokenizer = BertTokenizerFast.from_pretrained(tmp, do_lower_case=True, model_max_length=max_length)
+
+def train_wordpiece(texts: list[str], vocab_size: int, max_length: int) -> BertTokenizerFast:
+    """A lowercased WordPiece tokenizer (bert-base-uncased's pipeline) whose vocabulary is a pure function
+    of the texts: the special tokens, every character (alone and as a "##" continuation), then the most
+    frequent whole words, ties broken alphabetically. The `tokenizers` WordPiece trainer is not used: it
+    numbers pieces in hash-map order, so one corpus gave two vocabularies and the lab stopped being
+    byte-identical from its seed. Words outside the vocabulary split into characters."""
+    from collections import Counter
+
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    words: Counter = Counter()
+    for text in texts:
+        words.update(word for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
+    chars = sorted({c for word in words for c in word})
+    vocab = list(SPECIAL_TOKENS) + chars + [f"##{c}" for c in chars]
+    room = max(0, vocab_size - len(vocab))
+    ranked = sorted((w for w, n in words.items() if n >= 2 and len(w) > 1), key=lambda w: (-words[w], w))
+    vocab += ranked[:room]
+    ids = {token: i for i, token in enumerate(vocab)}
+    tok = Tokenizer(models.WordPiece(ids, unk_token="[UNK]", max_input_chars_per_word=100))
+    tok.normalizer, tok.pre_tokenizer, tok.decoder = normalizer, pre_tokenizer, decoders.WordPiece()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])])
+    tokenizer = BertTokenizerFast(tokenizer_object=tok, do_lower_case=True, model_max_length=max_length,
+                                  unk_token="[UNK]", sep_token="[SEP]", pad_token="[PAD]", cls_token="[CLS]",
+                                  mask_token="[MASK]")
     if len(tokenizer) < 100:
         raise ValueError(f"the masked LM's vocabulary came out with {len(tokenizer)} tokens")
     return tokenizer

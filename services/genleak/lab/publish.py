@@ -23,11 +23,12 @@ log = logging.getLogger(__name__)
 DATASETS = ("members", "nonmembers", "prompts", "pii_targets", "few_shot", "people", "seed_tasks")
 MODELS = ("target", "generator", "mask_model")
 # Bump whenever a build publishes different artifacts for the same LabConfig (2: + seed_tasks; 3: deal subjects
-# filled in, seed tasks marked is_classification, + mask_model).
+# filled in, seed tasks marked is_classification, + mask_model; 4: the masked LM's vocabulary built
+# deterministically).
 # Artifacts are immutable (a second publish to a URI returns the first), so a lab published by an
 # older build can never gain the new dataset in place: "rebuild when the index lacks a dataset"
 # would republish into the old index forever. A new root per format rebuilds old labs once instead.
-LAB_FORMAT = 3
+LAB_FORMAT = 4
 
 
 def lab_root(store: ArtifactStore, config) -> str:
