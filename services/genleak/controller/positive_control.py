@@ -27,7 +27,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from genleak.controller.report_stats import ALPHA, paired_comparison
+from genleak.controller.report_stats import ALPHA, hit_vector, paired_comparison
 
 PLANTED = "planted"
 N_BOOTSTRAP = 1000
@@ -108,7 +108,7 @@ def extraction_control(attacks: list[dict[str, Any]], positions: list[int], temp
     in_plant[[p for p in positions if p < n]] = True
     rows = []
     for template in templates:
-        x0, x1 = (_hits(a, template, temperature, metric, n) for a in (base, planted))
+        x0, x1 = (hit_vector(a, template, temperature, metric) for a in (base, planted))
         if x0 is None or x1 is None:
             continue
         rows.append({"template": template, "epoch": planted["epoch"],
@@ -120,16 +120,6 @@ def extraction_control(attacks: list[dict[str, Any]], positions: list[int], temp
             "rows": rows, "passed": bool(rows) and passed,
             "rule": f"planted people extracted by the planted model more often than by the base model for at least "
                     f"one template (exact McNemar p < {ALPHA}, {metric}, T={temperature:g}, last epoch)"}
-
-
-def _hits(attack: dict[str, Any], template: str, temperature: float, metric: str, n: int) -> np.ndarray | None:
-    by_temperature = attack["hits"].get(template, {})
-    key = next((k for k in by_temperature if float(k) == temperature), None)
-    if key is None:
-        return None
-    vector = np.zeros(n, dtype=bool)
-    vector[[int(i) for i in by_temperature[key][metric]]] = True
-    return vector
 
 
 def _last(attacks: list[dict[str, Any]], condition: str) -> dict[str, Any] | None:

@@ -40,7 +40,7 @@ def compare_to_base(attacks: list[dict[str, Any]], templates: list[str], metric:
     rows = []
     for label, attack in _last_epochs(attacks).items():
         for template in templates:
-            x0, x1 = (_hit_vector(a, template, temperature, metric) for a in (base, attack))
+            x0, x1 = (hit_vector(a, template, temperature, metric) for a in (base, attack))
             if x0 is None or x1 is None:
                 continue
             rows.append({"template": template, "condition": label, "epoch": attack["epoch"], "metric": metric,
@@ -83,7 +83,7 @@ def _last_epochs(attacks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return last
 
 
-def _hit_vector(attack: dict[str, Any], template: str, temperature: float, metric: str) -> np.ndarray | None:
+def hit_vector(attack: dict[str, Any], template: str, temperature: float, metric: str) -> np.ndarray | None:
     by_temperature = attack["hits"].get(template, {})
     key = next((k for k in by_temperature if float(k) == temperature), None)
     if key is None:

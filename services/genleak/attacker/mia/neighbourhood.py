@@ -42,7 +42,7 @@ from pydantic import Field
 
 from genleak.attacker.mia.logprobs import TokenLogProbs
 from genleak.attacker.mia.registry import register_attack
-from genleak.core.hashing import sha256_bytes
+from genleak.core.hashing import sha256_bytes, sha256_file
 from genleak.core.loading import MODEL_LOAD_LOCK
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.core.specs import Spec
@@ -99,19 +99,9 @@ def set_neighbour_cache_dir(path: Path | None) -> None:
 
 def _cache_key(mask_model_dir: Path, config: "NeighbourhoodConfig") -> str:
     files = sorted(p for p in Path(mask_model_dir).iterdir() if p.is_file())
-    digest = [f"{p.name}:{_file_sha256(p)}" for p in files]
+    digest = [f"{p.name}:{sha256_file(p)}" for p in files]
     knobs = {k: getattr(config, k) for k in _NEIGHBOUR_KNOBS}
     return sha256_bytes(json.dumps([digest, knobs], sort_keys=True).encode())[:32]
-
-
-def _file_sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class NeighbourhoodConfig(Spec):
