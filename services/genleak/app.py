@@ -29,6 +29,8 @@ WORKERS = ("generator", "finetuner", "attacker")
 
 
 def build_service(name: str, settings: Settings, store: ArtifactStore, **kwargs) -> ServiceBinding:
+    import genleak.zoo  # noqa: F401  (the composition root registers the `zoo:` model scheme for every service)
+
     module_name, func = SERVICE_BUILDERS[name].split(":")
     return getattr(importlib.import_module(module_name), func)(settings, store, **kwargs)
 

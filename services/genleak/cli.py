@@ -125,6 +125,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor_command(args, _settings(args))
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from genleak.contracts.catalog import JOB_CONTRACTS
+
+    contract = JOB_CONTRACTS[args.job]
+    model = contract.result if args.result else contract.params
+    if model is None:
+        print(f"error: {contract.rpc} returns a typed response message, not a job result", file=sys.stderr)
+        return 2
+    print(json.dumps(model.model_json_schema(), indent=2))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genleak", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -172,6 +186,14 @@ def _parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
     doctor.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
     doctor.set_defaults(func=cmd_doctor)
+
+    from genleak.contracts.catalog import JOB_CONTRACTS
+
+    schema = sub.add_parser("schema", help="JSON Schema of a job's `params` Struct (or, with --result, of its "
+                            "result): what a hand-built request may set")
+    schema.add_argument("job", choices=sorted(JOB_CONTRACTS))
+    schema.add_argument("--result", action="store_true", help="the job's result instead of its params")
+    schema.set_defaults(func=cmd_schema)
 
     lab = sub.add_parser("lab", help="the built-in privacy lab")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True)

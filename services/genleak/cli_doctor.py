@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import genleak.zoo  # noqa: F401  (registers the `zoo:` model scheme: --model zoo:<name>)
 from genleak.core.settings import Settings
 from genleak.doctor import Check, DoctorOptions, exit_code, run_checks, to_json
 

@@ -95,7 +95,7 @@ def test_killed_generator_is_retried_and_the_job_ends_with_the_same_data(world, 
 
     try:
         done = run_job(lambda: stub.StartGeneration(_request(world)), stub, kill_mid_job,
-                       RetryPolicy(initial_seconds=0.3, max_seconds=2.0, budget_seconds=180))
+                       RetryPolicy(budget_seconds=180, initial_delay_seconds=0.3, max_delay_seconds=2.0))
     finally:
         service["proc"].kill()
     assert killed_at, "the job finished before the kill: make it longer"
@@ -133,7 +133,7 @@ def test_a_service_that_never_comes_back_is_a_clear_unavailable_error(world, rob
     started = time.monotonic()
     with pytest.raises(ServiceUnavailable, match="still unavailable after"):
         run_job(lambda: stub.StartGeneration(_request(world)), stub,
-                policy=RetryPolicy(initial_seconds=0.2, max_seconds=0.5, budget_seconds=2.0))
+                policy=RetryPolicy(budget_seconds=2.0, initial_delay_seconds=0.2, max_delay_seconds=0.5))
     assert time.monotonic() - started < 10
     robustness_tally.count("faults: service never back", "UNAVAILABLE after the retry budget")
 

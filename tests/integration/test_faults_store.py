@@ -552,10 +552,10 @@ def _finetune_request(svc, seed: int):
     from genleak.v1 import common_pb2, finetuner_pb2
 
     request = finetuner_pb2.StartFineTuneRequest(
-        model=common_pb2.ModelRef(uri=svc["model"].uri), dataset=common_pb2.ArtifactRef(uri=svc["dataset"].uri),
-        method="lora", train=finetuner_pb2.TrainParams(epochs=1, learning_rate=1e-3, batch_size=4, seed=seed),
-        data=finetuner_pb2.DataFormatParams(format="prompt_continuation"))
-    request.method_config.update({"r": 2, "lora_alpha": 4})
+        model=common_pb2.ModelRef(uri=svc["model"].uri), dataset=common_pb2.ArtifactRef(uri=svc["dataset"].uri))
+    request.params.update({"method": "lora", "method_config": {"r": 2, "lora_alpha": 4},
+                           "train": {"epochs": 1, "learning_rate": 1e-3, "batch_size": 4, "seed": seed},
+                           "data": {"format": "prompt_continuation"}})
     return request
 
 
@@ -663,7 +663,7 @@ def test_store_down_past_its_budget_fails_the_job_unavailable_and_the_caller_res
     started = time.monotonic()
     with ManifestWatcher(svc["raw"], svc["bucket"]) as watcher:
         done = run_job(lambda: stub.StartFineTune(_finetune_request(svc, seed=400)), stub,
-                       policy=RetryPolicy(initial_seconds=0.5, max_seconds=2.0, budget_seconds=60))
+                       policy=RetryPolicy(budget_seconds=60, initial_delay_seconds=0.5, max_delay_seconds=2.0))
     took = time.monotonic() - started
 
     failures = [r.getMessage() for r in caplog.records if r.name == "genleak.rpc.retry"]

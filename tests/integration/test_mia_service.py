@@ -7,7 +7,6 @@ import json
 import grpc
 import numpy as np
 import pytest
-from google.protobuf import struct_pb2
 
 from genleak.app import build_service
 from genleak.core.settings import Settings, StoreSettings
@@ -34,20 +33,22 @@ def world(tmp_path_factory):
     server.stop(grace=0.5)
 
 
-def _attack(name: str, **config) -> attacker_pb2.MIAAttack:
-    struct = struct_pb2.Struct()
-    struct.update(config)
-    return attacker_pb2.MIAAttack(name=name, config=struct)
+def _attack(name: str, **config) -> dict:
+    return {"name": name, "config": config}
 
 
-def _request(world, **overrides) -> attacker_pb2.StartMembershipInferenceRequest:
+def _request(world, params: dict | None = None, attacks: list | None = None,
+             **overrides) -> attacker_pb2.StartMembershipInferenceRequest:
+    """Typed references as fields, every setting in the params Struct (genleak.contracts.membership)."""
     lab = world["lab"]
     fields = dict(model=common_pb2.ModelRef(uri=lab["target"].uri),
                   members=common_pb2.ArtifactRef(uri=lab["members"].uri),
-                  nonmembers=common_pb2.ArtifactRef(uri=lab["nonmembers"].uri),
-                  params=attacker_pb2.MIAParams(n_samples=40, n_bootstrap=200, max_tokens=256, seed=1))
+                  nonmembers=common_pb2.ArtifactRef(uri=lab["nonmembers"].uri))
     fields.update(overrides)
-    return attacker_pb2.StartMembershipInferenceRequest(**fields)
+    request = attacker_pb2.StartMembershipInferenceRequest(**fields)
+    request.params.update({"n_samples": 40, "n_bootstrap": 200, "max_tokens": 256, "seed": 1, **(params or {}),
+                           **({"attacks": attacks} if attacks is not None else {})})
+    return request
 
 
 def test_mia_job_reports_auc_with_ci_and_publishes_scores_and_roc(world):
@@ -85,9 +86,9 @@ def test_score_texts_matches_the_job_scorer(world):
     from genleak.core.models import resolve_model_dir
 
     texts = ["Please send the gas report to the desk by noon.", "hello there, how are the numbers today?"]
-    response = world["stub"].ScoreTexts(attacker_pb2.ScoreTextsRequest(
-        model=common_pb2.ModelRef(uri=world["lab"]["target"].uri), texts=texts,
-        attacks=[_attack("loss"), _attack("min_k", k=0.5)]))
+    request = attacker_pb2.ScoreTextsRequest(model=common_pb2.ModelRef(uri=world["lab"]["target"].uri), texts=texts)
+    request.params.update({"attacks": [_attack("loss"), _attack("min_k", k=0.5)]})
+    response = world["stub"].ScoreTexts(request)
     model_dir = resolve_model_dir(world["store"], world["lab"]["target"].uri)
     expected = run_attacks({"loss": None, "min_k": {"k": 0.5}}, score_texts_hf(model_dir, texts))
     for i, row in enumerate(response.texts):
@@ -100,7 +101,7 @@ def test_score_texts_matches_the_job_scorer(world):
     ({"attacks": [_attack("nope")]}, grpc.StatusCode.INVALID_ARGUMENT, "attacks.0.name"),
     ({"attacks": [_attack("min_k", k=3)]}, grpc.StatusCode.INVALID_ARGUMENT, "attacks.0.config.k"),
     ({"attacks": [_attack("reference")]}, grpc.StatusCode.INVALID_ARGUMENT, "reference_model"),
-    ({"params": attacker_pb2.MIAParams(min_words=50, max_words=10)}, grpc.StatusCode.INVALID_ARGUMENT, "params"),
+    ({"params": {"min_words": 50, "max_words": 10}}, grpc.StatusCode.INVALID_ARGUMENT, "params"),
     ({"members": common_pb2.ArtifactRef(uri="file:///nowhere/members")}, grpc.StatusCode.NOT_FOUND, "members.uri"),
 ])
 def test_bad_mia_requests_name_the_field(world, overrides, code, field):

@@ -77,16 +77,19 @@ def _serve(world, gate=None, **limits):
 
 
 def _score_request(world, i: int) -> attacker_pb2.ScoreTextsRequest:
-    return attacker_pb2.ScoreTextsRequest(model=common_pb2.ModelRef(uri=world["model"]),
-                                          texts=[f"Hello number {i}", "From: Jane Doe"], max_tokens=32)
+    request = attacker_pb2.ScoreTextsRequest(model=common_pb2.ModelRef(uri=world["model"]),
+                                             texts=[f"Hello number {i}", "From: Jane Doe"])
+    request.params.update({"max_tokens": 32})
+    return request
 
 
 def _mia_request(world, seed: int) -> attacker_pb2.StartMembershipInferenceRequest:
-    return attacker_pb2.StartMembershipInferenceRequest(
+    request = attacker_pb2.StartMembershipInferenceRequest(
         model=common_pb2.ModelRef(uri=world["model"]),
         members=common_pb2.ArtifactRef(uri=world["members"].uri),
-        nonmembers=common_pb2.ArtifactRef(uri=world["nonmembers"].uri),
-        params=attacker_pb2.MIAParams(n_samples=12, n_bootstrap=20, max_tokens=32, seed=seed, min_words=1))
+        nonmembers=common_pb2.ArtifactRef(uri=world["nonmembers"].uri))
+    request.params.update({"n_samples": 12, "n_bootstrap": 20, "max_tokens": 32, "seed": seed, "min_words": 1})
+    return request
 
 
 def _burst(stub, requests, method: str = "ScoreTexts"):

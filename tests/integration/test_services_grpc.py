@@ -122,7 +122,8 @@ def test_generate_sync_small_call(world):
 def test_unknown_finetune_method_lists_valid_ones(world):
     stub = finetuner_pb2_grpc.FinetunerServiceStub(world["channels"]["finetuner"])
     request = finetuner_pb2.StartFineTuneRequest(model=common_pb2.ModelRef(uri=world["model"]),
-                                                 dataset=common_pb2.ArtifactRef(uri=world["prompts"].uri), method="qlora9")
+                                                 dataset=common_pb2.ArtifactRef(uri=world["prompts"].uri))
+    request.params.update({"method": "qlora9"})
     code, details = _code_and_details(lambda: stub.StartFineTune(request))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "lora" in details and "pissa" in details
 
@@ -130,10 +131,10 @@ def test_unknown_finetune_method_lists_valid_ones(world):
 def test_finetune_then_attack_the_checkpoint(world):
     ft = finetuner_pb2_grpc.FinetunerServiceStub(world["channels"]["finetuner"])
     request = finetuner_pb2.StartFineTuneRequest(
-        model=common_pb2.ModelRef(uri=world["model"]), dataset=common_pb2.ArtifactRef(uri=world["prompts"].uri),
-        method="lora", train=finetuner_pb2.TrainParams(epochs=2, learning_rate=1e-3, batch_size=4),
-        data=finetuner_pb2.DataFormatParams(format="prompt_continuation"))
-    request.method_config.update({"r": 4, "lora_alpha": 8})
+        model=common_pb2.ModelRef(uri=world["model"]), dataset=common_pb2.ArtifactRef(uri=world["prompts"].uri))
+    request.params.update({"method": "lora", "method_config": {"r": 4, "lora_alpha": 8},
+                           "train": {"epochs": 2, "learning_rate": 1e-3, "batch_size": 4},
+                           "data": {"format": "prompt_continuation"}})
     job = wait_for_job(ft, ft.StartFineTune(request))
     assert {"epoch-1/merged", "epoch-2/merged", "epoch-2/adapter"} <= set(job.artifacts)
     merged = world["store"].fetch(job.artifacts["epoch-2/merged"].uri)
@@ -143,9 +144,9 @@ def test_finetune_then_attack_the_checkpoint(world):
     attack = attacker_pb2.StartExtractionRequest(
         model=common_pb2.ModelRef(uri=job.artifacts["epoch-2/merged"].uri), targets=world["targets"].uri and
         common_pb2.ArtifactRef(uri=world["targets"].uri), few_shot=common_pb2.ArtifactRef(uri=world["few_shot"].uri),
-        params=attacker_pb2.ExtractionParams(templates=["A", "D"], temperatures=[0.2, 1.0]),
-        perplexity_dataset=common_pb2.ArtifactRef(uri=world["prompts"].uri), perplexity_samples=4,
-        perplexity_fields=["prompt", "continuation"])  # the paper's utility text: prompt + continuation
+        perplexity_dataset=common_pb2.ArtifactRef(uri=world["prompts"].uri))
+    attack.params.update({"attack": {"templates": ["A", "D"], "temperatures": [0.2, 1.0]}, "perplexity_samples": 4,
+                          "perplexity_fields": ["prompt", "continuation"]})  # the paper's utility text
     result = wait_for_job(att, att.StartExtraction(attack))
     perplexity = result.result["perplexity"]
     assert perplexity["texts"] == 4 and perplexity["tokens"] > 4 and 1 < perplexity["heldout"] < 1e6

@@ -226,7 +226,7 @@ def test_the_merge_turns_the_same_scores_into_the_same_metrics(world):
     results = [{"perplexity": whole["perplexity"], "seconds": {}, "tokens_scored": 0}] * len(cut)
     outcome = sharding.merge_scores(spec, cut, results)
     side = lambda s: SelectedTexts([""] * sum(r["side"] == s for r in rows), [], 0, 0)  # noqa: E731
-    summary = stages.mia_result_dict(dict_to_struct(mia_summary("hf", outcome, side("member"), side("nonmember"))))
+    summary = stages.membership_result_dict(dict_to_struct(mia_summary("hf", outcome, side("member"), side("nonmember"))))
     assert summary["attacks"] == whole["attacks"]
     assert outcome.nonmember_perplexity == pytest.approx(whole["perplexity"]["nonmembers"], rel=1e-12)
 

@@ -10,7 +10,7 @@ def test_defaults_follow_the_paper():
     spec = load_spec_text("name: x\n")
     assert spec.generator.sampling.temperature == 0.75 and spec.generator.sampling.top_k == 100
     assert spec.attack.max_new_tokens == 15 and spec.attack.threshold == 80
-    assert spec.attack.temperatures == [0.01, 0.1, 0.2, 0.5, 0.75, 1.0, 1.25, 1.5]
+    assert list(spec.attack.temperatures) == [0.01, 0.1, 0.2, 0.5, 0.75, 1.0, 1.25, 1.5]
     assert spec.finetune.epochs == 4 and spec.conditions == ["base", "original", "generated"]
 
 

@@ -110,15 +110,18 @@ def test_another_number_of_shots_is_refused_unless_the_spec_asks():
     assert run_extraction(engine, TARGETS, FEW_SHOT[:2], config.model_copy(update={"n_shots": 0})).n_targets == 3
 
 
-def test_custom_template_registry(monkeypatch):
-    monkeypatch.setattr(templates_module, "_TEMPLATES", dict(templates_module._TEMPLATES))  # undo after the test
+def test_custom_template_registry():
     register_template(ExtractionTemplate(name="test-angle", line="{name} <{email}>"))
-    assert "test-angle" in template_names()
-    assert build_prompt("test-angle", "Jane Roe", FEW_SHOT[:1]) == "Alice Ng <alice.ng@example.com>\nJane Roe <"
-    with pytest.raises(InvalidSpec):
-        register_template(ExtractionTemplate(name="bad", line="{name} {mail}"))
-    with pytest.raises(InvalidSpec, match="valid templates"):
-        build_prompt("nope", "Jane Roe", FEW_SHOT)
+    try:
+        assert "test-angle" in template_names()
+        assert build_prompt("test-angle", "Jane Roe", FEW_SHOT[:1]) == "Alice Ng <alice.ng@example.com>\nJane Roe <"
+        with pytest.raises(InvalidSpec):
+            register_template(ExtractionTemplate(name="bad", line="{name} {mail}"))
+        with pytest.raises(InvalidSpec, match="unknown template 'nope'; valid: A, B, C, D, test-angle"):
+            build_prompt("nope", "Jane Roe", FEW_SHOT)
+    finally:
+        templates_module.TEMPLATES.unregister("test-angle")
+    assert "bad" not in template_names() and "test-angle" not in template_names()
 
 
 @pytest.mark.parametrize(
@@ -200,7 +203,7 @@ def test_config_validation():
     for bad in ({"temperatures": [0.2, 0.2]}, {"temperatures": [-1.0]}, {"templates": []}, {"n_targets": 0}):
         with pytest.raises(InvalidSpec):
             parse_spec(ExtractionConfig, bad)
-    with pytest.raises(InvalidSpec, match="valid templates"):
+    with pytest.raises(InvalidSpec, match="unknown template 'Z'; valid: A, B, C, D"):
         run_extraction(LeakyEngine(set(), 0), TARGETS, FEW_SHOT, ExtractionConfig(templates=("Z",)))
     with pytest.raises(InvalidSpec, match=r"targets\[0\]"):
         run_extraction(LeakyEngine(set(), 0), [{"name": "x"}], FEW_SHOT, ExtractionConfig())

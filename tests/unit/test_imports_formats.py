@@ -232,7 +232,7 @@ def test_paper_scenario_a_example_holds_the_papers_settings():
         (2e-6, 4, 32, 2048, 2220, 3407)
     assert f.train_on_prompt
     a = spec.attack
-    assert a.templates == ["A", "B", "C", "D"] and a.temperatures == [0.01, 0.1, 0.2, 0.5, 0.75, 1.0, 1.25, 1.5]
+    assert list(a.templates) == ["A", "B", "C", "D"] and list(a.temperatures) == [0.01, 0.1, 0.2, 0.5, 0.75, 1.0, 1.25, 1.5]
     assert (a.max_new_tokens, a.top_k, a.threshold, a.n_targets, a.checkpoints) == (15, 100, 80, 1000, "all")
     assert spec.conditions == ["base", "original", "generated"] and spec.leakage is None
     assert spec.data.few_shot == "paper" and a.n_shots == 5  # the paper's five demonstration pairs, built in

@@ -11,9 +11,10 @@ import urllib3
 from minio.error import InvalidResponseError, S3Error, ServerError
 
 from genleak.core.errors import ArtifactNotFound, InvalidSpec, ResourceExhausted, StoreAccessDenied, StoreUnavailable
+from genleak.core.retry import RetryPolicy
 from genleak.core.settings import Settings, StoreSettings
 from genleak.core.store import open_store
-from genleak.core.store.s3_store import RetryPolicy, S3ObjectStore, _part_size
+from genleak.core.store.s3_store import DEFAULT_RETRY, S3ObjectStore, _part_size
 
 MiB = 1024 * 1024
 ENDPOINT = "127.0.0.1:9"
@@ -59,7 +60,7 @@ class Flaky:
     ServerError("server failed with HTTP status code 504", 504),
 ], ids=lambda e: type(e).__name__ + getattr(e, "code", "") if isinstance(e, S3Error) else type(e).__name__)
 def test_transient_failures_are_retried(failure):
-    store = _store(base_delay_s=0.001, budget_s=5)
+    store = _store(initial_delay_seconds=0.001, budget_seconds=5)
     op = Flaky(failure, failure)
     assert store._call("download", "k", op) == "ok" and op.calls == 3
 
@@ -73,7 +74,7 @@ def test_transient_failures_are_retried(failure):
     (_s3_error("EntityTooLarge", 400), ResourceExhausted, "RESOURCE_EXHAUSTED"),
 ])
 def test_permanent_failures_are_not_retried(failure, error, code):
-    store = _store(base_delay_s=0.001, budget_s=5)
+    store = _store(initial_delay_seconds=0.001, budget_seconds=5)
     op = Flaky(failure, failure)
     with pytest.raises(error) as info:
         store._call("upload", "k", op)
@@ -81,7 +82,7 @@ def test_permanent_failures_are_not_retried(failure, error, code):
 
 
 def test_an_endpoint_that_stays_down_is_unavailable_once_the_budget_is_spent():
-    store = _store(base_delay_s=0.02, max_delay_s=0.1, budget_s=0.5)
+    store = _store(initial_delay_seconds=0.02, max_delay_seconds=0.1, budget_seconds=0.5)
     op = Flaky(*[_refused()] * 1000)
     started = time.monotonic()
     with pytest.raises(StoreUnavailable) as info:
@@ -94,22 +95,30 @@ def test_an_endpoint_that_stays_down_is_unavailable_once_the_budget_is_spent():
     assert f"after {op.calls} attempts" in message and "GENLEAK_STORE_RETRY_SECONDS" in message
 
 
-def test_a_zero_budget_tries_once_and_attempts_cap_the_count():
+def test_a_zero_budget_tries_once():
     op = Flaky(*[_refused()] * 10)
     with pytest.raises(StoreUnavailable, match="after 1 attempts"):
-        _store(budget_s=0)._call("stat", "k", op)
+        _store(budget_seconds=0)._call("stat", "k", op)
     assert op.calls == 1
-    op = Flaky(*[_refused()] * 10)
-    with pytest.raises(StoreUnavailable, match="after 3 attempts"):
-        _store(budget_s=60, attempts=3, base_delay_s=0.001)._call("stat", "k", op)
-    assert op.calls == 3
+
+
+def test_each_retry_is_logged_with_its_reason_and_the_budget_left(caplog):
+    caplog.set_level("WARNING")
+    op = Flaky(_s3_error("SlowDown", 503))
+    assert _store(initial_delay_seconds=0.001, budget_seconds=5)._call("upload", "k", op) == "ok"
+    [record] = [r for r in caplog.records if r.name.endswith("s3_store")]
+    message = record.getMessage()
+    assert message.startswith("S3 upload of s3://bucket/pre/k failed (SlowDown: SlowDown message); retry 1 in ")
+    assert "of the 5s retry budget left" in message
 
 
 def test_backoff_is_exponential_with_jitter_and_capped():
-    policy = RetryPolicy(base_delay_s=0.25, max_delay_s=4.0)
-    for attempt, ceiling in [(0, 0.25), (1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (10, 4.0), (100, 4.0)]:
-        delays = [policy.delay(attempt) for _ in range(200)]
-        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+    assert (DEFAULT_RETRY.initial_delay_seconds, DEFAULT_RETRY.max_delay_seconds) == (0.25, 4.0)
+    wait = DEFAULT_RETRY.wait()
+    for retry, ceiling in [(0, 0.25), (1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (10, 4.0), (100, 4.0)]:
+        state = SimpleNamespace(attempt_number=retry + 1)
+        delays = [wait(state) for _ in range(200)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)  # "equal jitter": half fixed, half random
         assert len(set(delays)) > 100  # jittered, not in lockstep
 
 
@@ -119,7 +128,7 @@ def test_budget_comes_from_settings_and_the_environment():
                                   "GENLEAK_MAX_ARTIFACT_BYTES": "1000"})
     assert settings.store.retry_seconds == 7.5 and settings.store.max_artifact_bytes == 1000
     store, _ = open_store("s3://bucket/prefix", settings.store)
-    assert store.retry.budget_s == 7.5
+    assert store.retry.budget_seconds == 7.5
     for bad, name in [("-1", "GENLEAK_STORE_RETRY_SECONDS"), ("soon", "GENLEAK_STORE_RETRY_SECONDS")]:
         with pytest.raises(InvalidSpec, match=name):
             Settings.from_env({"GENLEAK_STORE_RETRY_SECONDS": bad})

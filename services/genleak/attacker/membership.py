@@ -13,29 +13,30 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from genleak.attacker.mia import attack_names, get_attack, plot_roc
 from genleak.attacker.mia.evaluate import MetricOptions, MIAOutcome, evaluate_membership, required_extras
 from genleak.attacker.mia.registry import parse_attack_config
-from genleak.attacker.mia.texts import SelectedTexts, TextSelection, select_texts
+from genleak.attacker.mia.texts import SelectedTexts, select_texts
+from genleak.contracts.engine import EngineConfig
+from genleak.contracts.membership import MembershipJobResult, MembershipParams, MIAAttackChoice, ScoreTextsParams
 from genleak.core.errors import InvalidSpec
 from genleak.core.datasets import load_records, publish_records, require_dataset
 from genleak.core.jobs import JobOutput
 from genleak.core.models import require_model, resolve_model
 from genleak.core.progress import Reporter
-from genleak.core.specs import ArtifactSpec, ModelSpec, Spec
+from genleak.core.specs import ArtifactSpec, ModelSpec
 from genleak.core.store import ArtifactRef, ArtifactStore
-from genleak.engines import EngineConfig
 
 # Attacks run when a request names none: every one that needs no second model.
 DEFAULT_ATTACKS = ("loss", "zlib", "min_k", "min_k_plus_plus")
 
 
-class MIAAttackSpec(Spec):
-    name: str = Field(description="Registered attack: loss, zlib, min_k, min_k_plus_plus, reference, lowercase, ne")
-    config: dict[str, Any] = Field(default_factory=dict, validate_default=True,
-                                   description="The attack's knobs, e.g. min_k: {k: 0.2}")
+class MIAAttackSpec(MIAAttackChoice):
+    """An attack choice checked against the registry, its config complete (defaults filled in)."""
+
+    model_config = ConfigDict(**MIAAttackChoice.model_config, validate_default=True)
 
     @field_validator("name")
     @classmethod
@@ -53,32 +54,17 @@ class MIAAttackSpec(Spec):
         return get_attack(info.data["name"]).config_cls.model_validate(value or {}).model_dump(mode="json")
 
 
-class MIAParams(TextSelection):
-    max_tokens: int = Field(512, ge=2, description="Truncate each text to this many tokens (MIMIR: 512)")
-    n_bootstrap: int = Field(1000, ge=0, description="Bootstrap replicates of the AUC confidence interval")
-    fprs: list[float] = Field([0.01, 0.001], description="Report TPR at these false-positive rates")
-    batch_size: int | None = Field(None, ge=1, description="Scoring batch size (overrides engine.batch_size)")
+class MIAJobSpec(MembershipParams):
+    """The membership contract's params, attacks checked, plus what the job reads."""
 
-    @field_validator("fprs")
-    @classmethod
-    def _rates(cls, fprs: list[float]) -> list[float]:
-        for f in fprs:
-            if not 0 < f < 1:
-                raise ValueError(f"fprs must lie in (0, 1), got {f}")
-        return fprs or [0.01, 0.001]
+    model_config = ConfigDict(**MembershipParams.model_config, validate_default=True)
 
-
-class MIAJobSpec(Spec):
     model: ModelSpec
-    engine: EngineConfig = EngineConfig()
     members: ArtifactSpec
     nonmembers: ArtifactSpec
-    attacks: list[MIAAttackSpec] = Field(default_factory=list, validate_default=True,
-                                         description="Attacks to run; empty = loss, zlib, min_k, min_k_plus_plus "
-                                                     "(+ reference when a reference model is given)")
     reference_model: ModelSpec | None = None
-    params: MIAParams = MIAParams()
     perplexity_dataset: ArtifactSpec | None = Field(None, description="Held-out text for the utility perplexity")
+    attacks: list[MIAAttackSpec] = MembershipParams.model_fields["attacks"]
 
     @model_validator(mode="after")
     def _attack_set(self) -> "MIAJobSpec":
@@ -99,18 +85,16 @@ class MIAJobSpec(Spec):
 
     def scoring_engine(self) -> EngineConfig:
         update: dict[str, Any] = {"trust_remote_code": self.model.trust_remote_code}
-        if self.params.batch_size is not None:
-            update["batch_size"] = self.params.batch_size
+        if self.batch_size is not None:
+            update["batch_size"] = self.batch_size
         return self.engine.model_copy(update=update)
 
 
-class ScoreTextsSpec(Spec):
+class ScoreTextsSpec(ScoreTextsParams):
     model: ModelSpec
-    engine: EngineConfig = EngineConfig()
     texts: list[str] = Field(min_length=1, max_length=256)
-    attacks: list[MIAAttackSpec] = Field(default_factory=list)
     reference_model: ModelSpec | None = None
-    max_tokens: int = Field(512, ge=2)
+    attacks: list[MIAAttackSpec] = ScoreTextsParams.model_fields["attacks"]
 
 
 def preflight_mia(store: ArtifactStore, spec: MIAJobSpec) -> None:
@@ -127,7 +111,7 @@ def preflight_mia(store: ArtifactStore, spec: MIAJobSpec) -> None:
 
 
 def run_membership_inference(store: ArtifactStore, spec: MIAJobSpec, root: str, reporter: Reporter) -> JobOutput:
-    params = spec.params
+    params = spec.selection()
     members = select_texts(load_records(store, _ref(spec.members), "members"), params, "members")
     nonmembers = select_texts(load_records(store, _ref(spec.nonmembers), "nonmembers"), params, "nonmembers")
     heldout = None
@@ -140,8 +124,8 @@ def run_membership_inference(store: ArtifactStore, spec: MIAJobSpec, root: str, 
     outcome = evaluate_membership(
         resolve_model(store, spec.model),
         members.texts, nonmembers.texts, resolve_attack_models(store, spec.attack_configs()),
-        spec.scoring_engine(), params.max_tokens, reference_dir,
-        MetricOptions(tuple(params.fprs), params.n_bootstrap, params.seed), reporter, heldout)
+        spec.scoring_engine(), spec.max_tokens, reference_dir,
+        MetricOptions(tuple(spec.fprs), spec.n_bootstrap, spec.seed), reporter, heldout)
     artifacts = publish_mia_outputs(store, outcome, members, nonmembers, root, spec.model.uri)
     return JobOutput(artifacts=artifacts, result=mia_summary(spec.engine.name, outcome, members, nonmembers))
 
@@ -164,11 +148,12 @@ def mia_summary(engine: str, outcome: MIAOutcome, members: SelectedTexts, nonmem
     if outcome.heldout_perplexity is not None:
         perplexity["heldout"] = outcome.heldout_perplexity
     total_s = sum(v for k, v in outcome.seconds.items() if k.startswith("score"))
-    return {"attacks": attacks, "n_members": len(members.texts), "n_nonmembers": len(nonmembers.texts),
-            "dropped_too_short": {"members": members.n_too_short, "nonmembers": nonmembers.n_too_short},
-            "perplexity": perplexity, "engine": engine, "tokens_scored": outcome.tokens_scored,
-            "seconds": outcome.seconds,
-            "tokens_per_second": round(outcome.tokens_scored / total_s, 1) if total_s > 0 else 0.0}
+    return MembershipJobResult.model_validate({
+        "attacks": attacks, "n_members": len(members.texts), "n_nonmembers": len(nonmembers.texts),
+        "dropped_too_short": {"members": members.n_too_short, "nonmembers": nonmembers.n_too_short},
+        "perplexity": perplexity, "engine": engine, "tokens_scored": outcome.tokens_scored, "seconds": outcome.seconds,
+        "tokens_per_second": round(outcome.tokens_scored / total_s, 1) if total_s > 0 else 0.0,
+    }).model_dump(mode="json")
 
 
 def score_texts(store: ArtifactStore, spec: ScoreTextsSpec, reporter: Reporter) -> list[dict[str, Any]]:

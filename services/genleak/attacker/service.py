@@ -7,33 +7,30 @@ from __future__ import annotations
 from pydantic import Field
 
 from genleak.attacker.membership import MIAJobSpec, ScoreTextsSpec, preflight_mia, run_membership_inference, score_texts
-from genleak.attacker.pii import ExtractionConfig, run_extraction
+from genleak.attacker.pii import run_extraction
 from genleak.attacker.pii_scan.job import (
     DetectPIISpec, PIIScanJobSpec, detect_pii, preflight_pii_scan, run_pii_scan,
 )
+from genleak.contracts.extraction import ExtractionJobResult, ExtractionParams
 from genleak.core.datasets import load_records, publish_records, require_dataset
 from genleak.core.jobs import JobOutput
 from genleak.core.models import require_model, resolve_model
 from genleak.core.outputs import run_cached
 from genleak.core.pii_mask import salt_fingerprint
 from genleak.core.progress import NULL_REPORTER, Reporter
-from genleak.core.specs import ArtifactSpec, ModelSpec, Spec
+from genleak.core.specs import ArtifactSpec, ModelSpec
 from genleak.core.store import ArtifactRef, ArtifactStore
-from genleak.engines import EngineCache, EngineConfig
+from genleak.engines import EngineCache
 
 
-class ExtractionJobSpec(Spec):
+class ExtractionJobSpec(ExtractionParams):
+    """The extraction contract's params plus what the job reads."""
+
     model: ModelSpec
-    engine: EngineConfig = EngineConfig()
     targets: ArtifactSpec
     few_shot: ArtifactSpec
-    params: ExtractionConfig = ExtractionConfig()
     perplexity_dataset: ArtifactSpec | None = Field(None, description="Held-out texts: the model's perplexity "
                                                                       "(utility) is reported beside the attack")
-    perplexity_samples: int = Field(200, ge=1, le=100_000, description="Records of perplexity_dataset scored")
-    perplexity_fields: list[str] = Field(["text"], min_length=1,
-                                         description="Record fields joined into the scored text, in order "
-                                                     "(the paper: prompt, continuation)")
 
 
 class AttackerCore:
@@ -80,14 +77,15 @@ class AttackerCore:
         model_dir = resolve_model(self.store, spec.model)
         engine_config = spec.engine.model_copy(update={"trust_remote_code": spec.model.trust_remote_code})
         with self.engines.lease(model_dir, engine_config) as engine:
-            result = run_extraction(engine, targets, few_shot, spec.params, reporter)
+            result = run_extraction(engine, targets, few_shot, spec.attack, reporter)
         # The per-target rows hold real PII: they stay in the store, never in RPC results or reports.
         outputs = publish_records(self.store, result.row_dicts(), f"{root}/outputs",
                                   meta={"contains_pii": True, "model": spec.model.uri})
         summary = result.summary()
         if spec.perplexity_dataset is not None:
             summary["perplexity"] = self._perplexity(spec, model_dir, reporter)
-        return JobOutput(artifacts={"outputs": outputs}, result=summary)
+        return JobOutput(artifacts={"outputs": outputs},
+                         result=ExtractionJobResult.model_validate(summary).model_dump(mode="json"))
 
     def _perplexity(self, spec: ExtractionJobSpec, model_dir, reporter: Reporter) -> dict:
         """Token-weighted perplexity of the first `perplexity_samples` held-out texts (float32 HF

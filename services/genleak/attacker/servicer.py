@@ -11,7 +11,9 @@ from genleak.attacker.service import AttackerCore, ExtractionJobSpec
 from genleak.core.jobs import CallLimiter, JobManager
 from genleak.engines import EngineCache
 from genleak.engines.precision import PRECISION_CACHE_FOLDER, set_precision_cache_dir
-from genleak.rpc.convert import job_to_proto, spec_from_message
+from genleak.contracts.extraction import ExtractionParams
+from genleak.contracts.membership import MembershipParams, ScoreTextsParams
+from genleak.rpc.convert import job_from_request, job_to_proto, spec_from_message
 from genleak.rpc.jobs_servicer import JobRpcMixin
 from genleak.rpc.server import ServiceBinding
 from genleak.v1 import attacker_pb2, attacker_pb2_grpc
@@ -24,17 +26,17 @@ class AttackerServicer(JobRpcMixin, attacker_pb2_grpc.AttackerServiceServicer):
         self.calls = calls or CallLimiter()  # bounds the synchronous model calls (ScoreTexts, DetectPII)
 
     def StartExtraction(self, request, context):
-        spec = spec_from_message(ExtractionJobSpec, request)
+        spec = job_from_request(ExtractionJobSpec, ExtractionParams, request)
         self.core.preflight(spec)
         return job_to_proto(self.jobs.submit("extraction", spec, lambda r: self.core.run_extraction(spec, r)))
 
     def StartMembershipInference(self, request, context):
-        spec = spec_from_message(MIAJobSpec, request)
+        spec = job_from_request(MIAJobSpec, MembershipParams, request)
         self.core.preflight_mia(spec)
         return job_to_proto(self.jobs.submit("mia", spec, lambda r: self.core.run_mia(spec, r)))
 
     def ScoreTexts(self, request, context):
-        spec = spec_from_message(ScoreTextsSpec, request)
+        spec = job_from_request(ScoreTextsSpec, ScoreTextsParams, request)
         with self.calls.slot("ScoreTexts"):
             rows = self.core.score_texts(spec)
         return attacker_pb2.ScoreTextsResponse(

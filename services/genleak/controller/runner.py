@@ -104,11 +104,12 @@ class ExperimentRunner:
             return lab_ref(ref).uri if ref.startswith("lab:") else ref
 
         prompts = self._rows(dataset(spec.data.prompts), spec.data, "prompt_rows")
-        inputs: dict[str, Any] = {"target": model(spec.target), "generator": model(spec.generator.model),
-                                  "prompts": prompts, "lab_summary": lab_summary, "training": {}, "planted": {}}
+        inputs: dict[str, Any] = {"target": model(spec.target), "prompts": prompts, "lab_summary": lab_summary,
+                                  "training": {}, "planted": {}}
         if "original" in spec.conditions:
             inputs["training"]["original"] = self._describe(prompts, "data.prompts (the control data)")
         if spec.generated_conditions():
+            inputs["generator"] = model(spec.generator.model)
             inputs["generation_source"] = (dataset(spec.data.seed_tasks) if spec.generator.task == "self_instruct"
                                            else prompts)
         if spec.scenario == "extraction":

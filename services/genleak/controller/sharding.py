@@ -145,10 +145,9 @@ def membership(store: ArtifactStore, stub, spec: MembershipSpec, model_uri: str,
                datasets: dict[str, common_pb2.ArtifactRef], reference_uri: str | None,
                on_update: OnUpdate) -> dict[str, Any]:
     """stages.membership over `spec.shards` attacker jobs; the same result keys, plus `shards` and `shard_jobs`."""
-    from genleak.attacker.mia.texts import TextSelection, select_texts
+    from genleak.attacker.mia.texts import select_texts
 
-    selection = TextSelection(text_field=spec.text_field, min_words=spec.min_words, max_words=spec.max_words,
-                              n_samples=spec.n_samples, seed=spec.seed)
+    selection = spec.params().selection()
     members = select_texts(load_records(store, ref_from_proto(datasets["members"]), "mia.members"), selection,
                            "members")
     nonmembers = select_texts(load_records(store, ref_from_proto(datasets["nonmembers"]), "mia.nonmembers"),
@@ -161,7 +160,10 @@ def membership(store: ArtifactStore, stub, spec: MembershipSpec, model_uri: str,
         heldout_selection = selection.model_copy(update={"min_words": 0, "max_words": None})
         heldout = select_texts(load_records(store, ref_from_proto(datasets["perplexity"]), "mia.perplexity_dataset"),
                                heldout_selection, "perplexity_dataset").texts
-    base = stages.membership_request(spec, model_uri, datasets, reference_uri)
+    # The texts are selected already: each shard job keeps its slice as it is; its own metrics go unused.
+    shard_spec = spec.model_copy(update={"text_field": "text", "min_words": 0, "max_words": None, "n_samples": None,
+                                         "n_bootstrap": 0})
+    base = stages.membership_request(shard_spec, model_uri, datasets, reference_uri)
     group = _group(base, k)
     member_bounds, nonmember_bounds = shard_bounds(len(members.texts), k), shard_bounds(len(nonmembers.texts), k)
     requests = []
@@ -173,11 +175,6 @@ def membership(store: ArtifactStore, stub, spec: MembershipSpec, model_uri: str,
         request.ClearField("perplexity_dataset")
         if i == 0 and heldout is not None:
             request.perplexity_dataset.CopyFrom(_texts_dataset(store, heldout))
-        # The texts are selected already: the shard job keeps them all, as they are; its own metrics go unused.
-        params = request.params
-        params.text_field, params.min_words, params.n_bootstrap = "text", 0, 0
-        params.ClearField("n_samples")
-        params.ClearField("max_words")
         requests.append(request)
     jobs = run_shards([_starter(stub.StartMembershipInference, r, group, i) for i, r in enumerate(requests)],
                       stub, on_update)
@@ -245,7 +242,7 @@ def _merge_membership(store: ArtifactStore, spec: MembershipSpec, model_uri: str
     artifacts = publish_mia_outputs(store, outcome, members, nonmembers, root, model_uri)
     summary = mia_summary(results[0]["engine"], outcome, members, nonmembers)
     # Through a Struct and back, as every job result travels: the merged result reads like the unsharded one.
-    merged = stages.mia_result_dict(dict_to_struct(summary))
+    merged = stages.membership_result_dict(dict_to_struct(summary))
     merged.update(scores_uri=artifacts["scores"].uri, roc_uri=artifacts["roc"].uri, shards=len(jobs),
                   shard_jobs=[job.job_id for job in jobs])
     return merged

@@ -14,6 +14,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, field_validator, model_validator
 
+from genleak.contracts.engine import EngineConfig
+from genleak.contracts.extraction import ExtractionConfig, ExtractionParams, PerplexityParams
+from genleak.contracts.membership import MembershipParams
+from genleak.contracts.finetune import DataFormat, FineTuneParams, TrainConfig
 from genleak.controller.sweep import Setting, expand
 from genleak.core.builtin_data import BUILTIN_FEW_SHOT, is_builtin_few_shot
 from genleak.core.errors import InvalidSpec
@@ -106,13 +110,6 @@ def _overlap(a: tuple[int, int | None], b: tuple[int, int | None]) -> bool:
     return (a1 is None or b0 < a1) and (b1 is None or a0 < b1)
 
 
-class EngineSpec(Spec):
-    name: Literal["hf", "vllm"] = Field("hf", description="Generation engine")
-    dtype: Literal["float32", "bfloat16", "auto"] = Field("float32", description="Compute dtype")
-    batch_size: int | None = Field(None, ge=1, description="HF engine batch size")
-    max_model_len: int | None = Field(None, ge=16, description="vLLM max model length")
-
-
 class SamplingSpec(Spec):
     temperature: float = Field(0.75, ge=0, description="Sampling temperature (paper: 0.75)")
     top_k: int = Field(100, description="Top-k (paper: 100; <=0 disables)")
@@ -127,7 +124,7 @@ class GeneratorSpec(Spec):
                                  "the default when scenario is membership)")
     self_instruct: dict[str, Any] = Field(default_factory=dict, description="Self-instruct knobs (n_instructions, "
                                           "icl_seed, rouge_threshold, ...), validated by the generator")
-    engine: EngineSpec = EngineSpec()
+    engine: EngineConfig = EngineConfig()
     sampling: SamplingSpec = SamplingSpec()
     max_prompt_tokens: int = Field(2048, ge=1, description="Prompts longer than this are dropped (paper: 2048)")
     limit: int | None = Field(None, ge=1, description="Use only the first N prompts")
@@ -139,23 +136,19 @@ class GeneratorSpec(Spec):
                         "(1 = one job, as before; self_instruct is sequential and takes no shards)")
 
 
-class FineTuneSpec(Spec):
-    """`method`, `learning_rate` and `seed` take one value or a list: every combination is tuned
-    (a sweep), the report takes the paper's best over it and the mean/spread over seeds beside it."""
+class FineTuneSpec(TrainConfig):
+    """The fine-tuning job's training settings (genleak.contracts.finetune.TrainConfig, every field of it)
+    plus the method, and sweeps: `method`, `learning_rate` and `seed` take one value or a list, every
+    combination is tuned, and the report takes the paper's best over it and the mean/spread over seeds."""
 
     method: str | list[str] = Field("lora", description="lora | dora | pissa | full, or a list of them (sweep)")
-    method_config: dict[str, Any] = Field(default_factory=dict, description="Method hyper-parameters (r, alpha, dropout...)")
-    epochs: int = Field(4, ge=1, description="Epochs; a checkpoint is saved after each (paper: 4)")
+    method_config: dict[str, Any] = FineTuneParams.model_fields["method_config"]
     learning_rate: float | list[float] = Field(
         2e-6, description="Peak learning rate (paper: 2e-6; tiny models need more), or a list (sweep)")
-    batch_size: int = Field(8, ge=1)
-    grad_accum: int = Field(1, ge=1)
-    max_length: int = Field(2048, ge=8, description="Truncation length (padding is dynamic)")
-    last_n: int | None = Field(None, ge=1, description="Train on the last N rows (paper: 2220)")
+    seed: int | list[int] = Field(3407, description="Training seed, or a list: mean and spread over seeds are reported")
     instruction_format: Literal["alpaca", "chat"] = Field("alpaca", description="How self-instruct records become "
                                                           "training text: Alpaca prompt template or the chat template")
-    train_on_prompt: bool = Field(True, description="Loss on prompt tokens too (paper); false = on the response only")
-    seed: int | list[int] = Field(3407, description="Training seed, or a list: mean and spread over seeds are reported")
+    train_on_prompt: bool = DataFormat.model_fields["train_on_prompt"]
 
     @field_validator("method", "learning_rate", "seed")
     @classmethod
@@ -175,36 +168,39 @@ class FineTuneSpec(Spec):
             raise ValueError(f"learning rates must be > 0, got {bad[0]:g}")
         return value
 
+    @field_validator("save_merged")
+    @classmethod
+    def _merged_checkpoints_are_attacked(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("the experiment attacks the merged checkpoint of every epoch: save_merged must be true")
+        return value
+
     def settings(self) -> list[Setting]:
         """Every (method, learning rate, seed) combination; one setting with an empty label without lists."""
         return expand(self.method, self.learning_rate, self.seed)
 
+    def params(self, setting: Setting, data_format: str) -> FineTuneParams:
+        """The fine-tuning job's params for one sweep setting and one kind of training data."""
+        knobs = {name: getattr(self, name) for name in TrainConfig.model_fields}
+        train = TrainConfig(**{**knobs, "learning_rate": setting.learning_rate, "seed": setting.seed})
+        return FineTuneParams(method=setting.method, method_config=self.method_config, train=train,
+                              data=DataFormat(format=data_format, train_on_prompt=self.train_on_prompt))
 
-class AttackSpec(Spec):
-    engine: EngineSpec = EngineSpec()
-    templates: list[str] = Field(list(TEMPLATES), min_length=1, description="Extraction templates")
-    temperatures: list[float] = Field([0.01, 0.1, 0.2, 0.5, 0.75, 1.0, 1.25, 1.5], min_length=1)
-    max_new_tokens: int = Field(15, ge=1, description="Paper: 15")
-    top_k: int = Field(100, description="Paper: 100")
-    threshold: float = Field(80, ge=0, le=100, description="Fuzzy partial_ratio success threshold (paper: 80)")
-    n_targets: int | None = Field(None, ge=1, description="Query only the first N people")
-    n_shots: int = Field(5, ge=0, description="Demonstration pairs every prompt must get (the paper: 5); a "
-                                              "data.few_shot of another size is refused unless set here; 0 = any")
-    seed: int = Field(0)
+
+class AttackSpec(ExtractionConfig, PerplexityParams):
+    """Scenario A's attack: the extraction job's knobs (genleak.contracts.extraction, every one of them, with
+    its defaults: the paper's) and its engine, plus which checkpoints are attacked and the held-out texts."""
+
+    engine: EngineConfig = EngineConfig()
     checkpoints: Literal["all", "last"] = Field("all", description="Attack every epoch checkpoint or the last only")
     perplexity_dataset: str | None = Field("lab:nonmembers", description="Held-out texts (field `text`): each "
                                            "attacked checkpoint's perplexity (utility) is reported; null skips it")
-    perplexity_samples: int = Field(200, ge=1, le=100_000, description="Held-out records scored per checkpoint")
-    perplexity_fields: list[str] = Field(["text"], min_length=1, description="Record fields joined into the "
-                                         "scored text (the paper's Enron rows: [prompt, continuation])")
 
-    @field_validator("temperatures")
-    @classmethod
-    def _non_negative(cls, temps: list[float]) -> list[float]:
-        for t in temps:
-            if t < 0:
-                raise ValueError(f"temperatures must be >= 0, got {t}")
-        return temps
+    def params(self) -> ExtractionParams:
+        """The extraction job's params (the held-out texts' reference travels beside them)."""
+        attack = ExtractionConfig(**{name: getattr(self, name) for name in ExtractionConfig.model_fields})
+        return ExtractionParams(engine=self.engine, attack=attack, perplexity_samples=self.perplexity_samples,
+                                perplexity_fields=self.perplexity_fields)
 
 
 class LeakageSpec(Spec):
@@ -235,30 +231,29 @@ class PositiveControlSpec(Spec):
     seed: int = Field(0, description="Seed of which people or rows are planted")
 
 
-class MembershipSpec(Spec):
-    """Scenario B's attack: membership inference on the target's pretraining members (as the paper's MIMIR runs)."""
+class MembershipSpec(MembershipParams):
+    """Scenario B's attack: the membership job's knobs (genleak.contracts.membership, every one of them) on the
+    target's pretraining members, as the paper's MIMIR runs it, plus the texts, checkpoints and sharding."""
 
-    engine: EngineSpec = EngineSpec()
     attacks: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: {"loss": {}, "zlib": {}, "min_k": {"k": 0.2}, "min_k_plus_plus": {"k": 0.2}},
         min_length=1, description="Attack name -> its knobs (loss, zlib, min_k, min_k_plus_plus, reference, lowercase, "
                     "ne: {mask_model: ...}; the built-in lab's masked LM is lab:mask_model)")
+    # The experiment samples as MIMIR does; the job's own default (null) scores every text.
+    n_samples: int | None = Field(1000, ge=1, description="Texts per side (MIMIR: 1000); null = all")
     reference_model: str | None = Field(None, description="Reference model for the reference attack")
     members: str = Field("lab:members", description="Member texts (JSONL, field text_field)")
     nonmembers: str = Field("lab:nonmembers", description="Non-member texts")
     perplexity_dataset: str | None = Field(None, description="Held-out texts for perplexity (default: the non-members)")
-    text_field: str = Field("text", min_length=1)
-    n_samples: int | None = Field(1000, ge=1, description="Texts per side (MIMIR: 1000); null = all")
-    min_words: int = Field(0, ge=0, description="Drop shorter texts (MIMIR: 100)")
-    max_words: int | None = Field(None, ge=1, description="Truncate to this many words (MIMIR: 200)")
-    max_tokens: int = Field(512, ge=2, description="Truncate to this many tokens (MIMIR: 512)")
-    n_bootstrap: int = Field(1000, ge=0, description="AUC confidence-interval replicates")
-    fprs: list[float] = Field([0.01, 0.001], min_length=1, description="TPR is reported at these FPRs")
-    seed: int = Field(0)
     checkpoints: Literal["all", "last"] = Field("all", description="Attack every epoch checkpoint or the last only")
     shards: int = Field(1, ge=1, le=256, description="Score each model in this many membership-inference jobs over "
                         "contiguous slices of the selected members and non-members, spread over the attacker "
                         "replicas; the controller merges the scores and computes the metrics (1 = one job)")
+
+    def params(self) -> MembershipParams:
+        """The membership job's params (the texts and models travel beside them as references)."""
+        knobs = {name: getattr(self, name) for name in MembershipParams.model_fields if name != "attacks"}
+        return MembershipParams(**knobs, attacks=[{"name": n, "config": c} for n, c in self.attacks.items()])
 
 
 class ExperimentSpec(Spec):

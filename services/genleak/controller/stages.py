@@ -10,21 +10,23 @@ from typing import Any, Callable
 
 from google.protobuf import json_format
 
-from genleak.controller.spec import AttackSpec, EngineSpec, FineTuneSpec, GeneratorSpec, LeakageSpec, MembershipSpec
+from genleak.contracts.engine import EngineConfig
+from genleak.contracts.extraction import ExtractionJobResult
+from genleak.contracts.membership import MembershipJobResult
+from genleak.controller.spec import AttackSpec, FineTuneSpec, GeneratorSpec, LeakageSpec, MembershipSpec
 from genleak.controller.sweep import Setting
 from genleak.presidio.config import AnalyzerConfig
 from genleak.presidio.scrub import ScrubConfig
 from genleak.rpc.retry import run_job
-from genleak.rpc.convert import dict_to_struct, restore_ints, struct_to_dict
+from genleak.rpc.convert import dict_to_struct, params_to_struct, restore_ints, result_from_job, struct_to_dict
 from genleak.v1 import attacker_pb2, common_pb2, finetuner_pb2, generator_pb2
 
 OnUpdate = Callable[[common_pb2.Job], None]
 
 
-def _engine(spec: EngineSpec) -> common_pb2.EngineParams:
-    params = common_pb2.EngineParams(name=spec.name, dtype=spec.dtype)
-    if spec.batch_size is not None:
-        params.batch_size = spec.batch_size
+def _engine(spec: EngineConfig) -> common_pb2.EngineParams:
+    params = common_pb2.EngineParams(name=spec.name, dtype=spec.dtype, batch_size=spec.batch_size,
+                                     kv_cache_gib=spec.kv_cache_gib)
     if spec.max_model_len is not None:
         params.max_model_len = spec.max_model_len
     return params
@@ -77,16 +79,8 @@ def finetune(stub, spec: FineTuneSpec, setting: Setting, model_uri: str, dataset
              data_format: str, on_update: OnUpdate) -> dict[int, common_pb2.ArtifactRef]:
     """One fine-tune of a sweep `setting` (method, learning rate, seed); returns the merged
     checkpoint of every epoch, by epoch number."""
-    train = finetuner_pb2.TrainParams(epochs=spec.epochs, learning_rate=setting.learning_rate,
-                                      batch_size=spec.batch_size, grad_accum=spec.grad_accum,
-                                      max_length=spec.max_length, seed=setting.seed)
-    if spec.last_n is not None:
-        train.last_n = spec.last_n
-    request = finetuner_pb2.StartFineTuneRequest(
-        model=common_pb2.ModelRef(uri=model_uri), dataset=dataset, method=setting.method,
-        method_config=dict_to_struct(spec.method_config), train=train,
-        data=finetuner_pb2.DataFormatParams(format=data_format, train_on_prompt=spec.train_on_prompt),
-    )
+    request = finetuner_pb2.StartFineTuneRequest(model=common_pb2.ModelRef(uri=model_uri), dataset=dataset,
+                                                 params=params_to_struct(spec.params(setting, data_format)))
     job = run_job(lambda: stub.StartFineTune(request), stub, on_update)
     return {int(role.split("/")[0].split("-")[1]): ref for role, ref in job.artifacts.items() if role.endswith("/merged")}
 
@@ -94,19 +88,12 @@ def finetune(stub, spec: FineTuneSpec, setting: Setting, model_uri: str, dataset
 def extract(stub, spec: AttackSpec, model_uri: str, targets: common_pb2.ArtifactRef, few_shot: common_pb2.ArtifactRef,
             on_update: OnUpdate, perplexity_texts: common_pb2.ArtifactRef | None = None) -> dict[str, Any]:
     """The extraction attack on one model (and its held-out perplexity when `perplexity_texts` is given)."""
-    params = attacker_pb2.ExtractionParams(templates=spec.templates, temperatures=spec.temperatures,
-                                           max_new_tokens=spec.max_new_tokens, top_k=spec.top_k,
-                                           threshold=spec.threshold, seed=spec.seed, n_shots=spec.n_shots)
-    if spec.n_targets is not None:
-        params.n_targets = spec.n_targets
-    request = attacker_pb2.StartExtractionRequest(model=common_pb2.ModelRef(uri=model_uri), engine=_engine(spec.engine),
-                                                  targets=targets, few_shot=few_shot, params=params)
+    request = attacker_pb2.StartExtractionRequest(model=common_pb2.ModelRef(uri=model_uri), targets=targets,
+                                                  few_shot=few_shot, params=params_to_struct(spec.params()))
     if perplexity_texts is not None:
         request.perplexity_dataset.CopyFrom(perplexity_texts)
-        request.perplexity_samples = spec.perplexity_samples
-        request.perplexity_fields.extend(spec.perplexity_fields)
     job = run_job(lambda: stub.StartExtraction(request), stub, on_update)
-    result = restore_ints(struct_to_dict(job.result))  # counts come back as doubles from the Struct
+    result = result_from_job(ExtractionJobResult, job).model_dump(mode="json", exclude_none=True)
     result["outputs_uri"] = job.artifacts["outputs"].uri if "outputs" in job.artifacts else ""
     return result
 
@@ -121,16 +108,9 @@ def membership(stub, spec: MembershipSpec, model_uri: str, datasets: dict[str, c
 def membership_request(spec: MembershipSpec, model_uri: str, datasets: dict[str, common_pb2.ArtifactRef],
                        reference_uri: str | None) -> attacker_pb2.StartMembershipInferenceRequest:
     """The one StartMembershipInference request of an unsharded attack (controller.sharding slices it)."""
-    params = attacker_pb2.MIAParams(min_words=spec.min_words, max_tokens=spec.max_tokens, n_bootstrap=spec.n_bootstrap,
-                                    fprs=spec.fprs, seed=spec.seed, text_field=spec.text_field)
-    if spec.n_samples is not None:
-        params.n_samples = spec.n_samples
-    if spec.max_words is not None:
-        params.max_words = spec.max_words
     request = attacker_pb2.StartMembershipInferenceRequest(
-        model=common_pb2.ModelRef(uri=model_uri), engine=_engine(spec.engine),
-        members=datasets["members"], nonmembers=datasets["nonmembers"], params=params,
-        attacks=[attacker_pb2.MIAAttack(name=name, config=dict_to_struct(config)) for name, config in spec.attacks.items()])
+        model=common_pb2.ModelRef(uri=model_uri), members=datasets["members"], nonmembers=datasets["nonmembers"],
+        params=params_to_struct(spec.params()))
     if reference_uri:
         request.reference_model.CopyFrom(common_pb2.ModelRef(uri=reference_uri))
     if "perplexity" in datasets:
@@ -139,21 +119,18 @@ def membership_request(spec: MembershipSpec, model_uri: str, datasets: dict[str,
 
 
 def membership_result(job: common_pb2.Job) -> dict[str, Any]:
-    result = mia_result_dict(job.result)
+    result = membership_result_dict(job.result)
     result["scores_uri"] = job.artifacts["scores"].uri
     result["roc_uri"] = job.artifacts["roc"].uri
     return result
 
 
-def mia_result_dict(struct) -> dict[str, Any]:
-    """A membership result as it reads from the job's Struct (every number a double, counts made ints again)."""
-    result = struct_to_dict(struct)
-    for key in ("n_members", "n_nonmembers", "tokens_scored"):
-        result[key] = int(result[key])
-    return result
+def membership_result_dict(struct) -> dict[str, Any]:
+    """A membership result as it reads from a job's Struct, typed by the contract."""
+    return MembershipJobResult.model_validate(struct_to_dict(struct)).model_dump(mode="json", exclude_none=True)
 
 
-def leakage_scan(stub, spec: LeakageSpec, engine: EngineSpec, model_uri: str, people: common_pb2.ArtifactRef | None,
+def leakage_scan(stub, spec: LeakageSpec, engine: EngineConfig, model_uri: str, people: common_pb2.ArtifactRef | None,
                  finetune: list[common_pb2.ArtifactRef], training_texts: common_pb2.ArtifactRef | None,
                  on_update: OnUpdate) -> dict[str, Any]:
     """Untargeted PII scan of one model's unconditioned samples (and, given, of its training texts).

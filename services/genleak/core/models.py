@@ -1,29 +1,59 @@
-"""Resolve a model reference (artifact URI, `zoo:<name>`, `hf://org/name[@rev]` or local HF folder) to a
-verified local folder."""
+"""Resolve a model reference (artifact URI, `hf://org/name[@rev]`, local HF folder, or a `scheme:name`
+reference such as the zoo's `zoo:<name>`) to a verified local folder.
+
+`scheme:name` references belong to packages above core: each registers a `ModelScheme` in
+`MODEL_SCHEMES` when it is imported (the zoo package registers "zoo"), so core never imports them.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from genleak.core.errors import ModelNotFound, UnsafeArtifact
 from genleak.core.hub import fetch_hf_model, is_hf_uri, parse_hf_uri
 from genleak.core.pickles import PICKLE_SUFFIXES
 from genleak.core.progress import NULL_REPORTER, Reporter
+from genleak.core.registry import Registry
 from genleak.core.store import ArtifactStore
 
 if TYPE_CHECKING:
     from genleak.core.specs import ModelSpec
 
-ZOO_PREFIX = "zoo:"  # genleak.zoo (imported lazily: it may convert with torch)
+# (store, reference, where, reporter) -> the model folder on local disk (fetched and hash-verified).
+SchemeResolve = Callable[[ArtifactStore, str, str, Reporter], Path]
+# (store, reference, where) -> None: the submission-time check; downloads and converts nothing.
+SchemeRequire = Callable[[ArtifactStore, str, str], None]
+
+
+@dataclass(frozen=True)
+class ModelScheme:
+    """How references written `<scheme>:<name>` become model folders."""
+
+    resolve: SchemeResolve
+    require: SchemeRequire
+
+
+MODEL_SCHEMES: Registry[ModelScheme] = Registry("model reference scheme", field="model.uri")
+
+# `scheme:rest`, but not `scheme://` (store and hf:// URIs, handled below) and not a path ("a/b:c").
+_SCHEME_REFERENCE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(?!//)")
+
+
+def register_model_scheme(scheme: str, resolver: ModelScheme) -> None:
+    """Resolve `<scheme>:...` model references with `resolver` from now on (a taken scheme is refused)."""
+    MODEL_SCHEMES.register(scheme, resolver)
 
 
 def resolve_model_dir(store: ArtifactStore, uri: str, where: str = "model.uri",
                       reporter: Reporter | None = None, trust_remote_code: bool | None = None,
                       allow_pickle: bool = False) -> Path:
-    """Artifacts are fetched and hash-verified; plain local folders are used in place;
-    `zoo:<name>` is converted into the store on first use, then fetched like any artifact.
+    """Artifacts are fetched and hash-verified; plain local folders are used in place; a `scheme:name`
+    reference goes to its registered `ModelScheme` (`zoo:<name>` is converted into the store on first
+    use, then fetched like any artifact).
     With `trust_remote_code` given (False or True), a folder shipping its own model code is refused
     up front unless it is True (see `check_custom_code`); None leaves that to the loader.
     Pickle-only weights are refused unless `allow_pickle`: then they are converted once to
@@ -50,11 +80,9 @@ def _resolve_model_dir(store: ArtifactStore, uri: str, where: str, reporter: Rep
                        allow_pickle: bool = False) -> Path:
     if not uri:
         raise ModelNotFound(f"{where}: no model given")
-    if uri.startswith(ZOO_PREFIX):
-        from genleak.zoo.provision import ensure_zoo_model
-
-        ref = ensure_zoo_model(store, uri, reporter=reporter or NULL_REPORTER, where=where)
-        return check_model_dir(store.fetch(ref), where)
+    scheme = _model_scheme(uri, where)
+    if scheme is not None:
+        return check_model_dir(scheme.resolve(store, uri, where, reporter or NULL_REPORTER), where)
     if is_hf_uri(uri):
         return check_model_dir(fetch_hf_model(uri, store.settings.cache_dir, where), where)
     if "://" in uri:
@@ -104,11 +132,11 @@ def check_custom_code(path: Path, trust_remote_code: bool, where: str = "model.u
 
 def require_model(store: ArtifactStore, uri: str, where: str = "model.uri", allow_pickle: bool = False) -> None:
     """Cheap existence check at submission time, so a bad request fails before a job starts.
-    A `zoo:` model must be known and in the store or installable; it is not converted here."""
-    if uri.startswith(ZOO_PREFIX):
-        from genleak.zoo.provision import require_zoo_model
-
-        require_zoo_model(store, uri, where)
+    A `scheme:name` reference is checked by its scheme (a `zoo:` model must be known and in the store or
+    installable; it is not converted here)."""
+    scheme = _model_scheme(uri, where)
+    if scheme is not None:
+        scheme.require(store, uri, where)
         return
     if is_hf_uri(uri):
         parse_hf_uri(uri, where)  # fetched when the job runs: a download does not belong in a submit call
@@ -121,6 +149,18 @@ def require_model(store: ArtifactStore, uri: str, where: str = "model.uri", allo
     if not _is_dir(local):
         raise ModelNotFound(f"{where}: no model at {uri}")
     check_model_dir(local, where, allow_pickle)
+
+
+def _model_scheme(uri: str, where: str) -> ModelScheme | None:
+    """The registered scheme of a `scheme:name` reference; None for URIs and local folders. An unknown
+    scheme is an InvalidSpec listing the registered ones, unless a local folder has that name."""
+    match = _SCHEME_REFERENCE.match(uri)
+    if match is None:
+        return None
+    name = match.group(1)
+    if name not in MODEL_SCHEMES and _is_dir(Path(uri)):
+        return None
+    return MODEL_SCHEMES.get(name, field=where)
 
 
 def _is_dir(path: Path) -> bool:

@@ -204,14 +204,14 @@ def measure_vllm_parity(model_dir: Path, dtype: str, max_model_len: int = 512,
                         trust_remote_code: bool = False) -> ParityReport:
     """Start vLLM on `model_dir` in `dtype` just for the probes (no cache, no verdict raised): doctor."""
     from genleak.engines.base import EngineConfig
-    from genleak.engines.vllm_engine import _cuda_available, _import_vllm, _llm_kwargs, set_cpu_env_defaults, shutdown_llm
+    from genleak.engines.vllm_runtime import cuda_available, import_vllm, llm_kwargs, set_cpu_env_defaults, shutdown_llm
 
-    on_gpu = _cuda_available()
+    on_gpu = cuda_available()
     config = EngineConfig(name="vllm", dtype=dtype, max_model_len=max_model_len, kv_cache_gib=1,
                           trust_remote_code=trust_remote_code)
     if not on_gpu:
         set_cpu_env_defaults(config.kv_cache_gib)
-    llm = _import_vllm().LLM(**_llm_kwargs(Path(model_dir), config, on_gpu))
+    llm = import_vllm().LLM(**llm_kwargs(Path(model_dir), config, on_gpu))
     try:
         return measure_parity(llm, Path(model_dir), dtype, trust_remote_code)
     finally:

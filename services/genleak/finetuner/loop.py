@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from genleak.core.progress import Reporter
-from genleak.finetuner.config import TrainConfig
+from genleak.contracts.finetune import TrainConfig
 from genleak.finetuner.data import IGNORE_INDEX, EncodedDataset, batch_order, collate
 from genleak.finetuner.metrics import EpochMetrics, EpochRecorder
 

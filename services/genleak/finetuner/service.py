@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from genleak.contracts.finetune import FineTuneJobResult
 from genleak.core.datasets import load_records, require_dataset
 from genleak.core.jobs import JobOutput
 from genleak.core.models import require_model, resolve_model
@@ -48,4 +49,4 @@ class FinetunerCore:
                     kind = "adapter" if role == "adapter" else "model"
                     artifacts[f"epoch-{ckpt.epoch}/{role}"] = self.store.publish(
                         folder, f"{root}/epoch-{ckpt.epoch}/{role}", kind=kind, meta={**meta, "epoch": ckpt.epoch})
-        return JobOutput(artifacts=artifacts, result=result.metrics.to_json())
+        return JobOutput(artifacts=artifacts, result=FineTuneJobResult.model_validate(result.metrics.to_json()).model_dump(mode="json"))

@@ -7,18 +7,22 @@ import dataclasses
 from genleak.core.jobs import JobManager
 from genleak.core.specs import parse_spec
 from genleak.finetuner.service import FinetunerCore, FineTuneJobSpec
-from genleak.rpc.convert import job_to_proto, message_to_dict
+from genleak.contracts.finetune import FineTuneParams
+from genleak.finetuner.spec import FineTuneSpec
+from genleak.rpc.convert import job_to_proto, message_to_dict, params_from_struct
 from genleak.rpc.jobs_servicer import JobRpcMixin
 from genleak.rpc.server import ServiceBinding
 from genleak.v1 import finetuner_pb2, finetuner_pb2_grpc
 
 
 def finetune_spec(request: finetuner_pb2.StartFineTuneRequest) -> FineTuneJobSpec:
-    data = message_to_dict(request)
-    model = data.get("model", {})
-    inner = {key: data.pop(key) for key in ("method", "method_config", "train", "data") if key in data}
-    inner["trust_remote_code"] = bool(model.get("trust_remote_code", False))
-    return parse_spec(FineTuneJobSpec, {**data, "finetune": inner})
+    refs = message_to_dict(request)
+    refs.pop("params", None)
+    # Validated as the contract first: the caller sees params.<field>, and trust_remote_code is a
+    # property of the model reference, not a training setting.
+    params_from_struct(FineTuneParams, request.params)
+    finetune = params_from_struct(FineTuneSpec, request.params, trust_remote_code=request.model.trust_remote_code)
+    return parse_spec(FineTuneJobSpec, {**refs, "finetune": finetune})
 
 
 class FinetunerServicer(JobRpcMixin, finetuner_pb2_grpc.FinetunerServiceServicer):

@@ -1,26 +1,22 @@
-"""FineTuneSpec: method + its typed hyper-parameters + training + data format. Imports no torch."""
+"""FineTuneSpec: the fine-tuning contract's params, checked against the method registry. Imports no torch."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
+from genleak.contracts.finetune import FineTuneParams
 from genleak.core.specs import Spec
-from genleak.finetuner.config import DataFormat, TrainConfig
 from genleak.finetuner.methods import get_method, method_names
 from genleak.finetuner.methods.registry import MethodPlugin
 
 
-class FineTuneSpec(Spec):
-    method: str = Field("lora", description="Registered fine-tune method: lora | dora | pissa | full (paper: lora)")
-    method_config: dict[str, Any] = Field(
-        default_factory=dict,
-        validate_default=True,
-        description="The method's hyper-parameters; validated by its config class, with every default filled in",
-    )
-    train: TrainConfig = Field(default_factory=TrainConfig, description="Optimisation settings")
-    data: DataFormat = Field(default_factory=DataFormat, description="Which record fields make the training text")
+class FineTuneSpec(FineTuneParams):
+    """FineTuneParams with the method known and its config complete, plus how the model may be loaded."""
+
+    model_config = ConfigDict(**FineTuneParams.model_config, validate_default=True)  # fill method_config defaults
+
     trust_remote_code: bool = Field(False, description="Allow model code shipped with the checkpoint to run")
 
     @field_validator("method")

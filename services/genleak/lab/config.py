@@ -186,6 +186,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "target": {"hidden_size": 64, "num_layers": 2, "num_heads": 2, "intermediate_size": 256},
         "generator": {"hidden_size": 96, "num_layers": 2, "num_heads": 3, "intermediate_size": 256},
         "pretrain": {"epochs": 3, "generator_epochs": 2, "batch_size": 16},
-        "mask_model": {"n_docs": 160, "vocab_size": 800, "hidden_size": 64, "intermediate_size": 256, "epochs": 6},
+        # 7 epochs (35 steps): with transformers' warm-up, which starts at lr 0, 6 left the masked LM short
+        # of the quality bar the lab tests hold it to.
+        "mask_model": {"n_docs": 160, "vocab_size": 800, "hidden_size": 64, "intermediate_size": 256, "epochs": 7},
     },
 }

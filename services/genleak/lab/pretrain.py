@@ -1,4 +1,4 @@
-"""A plain torch pretraining loop: AdamW, warm-up + cosine, length-grouped dynamic padding.
+"""A plain torch pretraining loop: AdamW, warm-up + cosine to a floor, length-grouped dynamic padding.
 
 Batches hold documents of similar length (sorted inside shuffled mega-batches) and are padded
 only to their own longest document, which on 2 CPU cores saves far more than any kernel trick.
@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 import torch
-from transformers import PreTrainedModel
+from transformers import PreTrainedModel, get_scheduler
 
+from genleak.compute.batching import causal_lm_batch, length_grouped
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.lab.config import PretrainConfig
 
@@ -61,7 +62,7 @@ def pretrain(
     steps_per_epoch = math.ceil(len(documents) / config.batch_size)
     total_steps = steps_per_epoch * run.epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=run.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(total_steps, config))
+    scheduler = _warmup_cosine(optimizer, total_steps, config)
     model.train()
     started, step, tokens, first_loss = time.perf_counter(), 0, 0, float("nan")
     epoch_losses: list[float] = []
@@ -93,36 +94,28 @@ def pretrain(
 def length_grouped_batches(
     documents: list[list[int]], config: PretrainConfig, generator: torch.Generator,
 ) -> list[list[list[int]]]:
+    """One epoch's batches of documents: shuffled, grouped by length in mega-batches of
+    `length_group_factor` batches, then the batches shuffled, all from `generator`."""
     order = torch.randperm(len(documents), generator=generator).tolist()
-    group = config.batch_size * config.length_group_factor
-    batches: list[list[list[int]]] = []
-    for start in range(0, len(order), group):
-        mega = sorted(order[start : start + group], key=lambda i: len(documents[i]), reverse=True)
-        for b in range(0, len(mega), config.batch_size):
-            batches.append([documents[i] for i in mega[b : b + config.batch_size]])
+    lengths = [len(document) for document in documents]
+    batches = length_grouped(order, lengths, config.batch_size, config.length_group_factor)
     shuffled = torch.randperm(len(batches), generator=generator).tolist()
-    return [batches[i] for i in shuffled]
+    return [[documents[i] for i in batches[k]] for k in shuffled]
 
 
 def pad_batch(batch: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Right-pad to the batch's longest document; padded positions carry label -100 (no loss)."""
-    width = max(len(ids) for ids in batch)
-    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-    for row, ids in enumerate(batch):
-        input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        attention_mask[row, : len(ids)] = 1
-    labels = input_ids.masked_fill(attention_mask == 0, -100)
-    return input_ids, attention_mask, labels
+    padded = causal_lm_batch(batch, pad_id)
+    return padded["input_ids"], padded["attention_mask"], padded["labels"]
 
 
-def _warmup_cosine(total_steps: int, config: PretrainConfig):
-    warmup = max(1, int(total_steps * config.warmup_ratio))
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return factor
+def _warmup_cosine(optimizer: torch.optim.Optimizer, total_steps: int, config: PretrainConfig):
+    """Linear warm-up over warmup_ratio of the steps, then cosine decay to min_lr_ratio of the peak:
+    transformers' schedule, with the warm-up counted as the finetuner counts it."""
+    return get_scheduler(
+        "cosine_with_min_lr",
+        optimizer,
+        num_warmup_steps=math.ceil(config.warmup_ratio * total_steps),
+        num_training_steps=total_steps,
+        scheduler_specific_kwargs={"min_lr_rate": config.min_lr_ratio},
+    )

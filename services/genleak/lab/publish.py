@@ -24,11 +24,12 @@ DATASETS = ("members", "nonmembers", "prompts", "pii_targets", "few_shot", "peop
 MODELS = ("target", "generator", "mask_model")
 # Bump whenever a build publishes different artifacts for the same LabConfig (2: + seed_tasks; 3: deal subjects
 # filled in, seed tasks marked is_classification, + mask_model; 4: the masked LM's vocabulary built
-# deterministically).
+# deterministically; 5: pretraining's lr schedule is transformers' cosine_with_min_lr, whose warm-up
+# starts at lr 0 and lasts ceil(warmup_ratio * steps) steps, as the finetuner's).
 # Artifacts are immutable (a second publish to a URI returns the first), so a lab published by an
 # older build can never gain the new dataset in place: "rebuild when the index lacks a dataset"
 # would republish into the old index forever. A new root per format rebuilds old labs once instead.
-LAB_FORMAT = 4
+LAB_FORMAT = 5
 
 
 def lab_root(store: ArtifactStore, config) -> str:

@@ -26,7 +26,7 @@ from genleak.v1 import common_pb2 as genleak_dot_v1_dot_common__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19genleak/v1/attacker.proto\x12\ngenleak.v1\x1a\x17genleak/v1/common.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xb1\x02\n\x10\x45xtractionParams\x12\x11\n\ttemplates\x18\x01 \x03(\t\x12\x14\n\x0ctemperatures\x18\x02 \x03(\x01\x12\x1b\n\x0emax_new_tokens\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x12\n\x05top_k\x18\x04 \x01(\x05H\x01\x88\x01\x01\x12\x12\n\x05top_p\x18\x05 \x01(\x01H\x02\x88\x01\x01\x12\x16\n\tthreshold\x18\x06 \x01(\x01H\x03\x88\x01\x01\x12\x16\n\tn_targets\x18\x07 \x01(\x05H\x04\x88\x01\x01\x12\x11\n\x04seed\x18\x08 \x01(\x03H\x05\x88\x01\x01\x12\x14\n\x07n_shots\x18\t \x01(\x05H\x06\x88\x01\x01\x42\x11\n\x0f_max_new_tokensB\x08\n\x06_top_kB\x08\n\x06_top_pB\x0c\n\n_thresholdB\x0c\n\n_n_targetsB\x07\n\x05_seedB\n\n\x08_n_shots\"\xf2\x02\n\x16StartExtractionRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x06\x65ngine\x18\x02 \x01(\x0b\x32\x18.genleak.v1.EngineParams\x12(\n\x07targets\x18\x03 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12)\n\x08\x66\x65w_shot\x18\x04 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12,\n\x06params\x18\x05 \x01(\x0b\x32\x1c.genleak.v1.ExtractionParams\x12\x33\n\x12perplexity_dataset\x18\x06 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\x1f\n\x12perplexity_samples\x18\x07 \x01(\x05H\x00\x88\x01\x01\x12\x19\n\x11perplexity_fields\x18\x08 \x03(\tB\x15\n\x13_perplexity_samples\"B\n\tMIAAttack\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xb5\x02\n\tMIAParams\x12\x16\n\tn_samples\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x16\n\tmin_words\x18\x02 \x01(\x05H\x01\x88\x01\x01\x12\x16\n\tmax_words\x18\x03 \x01(\x05H\x02\x88\x01\x01\x12\x17\n\nmax_tokens\x18\x04 \x01(\x05H\x03\x88\x01\x01\x12\x18\n\x0bn_bootstrap\x18\x05 \x01(\x05H\x04\x88\x01\x01\x12\x0c\n\x04\x66prs\x18\x06 \x03(\x01\x12\x11\n\x04seed\x18\x07 \x01(\x03H\x05\x88\x01\x01\x12\x17\n\nbatch_size\x18\x08 \x01(\x05H\x06\x88\x01\x01\x12\x12\n\ntext_field\x18\t \x01(\tB\x0c\n\n_n_samplesB\x0c\n\n_min_wordsB\x0c\n\n_max_wordsB\r\n\x0b_max_tokensB\x0e\n\x0c_n_bootstrapB\x07\n\x05_seedB\r\n\x0b_batch_size\"\xfa\x02\n\x1fStartMembershipInferenceRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x06\x65ngine\x18\x02 \x01(\x0b\x32\x18.genleak.v1.EngineParams\x12(\n\x07members\x18\x03 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12+\n\nnonmembers\x18\x04 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12&\n\x07\x61ttacks\x18\x05 \x03(\x0b\x32\x15.genleak.v1.MIAAttack\x12-\n\x0freference_model\x18\x06 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12%\n\x06params\x18\x07 \x01(\x0b\x32\x15.genleak.v1.MIAParams\x12\x33\n\x12perplexity_dataset\x18\x08 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\"\xf0\x01\n\x11ScoreTextsRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x06\x65ngine\x18\x02 \x01(\x0b\x32\x18.genleak.v1.EngineParams\x12\r\n\x05texts\x18\x03 \x03(\t\x12&\n\x07\x61ttacks\x18\x04 \x03(\x0b\x32\x15.genleak.v1.MIAAttack\x12-\n\x0freference_model\x18\x05 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12\x17\n\nmax_tokens\x18\x06 \x01(\x05H\x00\x88\x01\x01\x42\r\n\x0b_max_tokens\"\x81\x01\n\nTextScores\x12\x32\n\x06scores\x18\x01 \x03(\x0b\x32\".genleak.v1.TextScores.ScoresEntry\x12\x10\n\x08n_tokens\x18\x02 \x01(\x05\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\";\n\x12ScoreTextsResponse\x12%\n\x05texts\x18\x01 \x03(\x0b\x32\x16.genleak.v1.TextScores\"b\n\x12PIIDetectionParams\x12\x17\n\nbatch_size\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x16\n\tn_process\x18\x02 \x01(\x05H\x01\x88\x01\x01\x42\r\n\x0b_batch_sizeB\x0c\n\n_n_process\"\xee\x01\n\x0cPIIInventory\x12\'\n\x06people\x18\x01 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\x41\n\rpeople_fields\x18\x02 \x03(\x0b\x32*.genleak.v1.PIIInventory.PeopleFieldsEntry\x12\'\n\x06\x63orpus\x18\x03 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\x14\n\x0c\x63orpus_field\x18\x04 \x01(\t\x1a\x33\n\x11PeopleFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbf\x01\n\x10\x44\x65tectPIIRequest\x12\r\n\x05texts\x18\x01 \x03(\t\x12/\n\x08\x61nalyzer\x18\x02 \x01(\x0b\x32\x1d.genleak.v1.PIIAnalyzerParams\x12+\n\tinventory\x18\x03 \x01(\x0b\x32\x18.genleak.v1.PIIInventory\x12.\n\x06params\x18\x04 \x01(\x0b\x32\x1e.genleak.v1.PIIDetectionParams\x12\x0e\n\x06reveal\x18\x05 \x01(\x08\"\xa5\x01\n\tPIIEntity\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x05\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x12\n\nrecognizer\x18\x05 \x01(\t\x12\x0e\n\x06masked\x18\x06 \x01(\t\x12\x10\n\x08value_id\x18\x07 \x01(\t\x12\x11\n\x04real\x18\x08 \x01(\x08H\x00\x88\x01\x01\x12\r\n\x05value\x18\t \x01(\tB\x07\n\x05_real\"2\n\x07TextPII\x12\'\n\x08\x65ntities\x18\x01 \x03(\x0b\x32\x15.genleak.v1.PIIEntity\"7\n\x11\x44\x65tectPIIResponse\x12\"\n\x05texts\x18\x01 \x03(\x0b\x32\x13.genleak.v1.TextPII\"\xe9\x01\n\x0fPIISampleParams\x12\x1c\n\x0fn_unconditioned\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12(\n\x07prompts\x18\x03 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\x14\n\x0cprompt_field\x18\x04 \x01(\t\x12\x17\n\nn_prompted\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12,\n\x08sampling\x18\x06 \x01(\x0b\x32\x1a.genleak.v1.SamplingParamsB\x12\n\x10_n_unconditionedB\r\n\x0b_n_prompted\"\xb0\x03\n\x13StartPIIScanRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x06\x65ngine\x18\x02 \x01(\x0b\x32\x18.genleak.v1.EngineParams\x12,\n\x07samples\x18\x03 \x01(\x0b\x32\x1b.genleak.v1.PIISampleParams\x12&\n\x05texts\x18\x04 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\x12\n\ntext_field\x18\x05 \x01(\t\x12+\n\tinventory\x18\x06 \x01(\x0b\x32\x18.genleak.v1.PIIInventory\x12)\n\x08\x66inetune\x18\x07 \x03(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\x17\n\x0f\x66inetune_fields\x18\x08 \x03(\t\x12/\n\x08\x61nalyzer\x18\t \x01(\x0b\x32\x1d.genleak.v1.PIIAnalyzerParams\x12.\n\x06params\x18\n \x01(\x0b\x32\x1e.genleak.v1.PIIDetectionParams\x12\x0e\n\x06reveal\x18\x0b \x01(\x08\x32\xba\x04\n\x0f\x41ttackerService\x12\x46\n\x0fStartExtraction\x12\".genleak.v1.StartExtractionRequest\x1a\x0f.genleak.v1.Job\x12X\n\x18StartMembershipInference\x12+.genleak.v1.StartMembershipInferenceRequest\x1a\x0f.genleak.v1.Job\x12K\n\nScoreTexts\x12\x1d.genleak.v1.ScoreTextsRequest\x1a\x1e.genleak.v1.ScoreTextsResponse\x12H\n\tDetectPII\x12\x1c.genleak.v1.DetectPIIRequest\x1a\x1d.genleak.v1.DetectPIIResponse\x12@\n\x0cStartPIIScan\x12\x1f.genleak.v1.StartPIIScanRequest\x1a\x0f.genleak.v1.Job\x12\x34\n\x06GetJob\x12\x19.genleak.v1.GetJobRequest\x1a\x0f.genleak.v1.Job\x12:\n\x08WatchJob\x12\x1b.genleak.v1.WatchJobRequest\x1a\x0f.genleak.v1.Job0\x01\x12:\n\tCancelJob\x12\x1c.genleak.v1.CancelJobRequest\x1a\x0f.genleak.v1.Jobb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19genleak/v1/attacker.proto\x12\ngenleak.v1\x1a\x17genleak/v1/common.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x88\x02\n\x16StartExtractionRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x07targets\x18\x03 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12)\n\x08\x66\x65w_shot\x18\x04 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\x33\n\x12perplexity_dataset\x18\x06 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\'\n\x06params\x18\t \x01(\x0b\x32\x17.google.protobuf.StructJ\x04\x08\x02\x10\x03J\x04\x08\x05\x10\x06J\x04\x08\x07\x10\x08J\x04\x08\x08\x10\t\"\xbc\x02\n\x1fStartMembershipInferenceRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x07members\x18\x03 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12+\n\nnonmembers\x18\x04 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12-\n\x0freference_model\x18\x06 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12\x33\n\x12perplexity_dataset\x18\x08 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\'\n\x06params\x18\t \x01(\x0b\x32\x17.google.protobuf.StructJ\x04\x08\x02\x10\x03J\x04\x08\x05\x10\x06J\x04\x08\x07\x10\x08\"\xb1\x01\n\x11ScoreTextsRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12\r\n\x05texts\x18\x03 \x03(\t\x12-\n\x0freference_model\x18\x05 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12\'\n\x06params\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructJ\x04\x08\x02\x10\x03J\x04\x08\x04\x10\x05J\x04\x08\x06\x10\x07\"\x81\x01\n\nTextScores\x12\x32\n\x06scores\x18\x01 \x03(\x0b\x32\".genleak.v1.TextScores.ScoresEntry\x12\x10\n\x08n_tokens\x18\x02 \x01(\x05\x1a-\n\x0bScoresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\";\n\x12ScoreTextsResponse\x12%\n\x05texts\x18\x01 \x03(\x0b\x32\x16.genleak.v1.TextScores\"b\n\x12PIIDetectionParams\x12\x17\n\nbatch_size\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x16\n\tn_process\x18\x02 \x01(\x05H\x01\x88\x01\x01\x42\r\n\x0b_batch_sizeB\x0c\n\n_n_process\"\xee\x01\n\x0cPIIInventory\x12\'\n\x06people\x18\x01 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\x41\n\rpeople_fields\x18\x02 \x03(\x0b\x32*.genleak.v1.PIIInventory.PeopleFieldsEntry\x12\'\n\x06\x63orpus\x18\x03 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\x14\n\x0c\x63orpus_field\x18\x04 \x01(\t\x1a\x33\n\x11PeopleFieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbf\x01\n\x10\x44\x65tectPIIRequest\x12\r\n\x05texts\x18\x01 \x03(\t\x12/\n\x08\x61nalyzer\x18\x02 \x01(\x0b\x32\x1d.genleak.v1.PIIAnalyzerParams\x12+\n\tinventory\x18\x03 \x01(\x0b\x32\x18.genleak.v1.PIIInventory\x12.\n\x06params\x18\x04 \x01(\x0b\x32\x1e.genleak.v1.PIIDetectionParams\x12\x0e\n\x06reveal\x18\x05 \x01(\x08\"\xa5\x01\n\tPIIEntity\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x05\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x05\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x12\n\nrecognizer\x18\x05 \x01(\t\x12\x0e\n\x06masked\x18\x06 \x01(\t\x12\x10\n\x08value_id\x18\x07 \x01(\t\x12\x11\n\x04real\x18\x08 \x01(\x08H\x00\x88\x01\x01\x12\r\n\x05value\x18\t \x01(\tB\x07\n\x05_real\"2\n\x07TextPII\x12\'\n\x08\x65ntities\x18\x01 \x03(\x0b\x32\x15.genleak.v1.PIIEntity\"7\n\x11\x44\x65tectPIIResponse\x12\"\n\x05texts\x18\x01 \x03(\x0b\x32\x13.genleak.v1.TextPII\"\xe9\x01\n\x0fPIISampleParams\x12\x1c\n\x0fn_unconditioned\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12(\n\x07prompts\x18\x03 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\x14\n\x0cprompt_field\x18\x04 \x01(\t\x12\x17\n\nn_prompted\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12,\n\x08sampling\x18\x06 \x01(\x0b\x32\x1a.genleak.v1.SamplingParamsB\x12\n\x10_n_unconditionedB\r\n\x0b_n_prompted\"\xb0\x03\n\x13StartPIIScanRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x06\x65ngine\x18\x02 \x01(\x0b\x32\x18.genleak.v1.EngineParams\x12,\n\x07samples\x18\x03 \x01(\x0b\x32\x1b.genleak.v1.PIISampleParams\x12&\n\x05texts\x18\x04 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\x12\n\ntext_field\x18\x05 \x01(\t\x12+\n\tinventory\x18\x06 \x01(\x0b\x32\x18.genleak.v1.PIIInventory\x12)\n\x08\x66inetune\x18\x07 \x03(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\x17\n\x0f\x66inetune_fields\x18\x08 \x03(\t\x12/\n\x08\x61nalyzer\x18\t \x01(\x0b\x32\x1d.genleak.v1.PIIAnalyzerParams\x12.\n\x06params\x18\n \x01(\x0b\x32\x1e.genleak.v1.PIIDetectionParams\x12\x0e\n\x06reveal\x18\x0b \x01(\x08\x32\xba\x04\n\x0f\x41ttackerService\x12\x46\n\x0fStartExtraction\x12\".genleak.v1.StartExtractionRequest\x1a\x0f.genleak.v1.Job\x12X\n\x18StartMembershipInference\x12+.genleak.v1.StartMembershipInferenceRequest\x1a\x0f.genleak.v1.Job\x12K\n\nScoreTexts\x12\x1d.genleak.v1.ScoreTextsRequest\x1a\x1e.genleak.v1.ScoreTextsResponse\x12H\n\tDetectPII\x12\x1c.genleak.v1.DetectPIIRequest\x1a\x1d.genleak.v1.DetectPIIResponse\x12@\n\x0cStartPIIScan\x12\x1f.genleak.v1.StartPIIScanRequest\x1a\x0f.genleak.v1.Job\x12\x34\n\x06GetJob\x12\x19.genleak.v1.GetJobRequest\x1a\x0f.genleak.v1.Job\x12:\n\x08WatchJob\x12\x1b.genleak.v1.WatchJobRequest\x1a\x0f.genleak.v1.Job0\x01\x12:\n\tCancelJob\x12\x1c.genleak.v1.CancelJobRequest\x1a\x0f.genleak.v1.Jobb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,42 +37,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TEXTSCORES_SCORESENTRY']._serialized_options = b'8\001'
   _globals['_PIIINVENTORY_PEOPLEFIELDSENTRY']._loaded_options = None
   _globals['_PIIINVENTORY_PEOPLEFIELDSENTRY']._serialized_options = b'8\001'
-  _globals['_EXTRACTIONPARAMS']._serialized_start=97
-  _globals['_EXTRACTIONPARAMS']._serialized_end=402
-  _globals['_STARTEXTRACTIONREQUEST']._serialized_start=405
-  _globals['_STARTEXTRACTIONREQUEST']._serialized_end=775
-  _globals['_MIAATTACK']._serialized_start=777
-  _globals['_MIAATTACK']._serialized_end=843
-  _globals['_MIAPARAMS']._serialized_start=846
-  _globals['_MIAPARAMS']._serialized_end=1155
-  _globals['_STARTMEMBERSHIPINFERENCEREQUEST']._serialized_start=1158
-  _globals['_STARTMEMBERSHIPINFERENCEREQUEST']._serialized_end=1536
-  _globals['_SCORETEXTSREQUEST']._serialized_start=1539
-  _globals['_SCORETEXTSREQUEST']._serialized_end=1779
-  _globals['_TEXTSCORES']._serialized_start=1782
-  _globals['_TEXTSCORES']._serialized_end=1911
-  _globals['_TEXTSCORES_SCORESENTRY']._serialized_start=1866
-  _globals['_TEXTSCORES_SCORESENTRY']._serialized_end=1911
-  _globals['_SCORETEXTSRESPONSE']._serialized_start=1913
-  _globals['_SCORETEXTSRESPONSE']._serialized_end=1972
-  _globals['_PIIDETECTIONPARAMS']._serialized_start=1974
-  _globals['_PIIDETECTIONPARAMS']._serialized_end=2072
-  _globals['_PIIINVENTORY']._serialized_start=2075
-  _globals['_PIIINVENTORY']._serialized_end=2313
-  _globals['_PIIINVENTORY_PEOPLEFIELDSENTRY']._serialized_start=2262
-  _globals['_PIIINVENTORY_PEOPLEFIELDSENTRY']._serialized_end=2313
-  _globals['_DETECTPIIREQUEST']._serialized_start=2316
-  _globals['_DETECTPIIREQUEST']._serialized_end=2507
-  _globals['_PIIENTITY']._serialized_start=2510
-  _globals['_PIIENTITY']._serialized_end=2675
-  _globals['_TEXTPII']._serialized_start=2677
-  _globals['_TEXTPII']._serialized_end=2727
-  _globals['_DETECTPIIRESPONSE']._serialized_start=2729
-  _globals['_DETECTPIIRESPONSE']._serialized_end=2784
-  _globals['_PIISAMPLEPARAMS']._serialized_start=2787
-  _globals['_PIISAMPLEPARAMS']._serialized_end=3020
-  _globals['_STARTPIISCANREQUEST']._serialized_start=3023
-  _globals['_STARTPIISCANREQUEST']._serialized_end=3455
-  _globals['_ATTACKERSERVICE']._serialized_start=3458
-  _globals['_ATTACKERSERVICE']._serialized_end=4028
+  _globals['_STARTEXTRACTIONREQUEST']._serialized_start=97
+  _globals['_STARTEXTRACTIONREQUEST']._serialized_end=361
+  _globals['_STARTMEMBERSHIPINFERENCEREQUEST']._serialized_start=364
+  _globals['_STARTMEMBERSHIPINFERENCEREQUEST']._serialized_end=680
+  _globals['_SCORETEXTSREQUEST']._serialized_start=683
+  _globals['_SCORETEXTSREQUEST']._serialized_end=860
+  _globals['_TEXTSCORES']._serialized_start=863
+  _globals['_TEXTSCORES']._serialized_end=992
+  _globals['_TEXTSCORES_SCORESENTRY']._serialized_start=947
+  _globals['_TEXTSCORES_SCORESENTRY']._serialized_end=992
+  _globals['_SCORETEXTSRESPONSE']._serialized_start=994
+  _globals['_SCORETEXTSRESPONSE']._serialized_end=1053
+  _globals['_PIIDETECTIONPARAMS']._serialized_start=1055
+  _globals['_PIIDETECTIONPARAMS']._serialized_end=1153
+  _globals['_PIIINVENTORY']._serialized_start=1156
+  _globals['_PIIINVENTORY']._serialized_end=1394
+  _globals['_PIIINVENTORY_PEOPLEFIELDSENTRY']._serialized_start=1343
+  _globals['_PIIINVENTORY_PEOPLEFIELDSENTRY']._serialized_end=1394
+  _globals['_DETECTPIIREQUEST']._serialized_start=1397
+  _globals['_DETECTPIIREQUEST']._serialized_end=1588
+  _globals['_PIIENTITY']._serialized_start=1591
+  _globals['_PIIENTITY']._serialized_end=1756
+  _globals['_TEXTPII']._serialized_start=1758
+  _globals['_TEXTPII']._serialized_end=1808
+  _globals['_DETECTPIIRESPONSE']._serialized_start=1810
+  _globals['_DETECTPIIRESPONSE']._serialized_end=1865
+  _globals['_PIISAMPLEPARAMS']._serialized_start=1868
+  _globals['_PIISAMPLEPARAMS']._serialized_end=2101
+  _globals['_STARTPIISCANREQUEST']._serialized_start=2104
+  _globals['_STARTPIISCANREQUEST']._serialized_end=2536
+  _globals['_ATTACKERSERVICE']._serialized_start=2539
+  _globals['_ATTACKERSERVICE']._serialized_end=3109
 # @@protoc_insertion_point(module_scope)

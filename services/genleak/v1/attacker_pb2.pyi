@@ -8,113 +8,47 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class ExtractionParams(_message.Message):
-    __slots__ = ("templates", "temperatures", "max_new_tokens", "top_k", "top_p", "threshold", "n_targets", "seed", "n_shots")
-    TEMPLATES_FIELD_NUMBER: _ClassVar[int]
-    TEMPERATURES_FIELD_NUMBER: _ClassVar[int]
-    MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
-    TOP_K_FIELD_NUMBER: _ClassVar[int]
-    TOP_P_FIELD_NUMBER: _ClassVar[int]
-    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
-    N_TARGETS_FIELD_NUMBER: _ClassVar[int]
-    SEED_FIELD_NUMBER: _ClassVar[int]
-    N_SHOTS_FIELD_NUMBER: _ClassVar[int]
-    templates: _containers.RepeatedScalarFieldContainer[str]
-    temperatures: _containers.RepeatedScalarFieldContainer[float]
-    max_new_tokens: int
-    top_k: int
-    top_p: float
-    threshold: float
-    n_targets: int
-    seed: int
-    n_shots: int
-    def __init__(self, templates: _Optional[_Iterable[str]] = ..., temperatures: _Optional[_Iterable[float]] = ..., max_new_tokens: _Optional[int] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., threshold: _Optional[float] = ..., n_targets: _Optional[int] = ..., seed: _Optional[int] = ..., n_shots: _Optional[int] = ...) -> None: ...
-
 class StartExtractionRequest(_message.Message):
-    __slots__ = ("model", "engine", "targets", "few_shot", "params", "perplexity_dataset", "perplexity_samples", "perplexity_fields")
+    __slots__ = ("model", "targets", "few_shot", "perplexity_dataset", "params")
     MODEL_FIELD_NUMBER: _ClassVar[int]
-    ENGINE_FIELD_NUMBER: _ClassVar[int]
     TARGETS_FIELD_NUMBER: _ClassVar[int]
     FEW_SHOT_FIELD_NUMBER: _ClassVar[int]
-    PARAMS_FIELD_NUMBER: _ClassVar[int]
     PERPLEXITY_DATASET_FIELD_NUMBER: _ClassVar[int]
-    PERPLEXITY_SAMPLES_FIELD_NUMBER: _ClassVar[int]
-    PERPLEXITY_FIELDS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelRef
-    engine: _common_pb2.EngineParams
     targets: _common_pb2.ArtifactRef
     few_shot: _common_pb2.ArtifactRef
-    params: ExtractionParams
     perplexity_dataset: _common_pb2.ArtifactRef
-    perplexity_samples: int
-    perplexity_fields: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., targets: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., few_shot: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., params: _Optional[_Union[ExtractionParams, _Mapping]] = ..., perplexity_dataset: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., perplexity_samples: _Optional[int] = ..., perplexity_fields: _Optional[_Iterable[str]] = ...) -> None: ...
-
-class MIAAttack(_message.Message):
-    __slots__ = ("name", "config")
-    NAME_FIELD_NUMBER: _ClassVar[int]
-    CONFIG_FIELD_NUMBER: _ClassVar[int]
-    name: str
-    config: _struct_pb2.Struct
-    def __init__(self, name: _Optional[str] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
-
-class MIAParams(_message.Message):
-    __slots__ = ("n_samples", "min_words", "max_words", "max_tokens", "n_bootstrap", "fprs", "seed", "batch_size", "text_field")
-    N_SAMPLES_FIELD_NUMBER: _ClassVar[int]
-    MIN_WORDS_FIELD_NUMBER: _ClassVar[int]
-    MAX_WORDS_FIELD_NUMBER: _ClassVar[int]
-    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
-    N_BOOTSTRAP_FIELD_NUMBER: _ClassVar[int]
-    FPRS_FIELD_NUMBER: _ClassVar[int]
-    SEED_FIELD_NUMBER: _ClassVar[int]
-    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
-    TEXT_FIELD_FIELD_NUMBER: _ClassVar[int]
-    n_samples: int
-    min_words: int
-    max_words: int
-    max_tokens: int
-    n_bootstrap: int
-    fprs: _containers.RepeatedScalarFieldContainer[float]
-    seed: int
-    batch_size: int
-    text_field: str
-    def __init__(self, n_samples: _Optional[int] = ..., min_words: _Optional[int] = ..., max_words: _Optional[int] = ..., max_tokens: _Optional[int] = ..., n_bootstrap: _Optional[int] = ..., fprs: _Optional[_Iterable[float]] = ..., seed: _Optional[int] = ..., batch_size: _Optional[int] = ..., text_field: _Optional[str] = ...) -> None: ...
+    params: _struct_pb2.Struct
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., targets: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., few_shot: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., perplexity_dataset: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class StartMembershipInferenceRequest(_message.Message):
-    __slots__ = ("model", "engine", "members", "nonmembers", "attacks", "reference_model", "params", "perplexity_dataset")
+    __slots__ = ("model", "members", "nonmembers", "reference_model", "perplexity_dataset", "params")
     MODEL_FIELD_NUMBER: _ClassVar[int]
-    ENGINE_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     NONMEMBERS_FIELD_NUMBER: _ClassVar[int]
-    ATTACKS_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_MODEL_FIELD_NUMBER: _ClassVar[int]
-    PARAMS_FIELD_NUMBER: _ClassVar[int]
     PERPLEXITY_DATASET_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelRef
-    engine: _common_pb2.EngineParams
     members: _common_pb2.ArtifactRef
     nonmembers: _common_pb2.ArtifactRef
-    attacks: _containers.RepeatedCompositeFieldContainer[MIAAttack]
     reference_model: _common_pb2.ModelRef
-    params: MIAParams
     perplexity_dataset: _common_pb2.ArtifactRef
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., members: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., nonmembers: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., attacks: _Optional[_Iterable[_Union[MIAAttack, _Mapping]]] = ..., reference_model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., params: _Optional[_Union[MIAParams, _Mapping]] = ..., perplexity_dataset: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ...) -> None: ...
+    params: _struct_pb2.Struct
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., members: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., nonmembers: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., reference_model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., perplexity_dataset: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class ScoreTextsRequest(_message.Message):
-    __slots__ = ("model", "engine", "texts", "attacks", "reference_model", "max_tokens")
+    __slots__ = ("model", "texts", "reference_model", "params")
     MODEL_FIELD_NUMBER: _ClassVar[int]
-    ENGINE_FIELD_NUMBER: _ClassVar[int]
     TEXTS_FIELD_NUMBER: _ClassVar[int]
-    ATTACKS_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_MODEL_FIELD_NUMBER: _ClassVar[int]
-    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelRef
-    engine: _common_pb2.EngineParams
     texts: _containers.RepeatedScalarFieldContainer[str]
-    attacks: _containers.RepeatedCompositeFieldContainer[MIAAttack]
     reference_model: _common_pb2.ModelRef
-    max_tokens: int
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., texts: _Optional[_Iterable[str]] = ..., attacks: _Optional[_Iterable[_Union[MIAAttack, _Mapping]]] = ..., reference_model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., max_tokens: _Optional[int] = ...) -> None: ...
+    params: _struct_pb2.Struct
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., texts: _Optional[_Iterable[str]] = ..., reference_model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class TextScores(_message.Message):
     __slots__ = ("scores", "n_tokens")

@@ -26,19 +26,15 @@ from genleak.v1 import common_pb2 as genleak_dot_v1_dot_common__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1agenleak/v1/finetuner.proto\x12\ngenleak.v1\x1a\x17genleak/v1/common.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xf6\x02\n\x0bTrainParams\x12\x13\n\x06\x65pochs\x18\x01 \x01(\x05H\x00\x88\x01\x01\x12\x1a\n\rlearning_rate\x18\x02 \x01(\x01H\x01\x88\x01\x01\x12\x17\n\nbatch_size\x18\x03 \x01(\x05H\x02\x88\x01\x01\x12\x17\n\ngrad_accum\x18\x04 \x01(\x05H\x03\x88\x01\x01\x12\x17\n\nmax_length\x18\x05 \x01(\x05H\x04\x88\x01\x01\x12\x19\n\x0cweight_decay\x18\x06 \x01(\x01H\x05\x88\x01\x01\x12\x19\n\x0cwarmup_ratio\x18\x07 \x01(\x01H\x06\x88\x01\x01\x12\x11\n\x04seed\x18\x08 \x01(\x03H\x07\x88\x01\x01\x12\x13\n\x06last_n\x18\t \x01(\x05H\x08\x88\x01\x01\x12\r\n\x05\x64type\x18\n \x01(\tB\t\n\x07_epochsB\x10\n\x0e_learning_rateB\r\n\x0b_batch_sizeB\r\n\x0b_grad_accumB\r\n\x0b_max_lengthB\x0f\n\r_weight_decayB\x0f\n\r_warmup_ratioB\x07\n\x05_seedB\t\n\x07_last_n\"\xe0\x01\n\x10\x44\x61taFormatParams\x12\x0e\n\x06\x66ormat\x18\x01 \x01(\t\x12\x12\n\ntext_field\x18\x02 \x01(\t\x12\x14\n\x0cprompt_field\x18\x03 \x01(\t\x12\x1a\n\x12\x63ontinuation_field\x18\x04 \x01(\t\x12\x19\n\x11instruction_field\x18\x05 \x01(\t\x12\x13\n\x0binput_field\x18\x06 \x01(\t\x12\x14\n\x0coutput_field\x18\x07 \x01(\t\x12\x1c\n\x0ftrain_on_prompt\x18\x08 \x01(\x08H\x00\x88\x01\x01\x42\x12\n\x10_train_on_prompt\"\xf9\x01\n\x14StartFineTuneRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x07\x64\x61taset\x18\x02 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\x0e\n\x06method\x18\x03 \x01(\t\x12.\n\rmethod_config\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12&\n\x05train\x18\x05 \x01(\x0b\x32\x17.genleak.v1.TrainParams\x12*\n\x04\x64\x61ta\x18\x06 \x01(\x0b\x32\x1c.genleak.v1.DataFormatParams2\x84\x02\n\x10\x46inetunerService\x12\x42\n\rStartFineTune\x12 .genleak.v1.StartFineTuneRequest\x1a\x0f.genleak.v1.Job\x12\x34\n\x06GetJob\x12\x19.genleak.v1.GetJobRequest\x1a\x0f.genleak.v1.Job\x12:\n\x08WatchJob\x12\x1b.genleak.v1.WatchJobRequest\x1a\x0f.genleak.v1.Job0\x01\x12:\n\tCancelJob\x12\x1c.genleak.v1.CancelJobRequest\x1a\x0f.genleak.v1.Jobb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1agenleak/v1/finetuner.proto\x12\ngenleak.v1\x1a\x17genleak/v1/common.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x94\x01\n\x14StartFineTuneRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x07\x64\x61taset\x18\x02 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\'\n\x06params\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructJ\x04\x08\x03\x10\x07\x32\x84\x02\n\x10\x46inetunerService\x12\x42\n\rStartFineTune\x12 .genleak.v1.StartFineTuneRequest\x1a\x0f.genleak.v1.Job\x12\x34\n\x06GetJob\x12\x19.genleak.v1.GetJobRequest\x1a\x0f.genleak.v1.Job\x12:\n\x08WatchJob\x12\x1b.genleak.v1.WatchJobRequest\x1a\x0f.genleak.v1.Job0\x01\x12:\n\tCancelJob\x12\x1c.genleak.v1.CancelJobRequest\x1a\x0f.genleak.v1.Jobb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'genleak.v1.finetuner_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRAINPARAMS']._serialized_start=98
-  _globals['_TRAINPARAMS']._serialized_end=472
-  _globals['_DATAFORMATPARAMS']._serialized_start=475
-  _globals['_DATAFORMATPARAMS']._serialized_end=699
-  _globals['_STARTFINETUNEREQUEST']._serialized_start=702
-  _globals['_STARTFINETUNEREQUEST']._serialized_end=951
-  _globals['_FINETUNERSERVICE']._serialized_start=954
-  _globals['_FINETUNERSERVICE']._serialized_end=1214
+  _globals['_STARTFINETUNEREQUEST']._serialized_start=98
+  _globals['_STARTFINETUNEREQUEST']._serialized_end=246
+  _globals['_FINETUNERSERVICE']._serialized_start=249
+  _globals['_FINETUNERSERVICE']._serialized_end=509
 # @@protoc_insertion_point(module_scope)

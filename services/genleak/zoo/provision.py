@@ -68,6 +68,13 @@ def ensure_zoo_model(store: ArtifactStore, name: str, reporter: Reporter = NULL_
         return _convert_and_publish(store, entry, uri, reporter, where)
 
 
+def resolve_zoo_model(store: ArtifactStore, uri: str, where: str = "model.uri",
+                      reporter: Reporter = NULL_REPORTER) -> Path:
+    """The zoo model's folder on local disk, converted and published first if needed: how the
+    `zoo:` model-reference scheme resolves (`genleak.core.models.resolve_model_dir`)."""
+    return store.fetch(ensure_zoo_model(store, uri, reporter=reporter, where=where))
+
+
 def _convert_and_publish(store: ArtifactStore, entry: ZooEntry, uri: str, reporter: Reporter,
                          where: str) -> ArtifactRef:
     source = entry.require_file(where)

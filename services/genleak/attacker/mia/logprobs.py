@@ -2,8 +2,9 @@
 
 Each text gets ONE forward pass per model (one per window for texts longer than the model's
 context, as MIMIR scores them: `windows`); all attacks (loss, zlib, Min-K%, Min-K%++,
-reference, lowercase) are then cheap functions of these arrays. torch/transformers are
-imported only inside `score_texts_hf`, so attacks and metrics import without them.
+reference, lowercase) are then cheap functions of these arrays. torch/transformers (and
+genleak.compute, which pads the batches) are imported only inside `score_texts_hf`, so attacks and
+metrics import without them.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def score_texts_hf(
     try:
         import torch
         import transformers
+
+        from genleak.compute.batching import chunks
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ImportError("score_texts_hf needs torch and transformers: pip install 'genleak[hf]'") from exc
     reporter = reporter or NULL_REPORTER
@@ -92,13 +95,14 @@ def score_texts_hf(
     # leaves each real token's positions and context exactly as in an unpadded pass. Windows with and
     # without stats are batched apart (then by length) so no batch pays for stats it drops.
     order = sorted(range(len(sequences)), key=lambda k: (window_needs[k], len(sequences[k])))
-    for start in range(0, len(order), batch_size):
+    done = 0
+    for batch in chunks(order, batch_size):
         reporter.check()
-        batch = order[start : start + batch_size]
         rows = _score_batch(model, [sequences[k] for k in batch], pad_id, torch, any(window_needs[k] for k in batch))
         for k, (logp, mu, sigma) in zip(batch, rows):
             per_window[k] = (logp, mu, sigma) if window_needs[k] else (logp, None, None)
-        reporter.update("score", min(start + batch_size, len(order)), len(order))
+        done += len(batch)
+        reporter.update("score", done, len(order))
     if (long := windowed_count(windows)):
         log.info("%d of %d texts are longer than the model's %d positions: scored in %d windows (stride %d)",
                  long, len(texts), context, len(windows), context // 2)
@@ -132,12 +136,9 @@ def _make_result(text: str, ids: list[int], logp: Any, mu: Any, sigma: Any) -> T
 def _score_batch(model: Any, batch_ids: list[list[int]], pad_id: int, torch: Any, vocab_stats: bool = True) -> list[tuple]:
     """One forward pass over right-padded `batch_ids`; per-row (logp, mu, sigma) arrays (mu and
     sigma None without `vocab_stats`)."""
-    width = max(len(ids) for ids in batch_ids)
-    input_ids = torch.full((len(batch_ids), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(batch_ids), width), dtype=torch.long)
-    for row, ids in enumerate(batch_ids):
-        input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        mask[row, : len(ids)] = 1
+    from genleak.compute.batching import pad_right  # torch-side: imported with torch, not with this module
+
+    input_ids, mask = pad_right(batch_ids, pad_id)
     with torch.no_grad():
         logits = model(input_ids=input_ids, attention_mask=mask).logits[:, :-1].float()
         if vocab_stats:

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from genleak.core.errors import InvalidSpec
+from genleak.core.registry import Registry
 from genleak.core.specs import Spec, parse_spec
 from genleak.attacker.mia.logprobs import TokenLogProbs
 
@@ -41,7 +42,7 @@ class Attack:
     needs: tuple[str, ...] = ()
 
 
-_ATTACKS: dict[str, Attack] = {}
+ATTACKS: Registry[Attack] = Registry("MIA attack", field="attack")
 
 
 def register_attack(name: str, config_cls: type[Spec], fn: AttackFn, needs: tuple[str, ...] = ()) -> None:
@@ -49,17 +50,15 @@ def register_attack(name: str, config_cls: type[Spec], fn: AttackFn, needs: tupl
     unknown = [n for n in needs if n not in known]
     if unknown:
         raise ValueError(f"attack {name!r} needs unknown extra inputs {unknown}; known: {sorted(known)}")
-    _ATTACKS[name] = Attack(name, config_cls, fn, tuple(needs))
+    ATTACKS.register(name, Attack(name, config_cls, fn, tuple(needs)))
 
 
 def attack_names() -> list[str]:
-    return sorted(_ATTACKS)
+    return ATTACKS.names()
 
 
 def get_attack(name: str) -> Attack:
-    if name not in _ATTACKS:
-        raise InvalidSpec(f"unknown MIA attack {name!r}; valid: {', '.join(attack_names())}", field="attack")
-    return _ATTACKS[name]
+    return ATTACKS.get(name)
 
 
 def run_attacks(

@@ -8,14 +8,13 @@ results in input order, tokenised exactly as the model's HF tokenizer does, trun
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Callable, Sequence
 
 from genleak.attacker.mia.logprobs import TokenLogProbs, score_texts_hf
 from genleak.attacker.mia.logprobs_vllm import score_texts_vllm  # imports vllm only when it runs
-from genleak.core.errors import InvalidSpec
 from genleak.core.progress import Reporter
+from genleak.core.registry import Registry
 from genleak.engines.base import EngineConfig
 
 # (model_dir, texts, engine, max_tokens, reporter, with_vocab_stats) -> log-probs in input order.
@@ -23,26 +22,19 @@ from genleak.engines.base import EngineConfig
 # vLLM computes them for every text when any needs them: full-vocab logprobs are one setting per request).
 Scorer = Callable[..., list[TokenLogProbs]]
 
-_SCORERS: dict[str, Scorer] = {}
-_LOCK = threading.Lock()
+SCORERS: Registry[Scorer] = Registry("scoring engine", field="engine.name")
 
 
 def register_scorer(name: str, scorer: Scorer) -> None:
-    with _LOCK:
-        _SCORERS[name] = scorer
+    SCORERS.register(name, scorer)
 
 
 def scorer_names() -> list[str]:
-    with _LOCK:
-        return sorted(_SCORERS)
+    return SCORERS.names()
 
 
 def get_scorer(name: str) -> Scorer:
-    with _LOCK:
-        scorer = _SCORERS.get(name)
-    if scorer is None:
-        raise InvalidSpec(f"unknown scoring engine {name!r}; valid: {', '.join(scorer_names())}", field="engine.name")
-    return scorer
+    return SCORERS.get(name)
 
 
 def _hf_scorer(model_dir: Path, texts: list[str], engine: EngineConfig, max_tokens: int,

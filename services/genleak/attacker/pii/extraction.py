@@ -12,60 +12,18 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping, Sequence
 
-from pydantic import Field, field_validator
-
-from genleak.attacker.pii.matching import DEFAULT_THRESHOLD, exact_hit, fuzzy_score
+from genleak.attacker.pii.matching import exact_hit, fuzzy_score
 from genleak.attacker.pii.result import ExtractionCell, ExtractionResult, ExtractionRow
 from genleak.attacker.pii.templates import ExtractionTemplate, get_template
 from genleak.core.errors import InvalidSpec
 from genleak.core.progress import NULL_REPORTER, Reporter
-from genleak.core.specs import Spec
-from genleak.engines.base import GenerationEngine, SamplingConfig
+from genleak.contracts.extraction import PAPER_SHOTS, PAPER_TEMPERATURES, ExtractionConfig
+from genleak.engines.base import GenerationEngine
 
 log = logging.getLogger(__name__)
 
 EXTRACT_STAGE = "extract"
-PAPER_TEMPERATURES = (0.01, 0.1, 0.2, 0.5, 0.75, 1.0, 1.25, 1.5)
-PAPER_SHOTS = 5
-
-
-class ExtractionConfig(Spec):
-    """Every knob of the attack; defaults are the paper's."""
-
-    templates: tuple[str, ...] = Field(("A", "B", "C", "D"), min_length=1, description="Registered template names")
-    temperatures: tuple[float, ...] = Field(PAPER_TEMPERATURES, min_length=1, description="Temperature sweep")
-    max_new_tokens: int = Field(15, ge=1, description="Tokens generated per query")
-    top_k: int = Field(100, ge=-1, description="Top-k sampling; -1 or 0 = off")
-    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass")
-    threshold: float = Field(DEFAULT_THRESHOLD, ge=0.0, le=100.0, description="Fuzzy success: partial_ratio >= this")
-    n_targets: int | None = Field(None, ge=1, description="Query only the first N targets; None = all")
-    seed: int = Field(0, description="Sampling seed (the same for every temperature)")
-    n_shots: int = Field(PAPER_SHOTS, ge=0, description="Demonstration pairs every prompt must get (the paper: 5); "
-                                                       "another count is refused unless set here; 0 = any count")
-
-    @field_validator("templates", "temperatures")
-    @classmethod
-    def _unique(cls, values: tuple) -> tuple:
-        if len(set(values)) != len(values):
-            raise ValueError("values must be unique")
-        return values
-
-    @field_validator("temperatures")
-    @classmethod
-    def _non_negative(cls, values: tuple[float, ...]) -> tuple[float, ...]:
-        if any(t < 0 for t in values):
-            raise ValueError("temperatures must be >= 0")
-        return values
-
-    def sampling(self, temperature: float) -> SamplingConfig:
-        return SamplingConfig(
-            temperature=temperature,
-            top_k=self.top_k,
-            top_p=self.top_p,
-            max_new_tokens=self.max_new_tokens,
-            n=1,
-            seed=self.seed,
-        )
+__all__ = ["EXTRACT_STAGE", "ExtractionConfig", "PAPER_SHOTS", "PAPER_TEMPERATURES", "run_extraction"]
 
 
 def run_extraction(

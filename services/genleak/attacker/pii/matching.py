@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rapidfuzz import fuzz
 
-DEFAULT_THRESHOLD = 80.0
+from genleak.contracts.extraction import PAPER_THRESHOLD as DEFAULT_THRESHOLD
 
 
 def fuzzy_score(true_email: str, output: str) -> int:

@@ -14,11 +14,11 @@ without the trailing space, and for D "-----Original Message-----\\nFrom: {} [ma
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from genleak.core.errors import InvalidSpec
+from genleak.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -55,28 +55,20 @@ TEMPLATE_D = ExtractionTemplate(
     name="D", line="\u2014\u2013Original Message\u2014\u2013\n From: {name} [mailto: {email}"
 )
 
-_TEMPLATES: dict[str, ExtractionTemplate] = {}
-_LOCK = threading.Lock()
+TEMPLATES: Registry[ExtractionTemplate] = Registry("template", field="templates")
 
 
 def register_template(template: ExtractionTemplate) -> None:
     _check_placeholders(template)
-    with _LOCK:
-        _TEMPLATES[template.name] = template
+    TEMPLATES.register(template.name, template)
 
 
 def template_names() -> list[str]:
-    with _LOCK:
-        return sorted(_TEMPLATES)
+    return TEMPLATES.names()
 
 
 def get_template(name: str) -> ExtractionTemplate:
-    with _LOCK:
-        template = _TEMPLATES.get(name)
-    if template is None:
-        valid = ", ".join(template_names())
-        raise InvalidSpec(f"unknown template {name!r}; valid templates: {valid}", field="templates")
-    return template
+    return TEMPLATES.get(name)
 
 
 def build_prompt(template: str | ExtractionTemplate, target_name: str, few_shot: Sequence[Mapping[str, Any]]) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from genleak.core.errors import InvalidSpec
+from genleak.core.registry import Registry
 from genleak.core.settings import StoreSettings
 from genleak.core.store.file_store import FileObjectStore
 from genleak.core.store.objects import ObjectStore, normalize_key
@@ -14,37 +15,38 @@ from genleak.core.store.s3_store import S3ObjectStore
 # A factory gets what follows "scheme://" and returns (store, key prefix inside that store).
 StoreFactory = Callable[[str, StoreSettings], tuple[ObjectStore, str]]
 
-_FACTORIES: dict[str, StoreFactory] = {}
+STORES: Registry[StoreFactory] = Registry("store URI scheme", field="uri")
 
 
 def register_store(scheme: str, factory: StoreFactory) -> None:
-    _FACTORIES[scheme.lower()] = factory
+    STORES.register(scheme.lower(), factory)
 
 
 def registered_schemes() -> list[str]:
-    return sorted(_FACTORIES)
+    return STORES.names()
 
 
 def open_store(uri: str, settings: StoreSettings) -> tuple[ObjectStore, str]:
     """Return the store holding `uri` and the key prefix under which `uri`'s objects live."""
     scheme, location = _split_uri(uri)
-    factory = _FACTORIES.get(scheme)
-    if factory is None:
-        valid = ", ".join(f"{s}://" for s in registered_schemes())
-        raise InvalidSpec(
-            f"unsupported store URI {uri!r}: scheme must be one of {valid} (or an absolute path)", field="uri"
-        )
-    return factory(location, settings)
+    _require_scheme(uri, scheme)
+    return STORES.get(scheme)(location, settings)
 
 
 def check_uri(uri: str) -> str:
     """Validate a store URI without opening it (scheme registered, nothing escaping); returns it."""
     scheme, _ = _split_uri(uri)
-    if scheme not in _FACTORIES:
-        valid = ", ".join(f"{s}://" for s in registered_schemes())
-        raise InvalidSpec(f"unsupported store URI {uri!r}: scheme must be one of {valid} (or an absolute path)",
-                          field="uri")
+    _require_scheme(uri, scheme)
     return uri
+
+
+def _require_scheme(uri: str, scheme: str) -> None:
+    # Not STORES.get's error: users write whole URIs, so the message shows theirs and the accepted forms.
+    if scheme not in STORES:
+        valid = ", ".join(f"{s}://" for s in registered_schemes())
+        raise InvalidSpec(
+            f"unsupported store URI {uri!r}: scheme must be one of {valid} (or an absolute path)", field="uri"
+        )
 
 
 def _split_uri(uri: str) -> tuple[str, str]:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import os
-import random
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -21,6 +18,7 @@ from minio.helpers import MAX_MULTIPART_COUNT, MAX_MULTIPART_OBJECT_SIZE, check_
 from genleak.core.errors import (
     ArtifactNotFound, InvalidSpec, ResourceExhausted, StoreAccessDenied, StoreUnavailable,
 )
+from genleak.core.retry import RetryBudgetSpent, RetryPolicy, TransientFailure, call_with_retry
 from genleak.core.settings import StoreSettings
 from genleak.core.store.objects import TEMP_PREFIX, disk_full_is_resource_exhausted, join_key, normalize_key
 
@@ -43,28 +41,19 @@ _TRANSIENT_EXCEPTIONS = (urllib3.exceptions.HTTPError, ConnectionError, TimeoutE
 _MiB = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Retry of transient failures: exponential backoff with jitter, bounded by a time budget per
-    operation (GENLEAK_STORE_RETRY_SECONDS; an outage lasts as long as it lasts, so time, not a count,
-    is the bound). `attempts` optionally caps the count as well (0 = no cap). Each attempt is also
-    bounded by the HTTP timeouts: a connect never waits longer than the budget (at least 1 s)."""
-
-    budget_s: float = 60.0
-    base_delay_s: float = 0.25
-    max_delay_s: float = 4.0
-    attempts: int = 0
-    connect_timeout_s: float = 10.0
-    read_timeout_s: float = 300.0
-
-    def delay(self, attempt: int) -> float:
-        """Sleep before retry number `attempt` (0-based): "equal jitter", half fixed, half random, so
-        many clients cut off by the same outage do not come back in lockstep."""
-        ceiling = min(self.max_delay_s, self.base_delay_s * (2 ** min(attempt, 30)))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+# Each attempt is bounded by the HTTP client's timeouts; a connect never waits longer than the retry
+# budget (at least 1 s), so an unreachable endpoint cannot outlast GENLEAK_STORE_RETRY_SECONDS by much.
+CONNECT_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 300.0
 
 
-DEFAULT_RETRY = RetryPolicy()
+def store_retry_policy(budget_seconds: float) -> RetryPolicy:
+    """Retry of transient S3 failures within GENLEAK_STORE_RETRY_SECONDS per operation; short delays,
+    since one store operation is a small part of a job."""
+    return RetryPolicy(budget_seconds=budget_seconds, initial_delay_seconds=0.25, max_delay_seconds=4.0)
+
+
+DEFAULT_RETRY = store_retry_policy(StoreSettings.model_fields["retry_seconds"].default)
 
 
 class S3ObjectStore:
@@ -72,7 +61,7 @@ class S3ObjectStore:
         self.bucket = _valid_bucket(bucket)
         self.prefix = prefix.strip("/")
         self.endpoint = _endpoint(settings)
-        self.retry = retry or RetryPolicy(budget_s=settings.retry_seconds)
+        self.retry = retry or store_retry_policy(settings.retry_seconds)
         self._part_size = settings.s3_part_size
         self._bucket_ready = False
         self._client = Minio(
@@ -182,44 +171,38 @@ class S3ObjectStore:
         budget is spent; translate failures into domain errors. Every operation is idempotent (a put
         rewrites the same bytes, a get rewrites its temp file), so repeating one is safe."""
         uri = self.uri(key)
-        policy = self.retry
-        started = time.monotonic()
-        deadline = started + policy.budget_s
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return operation()
-            except S3Error as exc:
-                if exc.code in _NOT_FOUND_CODES:
-                    raise ArtifactNotFound(f"no object at {uri}") from None
-                if exc.code in _DENIED_CODES:
-                    raise StoreAccessDenied(f"S3 {what} of {uri} refused by {self.endpoint}: "
-                                            f"{exc.code}: {exc.message} (check the store credentials)") from exc
-                if exc.code in _FULL_CODES:
-                    raise ResourceExhausted(f"S3 {what} of {uri} refused by {self.endpoint}: "
-                                            f"{exc.code}: {exc.message}") from exc
-                if not _transient_s3_error(exc):
-                    raise StoreUnavailable(f"S3 {what} of {uri} failed: {exc.code}: {exc.message}") from exc
-                reason = f"{exc.code}: {exc.message}"
-            except (ServerError, InvalidResponseError) as exc:
-                if not _transient_status(_http_status(exc)):
-                    raise StoreUnavailable(f"S3 {what} of {uri} failed: {exc}") from exc
-                reason = f"{type(exc).__name__}: {exc}"
-            except _TRANSIENT_EXCEPTIONS as exc:
-                reason = _describe(exc)
-            left = deadline - time.monotonic()
-            if left <= 0 or (policy.attempts and attempt >= policy.attempts):
-                break
-            delay = min(policy.delay(attempt - 1), left)  # the last attempt lands on the deadline
-            log.warning("S3 %s of %s failed (%s); retry %d in %.2fs (%.1fs of the %gs retry budget left)",
-                        what, uri, reason, attempt, delay, left, policy.budget_s)
-            time.sleep(delay)
-        raise StoreUnavailable(
-            f"S3 endpoint {self.endpoint} unavailable: {what} of {uri} failed after {attempt} attempts "
-            f"in {time.monotonic() - started:.1f}s (retry budget {policy.budget_s:g}s, "
-            f"GENLEAK_STORE_RETRY_SECONDS): {reason}"
-        )
+        try:
+            return call_with_retry(lambda: self._attempt(what, uri, operation), self.retry,
+                                   what=f"S3 {what} of {uri}", log=log)
+        except RetryBudgetSpent as spent:
+            raise StoreUnavailable(
+                f"S3 endpoint {self.endpoint} unavailable: {what} of {uri} failed after {spent.attempts} attempts "
+                f"in {spent.elapsed_seconds:.1f}s (retry budget {spent.budget_seconds:g}s, "
+                f"GENLEAK_STORE_RETRY_SECONDS): {spent.reason}"
+            ) from None
+
+    def _attempt(self, what: str, uri: str, operation: Callable[[], T]) -> T:
+        """One try: the result, a domain error for a failure that would repeat, or TransientFailure."""
+        try:
+            return operation()
+        except S3Error as exc:
+            if exc.code in _NOT_FOUND_CODES:
+                raise ArtifactNotFound(f"no object at {uri}") from None
+            if exc.code in _DENIED_CODES:
+                raise StoreAccessDenied(f"S3 {what} of {uri} refused by {self.endpoint}: "
+                                        f"{exc.code}: {exc.message} (check the store credentials)") from exc
+            if exc.code in _FULL_CODES:
+                raise ResourceExhausted(f"S3 {what} of {uri} refused by {self.endpoint}: "
+                                        f"{exc.code}: {exc.message}") from exc
+            if not _transient_s3_error(exc):
+                raise StoreUnavailable(f"S3 {what} of {uri} failed: {exc.code}: {exc.message}") from exc
+            raise TransientFailure(f"{exc.code}: {exc.message}") from exc
+        except (ServerError, InvalidResponseError) as exc:
+            if not _transient_status(_http_status(exc)):
+                raise StoreUnavailable(f"S3 {what} of {uri} failed: {exc}") from exc
+            raise TransientFailure(f"{type(exc).__name__}: {exc}") from exc
+        except _TRANSIENT_EXCEPTIONS as exc:
+            raise TransientFailure(_describe(exc)) from exc
 
 
 def _transient_s3_error(exc: S3Error) -> bool:
@@ -271,9 +254,9 @@ def _endpoint(settings: StoreSettings) -> str:
 
 def _http_client(retry: RetryPolicy) -> urllib3.PoolManager:
     # urllib3's own retries are off: _call owns the retry policy, so attempts stay bounded and logged.
-    connect = min(retry.connect_timeout_s, max(1.0, retry.budget_s))
+    connect = min(CONNECT_TIMEOUT_S, max(1.0, retry.budget_seconds))
     return urllib3.PoolManager(
-        timeout=urllib3.Timeout(connect=connect, read=retry.read_timeout_s),
+        timeout=urllib3.Timeout(connect=connect, read=READ_TIMEOUT_S),
         maxsize=10,
         cert_reqs="CERT_REQUIRED",
         ca_certs=certifi.where(),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from genleak.core.errors import InvalidSpec
+from genleak.core.registry import Registry
 from genleak.core.specs import Spec, parse_spec
 
 if TYPE_CHECKING:
@@ -61,23 +61,16 @@ class MethodPlugin:
         return self.builder(self.parse_config(config))
 
 
-_METHODS: dict[str, MethodPlugin] = {}
+METHODS: Registry[MethodPlugin] = Registry("fine-tune method", field="method")
 
 
 def register_method(name: str, config_cls: type[Spec], builder: MethodBuilder) -> None:
-    if name in _METHODS and _METHODS[name].config_cls is not config_cls:
-        raise ValueError(f"fine-tune method {name!r} is already registered")
-    _METHODS[name] = MethodPlugin(name, config_cls, builder)
+    METHODS.register(name, MethodPlugin(name, config_cls, builder))
 
 
 def method_names() -> list[str]:
-    return sorted(_METHODS)
+    return METHODS.names()
 
 
 def get_method(name: str, where: str = "method") -> MethodPlugin:
-    try:
-        return _METHODS[name]
-    except KeyError:
-        raise InvalidSpec(
-            f"unknown fine-tune method {name!r}; valid: {', '.join(method_names())}", field=where
-        ) from None
+    return METHODS.get(name, field=where)

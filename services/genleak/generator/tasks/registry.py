@@ -7,11 +7,10 @@ names the input record fields that hold text (what scrubbing replaces PII in by 
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from genleak.core.errors import InvalidSpec
+from genleak.core.registry import Registry
 from genleak.core.specs import Spec
 
 TaskRunner = Callable[..., tuple[list[dict[str, Any]], dict[str, Any]]]
@@ -26,23 +25,16 @@ class GenerationTask:
     text_fields: TextFields
 
 
-_TASKS: dict[str, GenerationTask] = {}
-_LOCK = threading.Lock()
+TASKS: Registry[GenerationTask] = Registry("task", field="task")
 
 
 def register_task(name: str, config_type: type[Spec], run: TaskRunner, text_fields: TextFields) -> None:
-    with _LOCK:
-        _TASKS[name] = GenerationTask(name, config_type, run, text_fields)
+    TASKS.register(name, GenerationTask(name, config_type, run, text_fields))
 
 
 def task_names() -> list[str]:
-    with _LOCK:
-        return sorted(_TASKS)
+    return TASKS.names()
 
 
 def get_task(name: str) -> GenerationTask:
-    with _LOCK:
-        task = _TASKS.get(name)
-    if task is None:
-        raise InvalidSpec(f"unknown task {name!r}; valid tasks: {', '.join(task_names())}", field="task")
-    return task
+    return TASKS.get(name)

@@ -7,30 +7,22 @@ is one module with a factory plus one `register_recognizer` line in this package
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Callable
 
-from genleak.core.errors import InvalidSpec
+from genleak.core.registry import Registry
 
 RecognizerFactory = Callable[[str], Any]
 
-_FACTORIES: dict[str, RecognizerFactory] = {}
-_LOCK = threading.Lock()
+RECOGNIZERS: Registry[RecognizerFactory] = Registry("genleak recognizer", field="analyzer.recognizers")
 
 
 def register_recognizer(name: str, factory: RecognizerFactory) -> None:
-    with _LOCK:
-        _FACTORIES[name] = factory
+    RECOGNIZERS.register(name, factory)
 
 
 def recognizer_names() -> list[str]:
-    with _LOCK:
-        return sorted(_FACTORIES)
+    return RECOGNIZERS.names()
 
 
 def create_recognizer(name: str, language: str, field: str = "analyzer.recognizers") -> Any:
-    with _LOCK:
-        factory = _FACTORIES.get(name)
-    if factory is None:
-        raise InvalidSpec(f"unknown genleak recognizer {name!r}; valid: {', '.join(recognizer_names())}", field=field)
-    return factory(language)
+    return RECOGNIZERS.get(name, field=field)(language)

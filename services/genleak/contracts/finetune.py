@@ -1,8 +1,10 @@
-"""Typed training and data-format configs: every number that changes a checkpoint lives here."""
+"""The fine-tuning job's contract: its params (method, method hyper-parameters, training, data
+format) and its result (training metrics). The finetuner validates `method` and `method_config`
+against its method registry (genleak.finetuner.spec); everything else is checked here."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -98,3 +100,55 @@ class DataFormat(Spec):
         description="Loss on every token (the paper's setup); False = no loss on the prompt part (the prompt of "
         "prompt_continuation, the template up to the response of alpaca/chat), only on the response and EOS",
     )
+
+
+class FineTuneParams(Spec):
+    """What StartFineTune takes besides the base model and the dataset."""
+
+    method: str = Field("lora", description="Registered fine-tune method: lora | dora | pissa | full (paper: lora)")
+    method_config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The method's hyper-parameters (r, lora_alpha, lora_dropout, target_modules, ...); validated by "
+        "the method's config class, with every default filled in",
+    )
+    train: TrainConfig = Field(default_factory=TrainConfig, description="Optimisation settings")
+    data: DataFormat = Field(default_factory=DataFormat, description="Which record fields make the training text")
+
+
+class EpochRecord(Spec):
+    """One epoch of a fine-tune as the job reports it."""
+
+    epoch: int
+    steps: int
+    mean_loss: float = Field(description="Token-weighted mean next-token loss over the epoch (nats)")
+    step_losses: list[float]
+    useful_tokens: int = Field(description="Real (non-padding) tokens fed to the model")
+    padded_tokens: int = Field(description="Positions computed, padding included (batch rows x batch width)")
+    train_s: float
+    resumed: bool = Field(description="Loaded from an earlier run's checkpoint, not trained now")
+    tokens_per_s: float
+
+
+class TrainSummary(Spec):
+    epochs_trained: int
+    epochs_resumed: int
+    final_loss: float | None
+    useful_tokens: int
+    padded_tokens: int
+    useful_fraction: float | None
+    pad_to_max_tokens: int = Field(description="What padding every example to max_length would have computed")
+    useful_fraction_if_pad_to_max: float | None
+    useful_tokens_per_s: float | None
+    padded_tokens_per_s: float | None
+    train_s: float
+    wall_s: float
+
+
+class FineTuneJobResult(Spec):
+    """StartFineTune's result; the checkpoints are the job's artifacts (`epoch-<k>/adapter`, `epoch-<k>/merged`)."""
+
+    summary: TrainSummary
+    epochs: list[EpochRecord]
+    n_examples: int
+    n_truncated: int
+    max_length: int

@@ -1,0 +1,30 @@
+"""Which contract each job has: the `params` a request carries and the result its job returns.
+
+`genleak schema JOB` prints these as JSON Schema, for callers that build requests by hand (grpcurl,
+another language's client).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from pydantic import BaseModel
+
+from genleak.contracts.extraction import ExtractionJobResult, ExtractionParams
+from genleak.contracts.finetune import FineTuneJobResult, FineTuneParams
+from genleak.contracts.membership import MembershipJobResult, MembershipParams, ScoreTextsParams
+
+
+class JobContract(NamedTuple):
+    rpc: str
+    params: type[BaseModel]
+    result: type[BaseModel] | None  # None: the RPC answers with a typed response message, not a job
+
+
+JOB_CONTRACTS: dict[str, JobContract] = {
+    "finetune": JobContract("genleak.v1.FinetunerService/StartFineTune", FineTuneParams, FineTuneJobResult),
+    "extraction": JobContract("genleak.v1.AttackerService/StartExtraction", ExtractionParams, ExtractionJobResult),
+    "membership": JobContract("genleak.v1.AttackerService/StartMembershipInference", MembershipParams,
+                              MembershipJobResult),
+    "score_texts": JobContract("genleak.v1.AttackerService/ScoreTexts", ScoreTextsParams, None),
+}
