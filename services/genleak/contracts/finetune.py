@@ -53,6 +53,10 @@ class TrainConfig(Spec):
     dtype: Literal["float32", "bfloat16"] = Field(
         "float32", description="Dtype the base model is loaded and trained in"
     )
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute activations in the backward pass instead of keeping them (less memory for a "
+        "long max_length or a large model, about a third more compute; the same gradients)"
+    )
     group_by_length: bool = Field(
         True, description="Batch sequences of similar length together (less padding, same examples per epoch)"
     )

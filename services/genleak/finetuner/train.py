@@ -99,6 +99,9 @@ def _train(
     train = spec.train
     method = spec.plugin().build(spec.method_config)
     base = load_base_model(model_dir, train.dtype, spec.trust_remote_code)
+    if train.gradient_checkpointing:
+        # Non-reentrant checkpointing: gradients reach adapters of frozen layers without enable_input_require_grads.
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     with tempfile.TemporaryDirectory(prefix="genleak-finetune-") as scratch:
         _seed_everything(train.seed)  # adapter init draws from the RNG
         model = method.wrap(base, Path(scratch))
