@@ -96,17 +96,19 @@ def part_service(cfg: dict) -> dict:
     try:
         stub = generator_pb2_grpc.GeneratorServiceStub(open_channel(server.address))
         model = common_pb2.ModelRef(uri=cfg["model"])
-        engine = common_pb2.EngineParams(name="vllm", dtype="bfloat16", max_model_len=cfg["max_model_len"])
-        stub.LoadModel(generator_pb2.LoadModelRequest(model=model, engine=engine))  # engine start: untimed
+        engine = {"name": "vllm", "dtype": "bfloat16", "max_model_len": cfg["max_model_len"]}
+        load = generator_pb2.LoadModelRequest(model=model)
+        load.params.update({"engine": engine})
+        stub.LoadModel(load)  # engine start: untimed
 
         def job(prompts: list[str], name: str, seed: int):
             # the client's whole path: publish prompts, start the job, follow it, read the result
             records = [{"doc_id": i, "prompt": p[:-1]} for i, p in enumerate(prompts)]  # task re-adds the space
             dataset = publish_records(store, records, store.uri_for("inputs", name))
-            request = generator_pb2.StartGenerationRequest(
-                model=model, dataset=common_pb2.ArtifactRef(uri=dataset.uri), engine=engine, task="continuation",
-                sampling=common_pb2.SamplingParams(temperature=TEMPERATURE, top_k=TOP_K,
-                                                   max_new_tokens=cfg["max_new_tokens"], seed=seed))
+            request = generator_pb2.StartGenerationRequest(model=model, dataset=common_pb2.ArtifactRef(uri=dataset.uri))
+            request.params.update({"engine": engine, "task": "continuation",
+                                   "config": {"temperature": TEMPERATURE, "top_k": TOP_K,
+                                              "max_new_tokens": cfg["max_new_tokens"], "seed": seed}})
             done = wait_for_job(stub, stub.StartGeneration(request))
             rows = (store.fetch(done.artifacts["dataset"].uri) / "data.jsonl").read_text().splitlines()
             return done, [json.loads(r) for r in rows]

@@ -51,7 +51,7 @@ def make_checkpoints(world: dict, n: int, out: Path) -> tuple[list[Path], list[P
 
 
 def extraction_prompts(world: dict, n_targets: int) -> list[str]:
-    from genleak.attacker.pii.templates import get_template
+    from genleak.attacker.extraction.templates import get_template
 
     people = world["splits"].people
     targets = [p for p in people if p.role == "eval"][:n_targets]

@@ -30,9 +30,9 @@ SECTIONS = {
 
 
 def render_block(report: dict) -> str:
-    from genleak.controller.report import render_any_markdown
-    from genleak.controller.report_controls import sanity_lines
-    from genleak.controller.report_mia import generation_sentences
+    from genleak.report.controls import sanity_lines
+    from genleak.report.markdown import render_any_markdown
+    from genleak.report.membership import generation_sentences
 
     markdown = render_any_markdown(report)
     sections = _sections(markdown)

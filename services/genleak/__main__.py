@@ -1,3 +1,5 @@
+"""`python -m genleak`: the `genleak` command line (genleak.cli)."""
+
 import sys
 
 from genleak.cli import main

@@ -153,7 +153,7 @@ def parity_check(label: str, model_dir: Path, dtype: str) -> Check:
 
 
 def _probe_model(folder: Path) -> Path:
-    from genleak.engines.testing import build_tiny_model
+    from genleak.engines.probe_model import build_tiny_model
 
     return build_tiny_model(folder / "probe-llama", "llama", seed=0, init_std=_PROBE_MODEL_INIT_STD)
 
@@ -164,7 +164,7 @@ def _probe_model(folder: Path) -> Path:
 def presidio_check() -> Check:
     try:
         from genleak.presidio.analyzer import get_analyzer
-        from genleak.presidio.config import AnalyzerConfig
+        from genleak.contracts.pii import AnalyzerConfig
 
         config = AnalyzerConfig()
         started = time.perf_counter()

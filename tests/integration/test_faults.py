@@ -20,7 +20,7 @@ import pytest
 from genleak.core.datasets import publish_records
 from genleak.core.settings import Settings, StoreSettings
 from genleak.core.store import ArtifactStore
-from genleak.engines.testing import build_tiny_model
+from genleak.engines.probe_model import build_tiny_model
 from genleak.rpc.channels import open_channel
 from genleak.rpc.health_check import check
 from genleak.rpc.retry import RetryPolicy, ServiceUnavailable, run_job
@@ -67,10 +67,11 @@ def world(tmp_path_factory):
 
 def _request(world) -> generator_pb2.StartGenerationRequest:
     # Small batches: many progress events, so the kill lands while the job is running.
-    return generator_pb2.StartGenerationRequest(
-        model=common_pb2.ModelRef(uri=world["model"]), engine=common_pb2.EngineParams(name="hf", batch_size=4),
-        dataset=common_pb2.ArtifactRef(uri=world["prompts"].uri), task="continuation",
-        sampling=common_pb2.SamplingParams(temperature=0.8, top_k=40, max_new_tokens=48, seed=5))
+    request = generator_pb2.StartGenerationRequest(model=common_pb2.ModelRef(uri=world["model"]),
+                                                   dataset=common_pb2.ArtifactRef(uri=world["prompts"].uri))
+    request.params.update({"engine": {"name": "hf", "batch_size": 4}, "task": "continuation",
+                           "config": {"temperature": 0.8, "top_k": 40, "max_new_tokens": 48, "seed": 5}})
+    return request
 
 
 def _rows(store: ArtifactStore, uri: str) -> list[dict]:

@@ -524,7 +524,7 @@ SERVICE_STORE_BUDGET = 4.0  # GENLEAK_STORE_RETRY_SECONDS of the in-process fine
 @pytest.fixture(scope="module")
 def svc(moto_address, tmp_path_factory):
     from genleak.app import build_service
-    from genleak.engines.testing import build_tiny_model
+    from genleak.engines.probe_model import build_tiny_model
     from genleak.rpc.channels import open_channel
     from genleak.rpc.server import start_server
     from genleak.v1 import finetuner_pb2_grpc

@@ -31,9 +31,9 @@ def test_vllm_generation_job_writes_prompt_plus_continuation(tmp_path):
     try:
         stub = generator_pb2_grpc.GeneratorServiceStub(open_channel(server.address))
         request = generator_pb2.StartGenerationRequest(
-            model=common_pb2.ModelRef(uri=str(model)), dataset=common_pb2.ArtifactRef(uri=dataset.uri),
-            engine=common_pb2.EngineParams(name="vllm", dtype="bfloat16", max_model_len=128),
-            sampling=common_pb2.SamplingParams(temperature=0.75, top_k=100, max_new_tokens=16, seed=5))
+            model=common_pb2.ModelRef(uri=str(model)), dataset=common_pb2.ArtifactRef(uri=dataset.uri))
+        request.params.update({"engine": {"name": "vllm", "dtype": "bfloat16", "max_model_len": 128},
+                               "config": {"temperature": 0.75, "top_k": 100, "max_new_tokens": 16, "seed": 5}})
         job = wait_for_job(stub, stub.StartGeneration(request))
         rows = [json.loads(x) for x in (store.fetch(job.artifacts["dataset"].uri) / "data.jsonl").read_text().splitlines()]
         assert len(rows) == 8 and job.result["n_out"] == 8

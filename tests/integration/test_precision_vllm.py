@@ -23,7 +23,8 @@ from genleak.core.store import ArtifactStore  # noqa: E402
 from genleak.engines import EngineConfig, SamplingConfig, create_engine  # noqa: E402
 from genleak.engines import precision  # noqa: E402
 from genleak.engines.precision import PrecisionMismatch, set_precision_cache_dir  # noqa: E402
-from genleak.engines.testing import build_tiny_model, torch_threads  # noqa: E402
+from genleak.engines.probe_model import build_tiny_model  # noqa: E402
+from torch_threads import torch_threads  # noqa: E402
 from genleak.rpc.channels import RemoteJobError, open_channel, wait_for_job  # noqa: E402
 from genleak.rpc.convert import struct_to_dict  # noqa: E402
 from genleak.rpc.server import start_server  # noqa: E402
@@ -93,9 +94,9 @@ def test_generator_refuses_disagreeing_bfloat16_and_float32_runs(models, tmp_pat
 
         def generate(dtype: str) -> common_pb2.Job:
             request = generator_pb2.StartGenerationRequest(
-                model=common_pb2.ModelRef(uri=str(models["model"])), dataset=common_pb2.ArtifactRef(uri=dataset.uri),
-                engine=common_pb2.EngineParams(name="vllm", dtype=dtype, max_model_len=128),
-                sampling=common_pb2.SamplingParams(temperature=0.75, top_k=100, max_new_tokens=8, seed=5))
+                model=common_pb2.ModelRef(uri=str(models["model"])), dataset=common_pb2.ArtifactRef(uri=dataset.uri))
+            request.params.update({"engine": {"name": "vllm", "dtype": dtype, "max_model_len": 128},
+                                   "config": {"temperature": 0.75, "top_k": 100, "max_new_tokens": 8, "seed": 5}})
             return wait_for_job(stub, stub.StartGeneration(request))
 
         with pytest.raises(RemoteJobError) as refused:

@@ -19,7 +19,7 @@ from genleak.app import build_service
 from genleak.core.datasets import publish_records
 from genleak.core.settings import Settings, StoreSettings
 from genleak.core.store import ArtifactStore
-from genleak.engines.testing import build_tiny_model
+from genleak.engines.probe_model import build_tiny_model
 from genleak.rpc.channels import open_channel, wait_for_job
 from genleak.rpc.server import start_server
 from genleak.v1 import attacker_pb2, attacker_pb2_grpc, common_pb2

@@ -22,7 +22,7 @@ from genleak.core.settings import Settings, StoreSettings
 from genleak.core.specs import ModelSpec
 from genleak.core.store import ArtifactStore
 from genleak.engines.base import EngineConfig
-from genleak.engines.testing import build_tiny_model
+from genleak.engines.probe_model import build_tiny_model
 from genleak.rpc.channels import open_channel
 from genleak.rpc.server import start_server
 from genleak.v1 import attacker_pb2, attacker_pb2_grpc, common_pb2

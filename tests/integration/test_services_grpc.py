@@ -11,7 +11,7 @@ from genleak.app import build_service
 from genleak.core.datasets import publish_records
 from genleak.core.settings import Settings, StoreSettings
 from genleak.core.store import ArtifactStore
-from genleak.engines.testing import build_tiny_model
+from genleak.engines.probe_model import build_tiny_model
 from genleak.rpc.channels import RemoteJobError, open_channel, wait_for_job
 from genleak.rpc.convert import struct_to_dict
 from genleak.rpc.server import start_server
@@ -46,9 +46,11 @@ def _gen_stub(world):
 
 
 def _gen_request(world, **sampling) -> generator_pb2.StartGenerationRequest:
-    return generator_pb2.StartGenerationRequest(
-        model=common_pb2.ModelRef(uri=world["model"]), dataset=common_pb2.ArtifactRef(uri=world["prompts"].uri),
-        sampling=common_pb2.SamplingParams(max_new_tokens=8, **sampling), task="continuation")
+    """References as typed fields, the task and its knobs (sampling included) in the params Struct."""
+    request = generator_pb2.StartGenerationRequest(
+        model=common_pb2.ModelRef(uri=world["model"]), dataset=common_pb2.ArtifactRef(uri=world["prompts"].uri))
+    request.params.update({"task": "continuation", "config": {"max_new_tokens": 8, **sampling}})
+    return request
 
 
 def _code_and_details(call):
@@ -59,7 +61,7 @@ def _code_and_details(call):
 
 def test_negative_temperature_is_invalid_argument_naming_the_field(world):
     code, details = _code_and_details(lambda: _gen_stub(world).StartGeneration(_gen_request(world, temperature=-1.0)))
-    assert code == grpc.StatusCode.INVALID_ARGUMENT and "sampling.temperature" in details
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "params.config.temperature" in details
 
 
 def test_unknown_model_path_is_not_found(world):
@@ -95,7 +97,7 @@ def test_scrubbed_generation_replaces_names_and_emails_before_generating(world):
 
     stub = _gen_stub(world)
     request = _gen_request(world, temperature=0.75, top_k=100, seed=1)
-    request.scrub.CopyFrom(generator_pb2.ScrubParams(fields=["prompt"], seed=4))
+    request.params.update({"scrub": {"fields": ["prompt"], "seed": 4}})
     done = wait_for_job(stub, stub.StartGeneration(request))
     assert done.state == common_pb2.JOB_STATE_SUCCEEDED
     rows = [json.loads(line) for line in
@@ -107,15 +109,15 @@ def test_scrubbed_generation_replaces_names_and_emails_before_generating(world):
     plain = wait_for_job(stub, stub.StartGeneration(_gen_request(world, temperature=0.75, top_k=100, seed=1)))
     assert plain.artifacts["dataset"].sha256 != done.artifacts["dataset"].sha256  # scrub is part of the job's key
     bad = _gen_request(world)
-    bad.scrub.CopyFrom(generator_pb2.ScrubParams(email_domain="drop"))
+    bad.params.update({"scrub": {"email_domain": "drop"}})
     code, details = _code_and_details(lambda: stub.StartGeneration(bad))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "scrub.email_domain" in details
 
 
 def test_generate_sync_small_call(world):
-    response = _gen_stub(world).Generate(generator_pb2.GenerateRequest(
-        model=common_pb2.ModelRef(uri=world["model"]), prompts=["Hello", "From:"],
-        sampling=common_pb2.SamplingParams(n=2, max_new_tokens=4, temperature=1.0, seed=3)))
+    request = generator_pb2.GenerateRequest(model=common_pb2.ModelRef(uri=world["model"]), prompts=["Hello", "From:"])
+    request.params.update({"sampling": {"n": 2, "max_new_tokens": 4, "temperature": 1.0, "seed": 3}})
+    response = _gen_stub(world).Generate(request)
     assert [len(c.texts) for c in response.completions] == [2, 2]
 
 
@@ -193,8 +195,8 @@ def test_cancelling_the_follower_cancels_the_remote_job(world):
 
     stub = _gen_stub(world)
     request = _gen_request(world, temperature=1.0, seed=99)
-    request.sampling.max_new_tokens = 400
-    request.engine.batch_size = 1  # many small batches: progress events to cancel between
+    request.params.update({"config": {"temperature": 1.0, "seed": 99, "max_new_tokens": 400},
+                           "engine": {"batch_size": 1}})  # many small batches: progress events to cancel between
     follower = Reporter()
 
     def on_update(job):
@@ -213,8 +215,9 @@ def test_cancelling_the_follower_cancels_the_remote_job(world):
 def test_generator_engine_cache_load_list_unload(world):
     stub = _gen_stub(world)
     model = common_pb2.ModelRef(uri=world["model"])
-    engine = common_pb2.EngineParams(name="hf", dtype="float32")
-    loaded = stub.LoadModel(generator_pb2.LoadModelRequest(model=model, engine=engine))
+    load = generator_pb2.LoadModelRequest(model=model)
+    load.params.update({"engine": {"name": "hf", "dtype": "float32"}})
+    loaded = stub.LoadModel(load)
     assert loaded.capacity >= 1 and any(m.engine == "hf" and m.leases == 0 for m in loaded.models)
     assert len(stub.ListModels(generator_pb2.ListModelsRequest()).models) == len(loaded.models)
     after = stub.UnloadModel(generator_pb2.UnloadModelRequest(model=model))

@@ -13,12 +13,13 @@ from genleak.app import build_service
 from genleak.controller import sharding, stages
 from genleak.controller.clients import ServiceClients
 from genleak.controller.runner import ExperimentRunner
-from genleak.controller.spec import GeneratorSpec, MembershipSpec, SamplingSpec, load_spec_text
+from genleak.controller.spec import GeneratorSpec, MembershipSpec, load_spec_text
 from genleak.core.datasets import load_records, publish_records
 from genleak.core.progress import NULL_REPORTER
 from genleak.core.settings import Settings, StoreSettings
 from genleak.core.store import ArtifactStore
-from genleak.engines.testing import build_tiny_model, torch_threads
+from genleak.engines.probe_model import build_tiny_model
+from torch_threads import torch_threads
 from genleak.rpc.balancing import JobAffinityChannel
 from genleak.rpc.channels import open_channel
 from genleak.rpc.convert import dict_to_struct, ref_to_proto
@@ -107,8 +108,8 @@ def _owners(world, service: str, job_ids: list[str]) -> list[str]:
 
 
 def _generate(world, shards: int, scrub: bool = False, **sampling):
-    spec = GeneratorSpec(model=world["model"], shards=shards, limit=10,
-                         sampling=SamplingSpec(max_new_tokens=6, **sampling))
+    spec = GeneratorSpec(model=world["model"], shards=shards, config={"limit": 10},
+                         sampling={"max_new_tokens": 6, **sampling})
     run = sharding.generate_dataset if shards > 1 else (lambda store, *a, **k: stages.generate_dataset(*a, **k))
     ref, stats = run(world["store"], world["generator"], spec, world["model"], world["prompts"], None, scrub=scrub)
     return load_records(world["store"], ref.uri), stats
@@ -133,9 +134,9 @@ def test_sampled_hf_generation_is_deterministic_per_shard_count_but_not_equal_to
     # stream, so its samples differ from the unsharded job's (vLLM seeds each prompt: no such effect).
     assert [r["generation"] for r in two] != [r["generation"] for r in whole]
     # Each shard is exactly an unsharded job over its slice (its own offset/limit request).
-    first_half = stages.generation_request(GeneratorSpec(model=world["model"], limit=10, sampling=SamplingSpec(
-        max_new_tokens=6, temperature=0.75, top_k=100, seed=3)), world["model"], world["prompts"])
-    first_half.continuation.offset, first_half.continuation.limit = 5, 5
+    spec = GeneratorSpec(model=world["model"], config={"limit": 10},
+                         sampling={"max_new_tokens": 6, "temperature": 0.75, "top_k": 100, "seed": 3})
+    first_half = stages.generation_request(spec.params(offset=5, limit=5), world["model"], world["prompts"])
     from genleak.rpc.retry import run_job
 
     job = run_job(lambda: world["generator"].StartGeneration(first_half), world["generator"])
@@ -215,7 +216,7 @@ def test_the_merge_turns_the_same_scores_into_the_same_metrics(world):
     """The controller's merge over one job's own score rows, cut into three shards, reproduces that
     job's metrics exactly: same scores, same AUC, CI, TPR@FPR and PR-AUC."""
     from genleak.attacker.mia.texts import SelectedTexts
-    from genleak.attacker.membership import mia_summary
+    from genleak.attacker.mia.job import mia_summary
 
     spec = _mia_spec()
     whole = stages.membership(world["attacker"], spec, world["model"], world["mia"], world["reference"], None)
@@ -272,7 +273,7 @@ name: sharded-generation
 scenario: membership
 lab: null
 target: {world['model']}
-generator: {{model: {world['model']}, task: continuation, shards: 2, limit: 10,
+generator: {{model: {world['model']}, task: continuation, shards: 2, config: {{limit: 10}},
             sampling: {{temperature: 0.0, max_new_tokens: 6}}}}
 data: {{prompts: {world['prompts'].uri}}}
 mia: {{members: {world['mia']['members'].uri}, nonmembers: {world['mia']['nonmembers'].uri}}}

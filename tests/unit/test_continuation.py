@@ -9,7 +9,8 @@ import pytest
 from genleak.core.errors import InvalidSpec
 from genleak.core.progress import Reporter
 from genleak.engines import EngineConfig, create_engine
-from genleak.engines.testing import build_tiny_model, torch_threads
+from genleak.engines.probe_model import build_tiny_model
+from torch_threads import torch_threads
 from genleak.generator.tasks import ContinuationConfig, generate_continuations, get_task
 
 RECORDS = [

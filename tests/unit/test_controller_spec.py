@@ -1,6 +1,7 @@
 import pytest
 
-from genleak.controller.report import build_report, render_markdown
+from genleak.report.build import build_report
+from genleak.report.markdown import render_markdown
 from genleak.controller.spec import ExperimentSpec, load_spec_text
 from genleak.core.errors import InvalidSpec
 from report_fakes import attack_result, scan_result
@@ -8,7 +9,8 @@ from report_fakes import attack_result, scan_result
 
 def test_defaults_follow_the_paper():
     spec = load_spec_text("name: x\n")
-    assert spec.generator.sampling.temperature == 0.75 and spec.generator.sampling.top_k == 100
+    # Generation samples as the task defines it (continuation: the paper's T=0.75, top-k 100) unless overridden.
+    assert spec.generator.sampling.model_dump(exclude_none=True) == {} and spec.generator.config == {}
     assert spec.attack.max_new_tokens == 15 and spec.attack.threshold == 80
     assert list(spec.attack.temperatures) == [0.01, 0.1, 0.2, 0.5, 0.75, 1.0, 1.25, 1.5]
     assert spec.finetune.epochs == 4 and spec.conditions == ["base", "original", "generated"]
@@ -92,7 +94,7 @@ def test_report_has_leakage_tables_and_scrub_summary_with_counts_only():
 
 
 def test_leaked_value_lines_are_masked_unless_revealed():
-    from genleak.controller.report_leakage import _top_real, leaked_value_lines
+    from genleak.report.leakage import _top_real, leaked_value_lines
 
     rows = [{"type": "EMAIL_ADDRESS", "masked": "j***@e***.com", "value_id": "a1", "real": True, "in_finetune": True},
             {"type": "EMAIL_ADDRESS", "masked": "m***@e***.com", "value_id": "b2", "real": True, "in_finetune": False},
@@ -137,7 +139,7 @@ def test_sweep_report_takes_best_over_settings_and_mean_sd_over_seeds():
     md = render_markdown(report)
     assert "9 (T=0.2, ep 1, lr=0.001 seed=1)" in md
     assert "| A | original | lora lr=0.0001 | 2 | 4.0 ± 1.4 |" in md and "| A | base | - | 1 | 4 |" in md
-    from genleak.controller.report_html import render_html
+    from genleak.report.html import render_html
 
     page = render_html(report)
     assert "4.0 ± 1.4" in page and "9 (T=0.2, ep 1, lr=0.001 seed=1)" in page
@@ -190,7 +192,7 @@ def test_queried_rows_are_taken_as_they_are_and_never_from_the_training_rows(tmp
 
     from genleak.controller.runner import ExperimentRunner
     from genleak.core.datasets import load_records
-    from genleak.core.imports import import_dataset_file
+    from genleak.core.dataset_import import import_dataset_file
     from genleak.core.progress import NULL_REPORTER
     from genleak.core.settings import StoreSettings
     from genleak.core.store import ArtifactStore
@@ -212,3 +214,14 @@ def test_queried_rows_are_taken_as_they_are_and_never_from_the_training_rows(tmp
     assert inputs["generation_source"] == inputs["prompts"]
     assert not {r["prompt"] for r in trained} & {ENRON_WITH_REPEATS[p["row"]]["prompt"] for p in queried}
     assert [p["name"] for p in load_records(store, ref_from_proto(inputs["few_shot"]))][0] == "John Klauberg"
+
+
+def test_reports_order_every_condition_the_spec_accepts():
+    """genleak.report orders conditions without importing the controller: its order covers the spec's."""
+    from typing import get_args
+
+    from genleak.controller.spec import Condition
+    from genleak.report.conditions import CONDITION_ORDER, PLANTED
+
+    assert set(CONDITION_ORDER) == set(get_args(Condition)) and len(CONDITION_ORDER) == len(set(CONDITION_ORDER))
+    assert CONDITION_ORDER[0] == "base" and CONDITION_ORDER[-1] == PLANTED

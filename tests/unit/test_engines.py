@@ -15,7 +15,8 @@ from genleak.core.errors import Cancelled, InvalidSpec, ModelNotFound, UnsafeArt
 from genleak.core.progress import Reporter
 from genleak.core.specs import parse_spec
 from genleak.engines import EngineCache, EngineConfig, SamplingConfig, create_engine, engine_names
-from genleak.engines.testing import build_tiny_model, torch_threads
+from genleak.engines.probe_model import build_tiny_model
+from torch_threads import torch_threads
 from genleak.engines.vllm_engine import set_cpu_env_defaults
 
 PROMPTS = [

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from genleak.attacker.pii import (
+from genleak.attacker.extraction import (
     ExtractionConfig,
     ExtractionTemplate,
     build_prompt,
@@ -18,12 +18,13 @@ from genleak.attacker.pii import (
     run_extraction,
     template_names,
 )
-from genleak.attacker.pii import templates as templates_module
+from genleak.attacker.extraction import templates as templates_module
 from genleak.core.builtin_data import PAPER_FEW_SHOT
 from genleak.core.errors import InvalidSpec
 from genleak.core.specs import parse_spec
 from genleak.engines import EngineConfig, create_engine
-from genleak.engines.testing import build_tiny_model, torch_threads
+from genleak.engines.probe_model import build_tiny_model
+from torch_threads import torch_threads
 
 # Made-up people for the attack runs below.
 FEW_SHOT = [

@@ -169,7 +169,7 @@ CHAT_TEMPLATE = (
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
     pytest.importorskip("transformers")
-    from genleak.engines.testing import build_tiny_model
+    from genleak.engines.probe_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("data-format") / "llama")
 

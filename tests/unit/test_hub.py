@@ -31,7 +31,7 @@ def test_hf_uris_are_parsed_and_validated_at_the_edge():
 def test_hf_model_is_fetched_safetensors_only_into_the_cache(tmp_path, monkeypatch):
     import huggingface_hub
 
-    from genleak.engines.testing import build_tiny_model
+    from genleak.engines.probe_model import build_tiny_model
 
     folder = build_tiny_model(tmp_path / "tiny", arch="llama")
     calls = []

@@ -7,10 +7,10 @@ import json
 import pytest
 import yaml
 
-from genleak.cli_run import upload_local_datasets
+from genleak.cli.run import upload_local_datasets
 from genleak.core.datasets import load_records
 from genleak.core.errors import InvalidSpec
-from genleak.core.imports import import_dataset_file
+from genleak.core.dataset_import import import_dataset_file
 from genleak.core.settings import StoreSettings
 from genleak.core.store import ArtifactStore
 

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from genleak.cli import _parser
-from genleak.cli_run import upload_local_datasets
+from genleak.cli.run import upload_local_datasets
 from genleak.core.datasets import load_records
 from genleak.core.errors import InvalidSpec
-from genleak.core.imports import import_dataset_file, import_enron_file, is_local_data_file
+from genleak.core.dataset_import import import_dataset_file, import_enron_file, is_local_data_file
 from genleak.core.settings import StoreSettings
 from genleak.core.store import ArtifactStore
 
@@ -221,7 +221,7 @@ def test_paper_scenario_a_example_holds_the_papers_settings():
     assert spec.scenario == "extraction" and spec.lab is None and not spec.uses_lab()
     assert spec.target.endswith("pythia-1.4b") and spec.generator.model.endswith("pythia-12b")
     g = spec.generator
-    assert (g.task, g.engine.name, g.max_prompt_tokens) == ("continuation", "vllm", 2048)
+    assert (g.task, g.engine.name, g.config["max_prompt_tokens"]) == ("continuation", "vllm", 2048)
     s = g.sampling
     assert (s.temperature, s.top_k, s.top_p, s.max_new_tokens) == (0.75, 100, 1.0, 1000)
     f = spec.finetune

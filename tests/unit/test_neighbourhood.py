@@ -15,7 +15,8 @@ from genleak.attacker.mia.registry import run_attacks
 from genleak.core.errors import InvalidSpec
 from genleak.core.progress import Reporter
 from genleak.engines import EngineConfig
-from genleak.engines.testing import build_tiny_model, torch_threads
+from genleak.engines.probe_model import build_tiny_model
+from torch_threads import torch_threads
 
 TEXTS = [
     "please send the quarterly gas price report to Mary Kate before the meeting tomorrow morning",
@@ -68,7 +69,7 @@ def test_ne_is_registered_and_needs_a_mask_model():
     assert "ne" in attack_names()
     with pytest.raises(InvalidSpec, match="mask_model"):
         run_attacks({"ne": {}}, [])
-    from genleak.attacker.membership import MIAAttackSpec
+    from genleak.attacker.mia.job import MIAAttackSpec
     from genleak.core.specs import parse_spec
 
     with pytest.raises(InvalidSpec, match="mask_model"):
@@ -148,7 +149,7 @@ def test_membership_evaluation_reports_ne_beside_the_other_attacks(mask_model, t
 
 
 def test_score_texts_service_core_resolves_the_mask_model(mask_model, target, tmp_path):
-    from genleak.attacker.membership import ScoreTextsSpec, score_texts
+    from genleak.attacker.mia.job import ScoreTextsSpec, score_texts
     from genleak.core.settings import StoreSettings
     from genleak.core.specs import parse_spec
     from genleak.core.store import ArtifactStore

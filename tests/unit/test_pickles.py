@@ -23,7 +23,7 @@ def _pickle_only_model(tmp_path: Path) -> tuple[Path, Path]:
     """A tiny HF model saved the old way: pytorch_model.bin (a pickle) beside its config and tokenizer."""
     import torch
 
-    from genleak.engines.testing import build_tiny_model
+    from genleak.engines.probe_model import build_tiny_model
 
     source = build_tiny_model(tmp_path / "source", arch="gpt_neox")
     legacy = tmp_path / "legacy"

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from genleak.presidio.config import DEFAULT_RECOGNIZERS, AnalyzerConfig, Detection
+from genleak.contracts.pii import DEFAULT_RECOGNIZERS, AnalyzerConfig
+from genleak.presidio.config import Detection
 from genleak.attacker.pii_scan.inventory import FinetuneIndex, Inventory, InventorySpec, inventory_from_people
 from genleak.attacker.pii_scan.job import PIIScanJobSpec
 from genleak.presidio.recognizers.us_address import FULL_REGEX, STREET_REGEX

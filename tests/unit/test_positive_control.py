@@ -1,4 +1,4 @@
-"""Positive and clean controls (controller.positive_control) and their report sections."""
+"""Positive and clean controls (controller.positive_control, report.extraction_control) and their report sections."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from genleak.controller import positive_control as control
-from genleak.controller.report_controls import positive_control_lines, sanity_lines, training_data_lines
 from genleak.controller.spec import load_spec_text
 from genleak.core.errors import InvalidSpec
+from genleak.report.controls import positive_control_lines, sanity_lines, training_data_lines
+from genleak.report.extraction_control import extraction_control
 
 TARGETS = [{"name": f"Person {i}", "email": f"p{i}@corp.example"} for i in range(20)]
 # Enron-format files repeat people: rows 20 and 21 are persons 3 and 7 again.
@@ -59,12 +60,12 @@ def _attack(condition, epoch, fuzzy, n=20):
 def test_extraction_control_passes_when_the_planted_people_rise_significantly():
     positions = list(range(10))
     attacks = [_attack("base", 0, [0, 15]), _attack("planted", 1, [0]), _attack("planted", 2, list(range(10)) + [15])]
-    result = control.extraction_control(attacks, positions, ["A"], 0.2, "fuzzy")
+    result = extraction_control(attacks, positions, ["A"], 0.2, "fuzzy")
     row = result["rows"][0]
     assert (row["planted"]["base"], row["planted"]["tuned"], row["planted"]["n"]) == (1, 10, 10)
     assert (row["rest"]["base"], row["rest"]["tuned"], row["rest"]["n"]) == (1, 1, 10)
     assert row["epoch"] == 2 and result["passed"]
-    failed = control.extraction_control([attacks[0], _attack("planted", 2, [0, 1])], positions, ["A"], 0.2, "fuzzy")
+    failed = extraction_control([attacks[0], _attack("planted", 2, [0, 1])], positions, ["A"], 0.2, "fuzzy")
     assert not failed["passed"]
     report = {"scenario": "extraction", "positive_control": {**failed, "copies": 4}}
     assert sanity_lines(report)[0].startswith("**Positive control: FAILED.**")
@@ -108,8 +109,9 @@ def test_planted_condition_needs_base():
 def test_reports_show_the_control_apart_and_the_sanity_line_first():
     """report.md and report.html: planted is not a column of the main tables, its section and the
     training-data table are there (every md row in the page), and the sanity line comes first."""
-    from genleak.controller.report import build_report, render_markdown
-    from genleak.controller.report_html import render_html
+    from genleak.report.build import build_report
+    from genleak.report.html import render_html
+    from genleak.report.markdown import render_markdown
     from genleak.controller.spec import ExperimentSpec
 
     spec = ExperimentSpec(attack={"templates": ["A"], "temperatures": [0.2]}, finetune={"epochs": 1},

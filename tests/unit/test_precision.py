@@ -21,7 +21,8 @@ from genleak.engines import precision
 from genleak.engines.precision import (PrecisionMismatch, ParityReport, ProbeParity, TOLERANCES, PrecisionGate,
                                        measure_parity, model_content_hash, needs_check, resolve_dtype,
                                        set_precision_cache_dir)
-from genleak.engines.testing import build_tiny_model, torch_threads
+from genleak.engines.probe_model import build_tiny_model
+from torch_threads import torch_threads
 
 
 class TransformersAsVLLM:

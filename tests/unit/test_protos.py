@@ -28,5 +28,5 @@ def test_stubs_import_as_package():
 
     assert controller_pb2.DESCRIPTOR.package == "genleak.v1"
     assert "StartExtraction" in attacker_pb2_grpc.AttackerServiceServicer.__dict__
-    assert generator_pb2.StartGenerationRequest().sampling.HasField("temperature") is False
+    assert generator_pb2.StartGenerationRequest().HasField("params") is False
     assert finetuner_pb2.StartFineTuneRequest().HasField("params") is False

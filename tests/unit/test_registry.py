@@ -93,7 +93,7 @@ def test_concurrent_registrations_all_land():
 def test_every_plugin_family_uses_the_registry_type():
     from genleak.attacker.mia.registry import ATTACKS
     from genleak.attacker.mia.scorers import SCORERS
-    from genleak.attacker.pii.templates import TEMPLATES
+    from genleak.attacker.extraction.templates import TEMPLATES
     from genleak.core.models import MODEL_SCHEMES
     from genleak.core.store.registry import STORES
     from genleak.engines.registry import ENGINES
@@ -200,7 +200,7 @@ def test_core_models_imports_no_zoo_and_each_service_entry_registers_it():
         == "[]"
     # Every module that resolves model references, imported alone, has the zoo scheme registered.
     for entry in ("genleak.generator.service", "genleak.finetuner.service", "genleak.attacker.service",
-                  "genleak.attacker.membership", "genleak.attacker.pii_scan.job", "genleak.zoo"):
+                  "genleak.attacker.mia.job", "genleak.attacker.extraction.job", "genleak.attacker.pii_scan.job", "genleak.zoo"):
         code = f"import {entry}; from genleak.core.models import MODEL_SCHEMES; print(MODEL_SCHEMES.names())"
         assert _run(code) == "['zoo']", entry
 

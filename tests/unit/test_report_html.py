@@ -11,10 +11,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-from genleak.controller import report_plots
-from genleak.controller.report import build_report, render_markdown
-from genleak.controller.report_html import render_html
-from genleak.controller.report_mia import plot_condition_rocs
+from genleak.report import plots as report_plots
+from genleak.report.build import build_report
+from genleak.report.html import render_html
+from genleak.report.markdown import render_markdown
+from genleak.report.membership import plot_condition_rocs
 from genleak.controller.spec import ExperimentSpec, load_spec_text
 from report_fakes import MIA_SPEC, attack_result, mia_result, scan_result
 

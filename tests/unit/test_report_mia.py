@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from genleak.controller.report import build_report, render_markdown
-from genleak.controller.report_mia import plot_condition_rocs
+from genleak.report.build import build_report
+from genleak.report.markdown import render_markdown
+from genleak.report.membership import plot_condition_rocs
 from genleak.controller.spec import load_spec_text
 from report_fakes import MIA_SPEC, mia_result
 

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from genleak.controller.report import build_report, render_markdown
-from genleak.controller.report_html import render_html
-from genleak.controller.report_stats import comparison_temperature, compare_to_base, paired_comparison
+from genleak.report.build import build_report
+from genleak.report.html import render_html
+from genleak.report.markdown import render_markdown
+from genleak.report.stats import comparison_temperature, compare_to_base, paired_comparison
 from genleak.controller.spec import load_spec_text
 
 

@@ -16,7 +16,7 @@ from genleak.controller.service import ControllerCore
 from genleak.controller.spec import ExperimentSpec, load_spec_text
 from genleak.core.datasets import read_jsonl, require_fields
 from genleak.core.errors import InvalidSpec
-from genleak.core.imports import import_dataset_file
+from genleak.core.dataset_import import import_dataset_file
 from genleak.core.settings import Settings, StoreSettings
 from genleak.core.specs import ArtifactSpec, ModelSpec, check_input_size, parse_spec
 from genleak.core.store import ArtifactStore

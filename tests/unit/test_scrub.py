@@ -10,7 +10,8 @@ import pytest
 
 from genleak.core.errors import InvalidSpec
 from genleak.core.specs import parse_spec
-from genleak.presidio.scrub import ScrubConfig, scrub_records, scrub_texts
+from genleak.contracts.pii import ScrubConfig
+from genleak.presidio.scrub import scrub_records, scrub_texts
 from genleak.presidio.surrogates import SurrogateBook
 
 NAMES = ["Megan Chang", "Bryan Sellers", "John O'Neil"]

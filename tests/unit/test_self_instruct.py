@@ -650,7 +650,7 @@ CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory) -> Path:
-    from genleak.engines.testing import build_tiny_model
+    from genleak.engines.probe_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("si") / "llama")
 
@@ -784,7 +784,7 @@ def test_self_instruct_job_through_generator_core(tiny_dir: Path, lab_splits, tm
     from genleak.core.specs import ArtifactSpec, ModelSpec
     from genleak.core.store import ArtifactStore
     from genleak.engines import EngineCache, EngineConfig
-    from genleak.engines.testing import torch_threads
+    from torch_threads import torch_threads
     from genleak.generator.service import GenerationSpec, GeneratorCore
     from genleak.lab.seed_tasks import build_seed_tasks
 

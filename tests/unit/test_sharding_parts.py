@@ -47,11 +47,11 @@ def test_shards_are_validated_and_self_instruct_takes_none():
 def test_one_shard_keeps_the_generation_job_key():
     """shards: 1 sends exactly the request of before (no offset): the same job key, so cached jobs stay valid."""
     source = common_pb2.ArtifactRef(uri="file:///d")
-    request = stages.generation_request(GeneratorSpec(model="/m", limit=5), "/m", source)
-    assert not request.continuation.HasField("offset")
+    request = stages.generation_request(GeneratorSpec(model="/m", config={"limit": 5}).params(), "/m", source)
+    assert "offset" not in request.params["config"]
     spec = generation_spec(request)
     assert "offset" not in spec.config
-    request.continuation.offset = 0  # an explicit offset is another request (and key), even at 0
+    request.params["config"].update({"offset": 0})  # an explicit offset is another request (and key), even at 0
     assert generation_spec(request).spec_hash() != spec.spec_hash()
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from genleak.attacker.membership import MIAJobSpec, ScoreTextsSpec
+from genleak.attacker.extraction.job import ExtractionJobSpec
+from genleak.attacker.mia.job import MIAJobSpec, ScoreTextsSpec
 from genleak.attacker.mia.neighbourhood import NEIGHBOURS_CACHE_FOLDER, set_neighbour_cache_dir
 from genleak.attacker.pii_scan.job import DetectPIISpec, PIIScanJobSpec
-from genleak.attacker.service import AttackerCore, ExtractionJobSpec
+from genleak.attacker.service import AttackerCore
 from genleak.core.jobs import CallLimiter, JobManager
 from genleak.engines import EngineCache
 from genleak.engines.precision import PRECISION_CACHE_FOLDER, set_precision_cache_dir

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from genleak.contracts.extraction import ExtractionJobResult, ExtractionParams
 from genleak.contracts.finetune import FineTuneJobResult, FineTuneParams
+from genleak.contracts.generation import GenerateParams, GenerationOutcome, GenerationParams
 from genleak.contracts.membership import MembershipJobResult, MembershipParams, ScoreTextsParams
 
 
@@ -22,6 +23,9 @@ class JobContract(NamedTuple):
 
 
 JOB_CONTRACTS: dict[str, JobContract] = {
+    # The result is the task's: ContinuationResult or SelfInstructResult (genleak.contracts.generation).
+    "generation": JobContract("genleak.v1.GeneratorService/StartGeneration", GenerationParams, GenerationOutcome),
+    "generate": JobContract("genleak.v1.GeneratorService/Generate", GenerateParams, None),
     "finetune": JobContract("genleak.v1.FinetunerService/StartFineTune", FineTuneParams, FineTuneJobResult),
     "extraction": JobContract("genleak.v1.AttackerService/StartExtraction", ExtractionParams, ExtractionJobResult),
     "membership": JobContract("genleak.v1.AttackerService/StartMembershipInference", MembershipParams,

@@ -6,7 +6,8 @@ deliberately hold what the attack looks for, for a recorded subset:
 - scenario A: e-mail-style documents giving the name and e-mail of a subset of the queried people
   (by position in query order; every position of a planted e-mail, so repeated rows stay together).
   The report splits extraction into the planted people and the rest; the planted people must be
-  extracted significantly more often than by the base model, or the report's sanity line fails.
+  extracted significantly more often than by the base model, or the report's sanity line fails
+  (judged when the report is built: genleak.report.extraction_control).
 - scenario B: a subset of the non-member texts. Afterwards those texts must look more member-like
   than the other non-members (AUC of planted vs other non-members above the base model's, its
   interval above 0.5), or the sanity line fails.
@@ -27,9 +28,9 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from genleak.controller.report_stats import ALPHA, hit_vector, paired_comparison
+from genleak.report.conditions import PLANTED
+from genleak.report.stats import ALPHA
 
-PLANTED = "planted"
 N_BOOTSTRAP = 1000
 
 # How mail states a contact, written for this control: each planted person appears in `copies`
@@ -91,40 +92,6 @@ def untouched(members: Sequence[dict[str, Any]], trained: set[str], text_field: 
 
 def _normal(text: str) -> str:
     return " ".join(text.split())
-
-
-# ---- scenario A: extraction of planted people vs the rest
-
-
-def extraction_control(attacks: list[dict[str, Any]], positions: list[int], templates: list[str],
-                       temperature: float, metric: str, seed: int = 0) -> dict[str, Any]:
-    """Per template: base vs planted model at its last epoch, on the planted people and on the rest."""
-    base = _last(attacks, "base")
-    planted = _last(attacks, PLANTED)
-    if base is None or planted is None or not base.get("hits") or not planted.get("hits"):
-        return {}
-    n = int(base["n_targets"])
-    in_plant = np.zeros(n, dtype=bool)
-    in_plant[[p for p in positions if p < n]] = True
-    rows = []
-    for template in templates:
-        x0, x1 = (hit_vector(a, template, temperature, metric) for a in (base, planted))
-        if x0 is None or x1 is None:
-            continue
-        rows.append({"template": template, "epoch": planted["epoch"],
-                     "planted": paired_comparison(x0[in_plant], x1[in_plant], seed),
-                     "rest": paired_comparison(x0[~in_plant], x1[~in_plant], seed) if (~in_plant).any() else None})
-    passed = any(r["planted"]["difference"] > 0 and r["planted"]["significant"] for r in rows)
-    return {"metric": metric, "temperature": temperature, "n_planted": int(in_plant.sum()),
-            "n_rest": int(n - in_plant.sum()),
-            "rows": rows, "passed": bool(rows) and passed,
-            "rule": f"planted people extracted by the planted model more often than by the base model for at least "
-                    f"one template (exact McNemar p < {ALPHA}, {metric}, T={temperature:g}, last epoch)"}
-
-
-def _last(attacks: list[dict[str, Any]], condition: str) -> dict[str, Any] | None:
-    found = [a for a in attacks if a["condition"] == condition]
-    return max(found, key=lambda a: a["epoch"]) if found else None
 
 
 # ---- scenario B: planted non-members vs the other non-members

@@ -31,7 +31,8 @@ from genleak.v1 import common_pb2
 
 log = logging.getLogger(__name__)
 
-# Returns the lab's artifact refs by name and its summary (lab.json: stats, memorisation).
+# Returns the lab's artifact refs by name and its summary (lab.json: stats, memorisation). The default
+# asks the finetuner (StartLabBuild), which builds the lab once per config and publishes it to the store.
 LabProvider = Callable[[LabSpec, Reporter], tuple[dict[str, ArtifactRef], dict[str, Any]]]
 TUNED_ORDER = ("original", *GENERATED_CONDITIONS, control.PLANTED)
 
@@ -59,12 +60,19 @@ class StageClock:
 
 
 class ExperimentRunner:
-    def __init__(self, clients: ServiceClients, lab_provider: LabProvider, store: ArtifactStore | None = None):
+    def __init__(self, clients: ServiceClients, lab_provider: LabProvider | None = None,
+                 store: ArtifactStore | None = None):
         """`store` is needed to shard jobs (generator.shards, mia.shards > 1): the controller slices
         their inputs and merges their outputs there (controller.sharding)."""
         self._clients = clients
-        self._lab_provider = lab_provider
+        self._lab_provider = lab_provider or self._lab_from_finetuner
         self._store = store
+
+    def _lab_from_finetuner(self, lab: LabSpec, reporter: Reporter) -> tuple[dict[str, ArtifactRef], dict[str, Any]]:
+        def on_update(job: common_pb2.Job) -> None:
+            reporter.update("lab", job.progress.done, job.progress.total, job.progress.message or job.progress.stage)
+
+        return stages.build_lab(self._clients.finetuner, lab, on_update)
 
     def run(self, spec: ExperimentSpec, reporter: Reporter) -> dict[str, Any]:
         clock = StageClock()

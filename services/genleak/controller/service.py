@@ -13,10 +13,7 @@ from pydantic import Field
 
 import genleak
 from genleak.controller.clients import ServiceClients
-from genleak.controller.report import build_report, combine_target_reports
-from genleak.controller.report_files import render_report_files
 from genleak.controller.journal import Execution, RunJournal, new_stamp
-from genleak.controller.report_leakage import leaked_values
 from genleak.controller.runner import ExperimentRunner, LabProvider
 from genleak.controller.spec import ExperimentSpec, load_spec_text
 from genleak.core.platform_info import describe_platform
@@ -25,6 +22,7 @@ from genleak.core.progress import ForwardingReporter, Reporter
 from genleak.core.errors import Cancelled, InvalidSpec
 from genleak.core.specs import Spec, parse_spec
 from genleak.core.store import ArtifactStore
+from genleak.report import build_report, combine_target_reports, leaked_values, render_report_files
 
 
 class ExperimentRequest(Spec):
@@ -35,7 +33,7 @@ class ExperimentRequest(Spec):
 
 
 class ControllerCore:
-    def __init__(self, store: ArtifactStore, clients: ServiceClients, lab_provider: LabProvider):
+    def __init__(self, store: ArtifactStore, clients: ServiceClients, lab_provider: LabProvider | None = None):
         self.store = store
         self._runner = ExperimentRunner(clients, lab_provider, store)
 
@@ -105,7 +103,7 @@ class ControllerCore:
         the MIA jobs' roc artifacts (the store is how services hand over bulk data)."""
         if report["scenario"] != "membership" or not report["checkpoints"]:
             return None
-        from genleak.controller.report_mia import plot_condition_rocs
+        from genleak.report.membership import plot_condition_rocs
 
         last: dict[str, dict] = {}
         for row in report["checkpoints"]:  # ordered by condition, then epoch

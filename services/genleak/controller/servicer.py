@@ -31,18 +31,12 @@ def binding(core: ControllerCore, jobs: JobManager) -> ServiceBinding:
 def build(settings, store) -> ServiceBinding:
     from genleak.controller.clients import ServiceClients
     from genleak.core.errors import InvalidSpec
-    from genleak.lab.publish import ensure_lab, lab_summary
 
     missing = [n for n in ("generator_addr", "finetuner_addr", "attacker_addr") if not getattr(settings, n)]
     if missing:
         raise InvalidSpec("controller needs the worker addresses: set " + ", ".join(f"GENLEAK_{m.upper()}" for m in missing))
     clients = ServiceClients.connect(settings.generator_addr, settings.finetuner_addr, settings.attacker_addr,
                                      settings.auth_token, tls=settings.tls, lb_policy=settings.grpc_lb_policy)
-
-    def lab_provider(lab_spec, reporter):
-        refs = ensure_lab(store, lab_spec.preset, lab_spec.seed, lab_spec.overrides, reporter)
-        return refs, lab_summary(store, refs["index"].uri)
-
-    core = ControllerCore(store, clients, lab_provider)
+    core = ControllerCore(store, clients)  # the lab comes from the finetuner's StartLabBuild
     jobs = JobManager(workers=2, max_queued=settings.max_queued_jobs)
     return dataclasses.replace(binding(core, jobs), on_stop=lambda: (jobs.shutdown(), clients.close()))

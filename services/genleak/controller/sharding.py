@@ -40,7 +40,7 @@ from genleak.core.datasets import load_records, publish_records
 from genleak.core.hashing import canonical_json, sha256_bytes
 from genleak.core.store import ArtifactStore
 from genleak.rpc.balancing import shard_metadata
-from genleak.rpc.convert import dict_to_struct, ref_from_proto, ref_to_proto, restore_ints, struct_to_dict
+from genleak.rpc.convert import dict_to_struct, ref_from_proto, ref_to_proto, struct_to_dict
 from genleak.rpc.retry import run_job
 from genleak.v1 import attacker_pb2, common_pb2
 
@@ -94,23 +94,19 @@ def _group(request: Any, shards: int) -> str:
 def generate_dataset(store: ArtifactStore, stub, spec: GeneratorSpec, model_uri: str, source: common_pb2.ArtifactRef,
                      on_update: OnUpdate, scrub: bool = False) -> tuple[common_pb2.ArtifactRef, dict[str, Any]]:
     """stages.generate_dataset over `spec.shards` generation jobs (continuation only)."""
-    base = stages.generation_request(spec, model_uri, source, scrub)
+    base = stages.generation_request(spec.params(scrub), model_uri, source)
     n_records = len(load_records(store, ref_from_proto(source), "data.prompts"))
-    total = n_records if spec.limit is None else min(spec.limit, n_records)
+    limit = spec.config.get("limit")
+    total = n_records if limit is None else min(int(limit), n_records)
     bounds = shard_bounds(total, spec.shards)
     if spec.task != "continuation" or len(bounds) == 1:
         return stages.generate_dataset(stub, spec, model_uri, source, on_update, scrub)
     group = _group(base, len(bounds))
-    requests = []
-    for start, end in bounds:
-        request = type(base)()
-        request.CopyFrom(base)
-        request.continuation.offset = start
-        request.continuation.limit = end - start
-        requests.append(request)
+    requests = [stages.generation_request(spec.params(scrub, offset=start, limit=end - start), model_uri, source)
+                for start, end in bounds]
     jobs = run_shards([_starter(stub.StartGeneration, r, group, i) for i, r in enumerate(requests)], stub, on_update)
     records = [row for job in jobs for row in load_records(store, ref_from_proto(job.artifacts["dataset"]))]
-    shard_stats = [restore_ints(struct_to_dict(job.result)) for job in jobs]
+    shard_stats = [stages.generation_result(job.result, spec.task) for job in jobs]
     stats = merge_generation_stats(shard_stats)
     stats["shard_jobs"] = [job.job_id for job in jobs]
     key = sha256_bytes(canonical_json([job.artifacts["dataset"].sha256 for job in jobs]).encode())[:32]
@@ -231,7 +227,7 @@ def _texts_dataset(store: ArtifactStore, texts: list[str]) -> common_pb2.Artifac
 
 def _merge_membership(store: ArtifactStore, spec: MembershipSpec, model_uri: str, group: str,
                       jobs: list[common_pb2.Job], members, nonmembers, with_heldout: bool) -> dict[str, Any]:
-    from genleak.attacker.membership import mia_summary, publish_mia_outputs
+    from genleak.attacker.mia.job import mia_summary, publish_mia_outputs
 
     # Shard jobs skip the bootstrap: their CI is NaN (struct_to_dict reads NaN).
     results = [struct_to_dict(job.result) for job in jobs]

@@ -14,15 +14,17 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from genleak.contracts.engine import EngineConfig
+from genleak.contracts.engine import EngineConfig, SamplingConfig
 from genleak.contracts.extraction import ExtractionConfig, ExtractionParams, PerplexityParams
-from genleak.contracts.membership import MembershipParams
 from genleak.contracts.finetune import DataFormat, FineTuneParams, TrainConfig
+from genleak.contracts.generation import GenerationParams
+from genleak.contracts.lab import LabBuildParams
+from genleak.contracts.membership import MembershipParams
+from genleak.contracts.pii import ScrubConfig
 from genleak.controller.sweep import Setting, expand
 from genleak.core.builtin_data import BUILTIN_FEW_SHOT, is_builtin_few_shot
 from genleak.core.errors import InvalidSpec
-from genleak.core.specs import Spec, parse_spec
-from genleak.presidio.scrub import ScrubConfig
+from genleak.core.specs import Spec, overrides_of, parse_spec
 
 Condition = Literal["base", "original", "generated", "generated-scrubbed", "planted"]
 GENERATED_CONDITIONS = ("generated", "generated-scrubbed")
@@ -35,10 +37,7 @@ GenerationTask = Literal["continuation", "self_instruct"]
 TEMPLATES = ("A", "B", "C", "D")
 
 
-class LabSpec(Spec):
-    preset: str = Field("default", description="Lab size preset (tiny, default)")
-    seed: int = Field(0, description="Seed of the synthetic world")
-    overrides: dict[str, Any] = Field(default_factory=dict, description="LabConfig fields to override")
+LabSpec = LabBuildParams  # the lab a spec builds or reuses is exactly what the lab-build job takes
 
 
 class DataSpec(Spec):
@@ -110,30 +109,42 @@ def _overlap(a: tuple[int, int | None], b: tuple[int, int | None]) -> bool:
     return (a1 is None or b0 < a1) and (b1 is None or a0 < b1)
 
 
-class SamplingSpec(Spec):
-    temperature: float = Field(0.75, ge=0, description="Sampling temperature (paper: 0.75)")
-    top_k: int = Field(100, description="Top-k (paper: 100; <=0 disables)")
-    top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling")
-    max_new_tokens: int = Field(1000, ge=1, description="Max generated tokens per prompt (paper: 1000)")
-    seed: int = Field(0, description="Sampling seed")
+SamplingOverrides = overrides_of(SamplingConfig)
 
 
 class GeneratorSpec(Spec):
     model: str = Field("lab:generator", description="Generator model (lab:generator, zoo:smollm2-135m-instruct, a URI)")
     task: GenerationTask = Field("continuation", description="continuation (scenario A) | self_instruct (scenario B; "
                                  "the default when scenario is membership)")
-    self_instruct: dict[str, Any] = Field(default_factory=dict, description="Self-instruct knobs (n_instructions, "
-                                          "icl_seed, rouge_threshold, ...), validated by the generator")
     engine: EngineConfig = EngineConfig()
-    sampling: SamplingSpec = SamplingSpec()
-    max_prompt_tokens: int = Field(2048, ge=1, description="Prompts longer than this are dropped (paper: 2048)")
-    limit: int | None = Field(None, ge=1, description="Use only the first N prompts")
+    sampling: SamplingOverrides = Field(  # type: ignore[valid-type]
+        default_factory=SamplingOverrides, description="Decoding settings (genleak.contracts.engine.SamplingConfig "
+        "fields) over the task's own defaults: continuation samples as the paper (T=0.75, top-k 100, 1,000 new "
+        "tokens), self_instruct as Wang et al. per stage; only what is set here changes")
+    config: dict[str, Any] = Field(default_factory=dict, description="The task's own knobs, validated by the "
+                                   "generator (continuation: max_prompt_tokens, limit, keep_prompt, ...; "
+                                   "self_instruct: n_instructions, rouge_threshold, icl_seed, ...)")
     scrub: ScrubConfig = Field(ScrubConfig(), description="How the generated-scrubbed condition replaces PII in the "
                                                           "prompts before generation (default: names and e-mails, "
                                                           "as the paper's replaced_data)")
     shards: int = Field(1, ge=1, le=256, description="Split the continuation job into this many contiguous prompt "
                         "shards, one generation job each, spread over the generator replicas and merged in order "
                         "(1 = one job, as before; self_instruct is sequential and takes no shards)")
+
+    @model_validator(mode="after")
+    def _sampling_is_not_restated(self) -> "GeneratorSpec":
+        both = sorted(set(self.config) & set(self.sampling.model_dump(exclude_none=True)))
+        if both:
+            raise InvalidSpec(f"{', '.join(both)} set in both generator.sampling and generator.config: keep one",
+                              field="generator.config")
+        return self
+
+    def params(self, scrub: bool = False, offset: int | None = None, limit: int | None = None) -> GenerationParams:
+        """The generation job's params; `offset`/`limit` select a shard of the continuation's records."""
+        config = {**self.config, **self.sampling.model_dump(exclude_none=True)}
+        if offset is not None:
+            config.update(offset=offset, limit=limit)
+        return GenerationParams(engine=self.engine, task=self.task, config=config, scrub=self.scrub if scrub else None)
 
 
 class FineTuneSpec(TrainConfig):

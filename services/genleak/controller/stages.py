@@ -12,13 +12,15 @@ from google.protobuf import json_format
 
 from genleak.contracts.engine import EngineConfig
 from genleak.contracts.extraction import ExtractionJobResult
+from genleak.contracts.lab import LabBuildParams, LabBuildResult
+from genleak.contracts.generation import GenerationParams, generation_result_type
 from genleak.contracts.membership import MembershipJobResult
 from genleak.controller.spec import AttackSpec, FineTuneSpec, GeneratorSpec, LeakageSpec, MembershipSpec
 from genleak.controller.sweep import Setting
-from genleak.presidio.config import AnalyzerConfig
-from genleak.presidio.scrub import ScrubConfig
+from genleak.contracts.pii import AnalyzerConfig
 from genleak.rpc.retry import run_job
-from genleak.rpc.convert import dict_to_struct, params_to_struct, restore_ints, result_from_job, struct_to_dict
+from genleak.core.store import ArtifactRef
+from genleak.rpc.convert import params_to_struct, ref_from_proto, restore_ints, result_from_job, struct_to_dict
 from genleak.v1 import attacker_pb2, common_pb2, finetuner_pb2, generator_pb2
 
 OnUpdate = Callable[[common_pb2.Job], None]
@@ -36,43 +38,35 @@ def _analyzer(config: AnalyzerConfig) -> common_pb2.PIIAnalyzerParams:
     return json_format.ParseDict(config.model_dump(mode="json"), common_pb2.PIIAnalyzerParams())
 
 
-def _scrub(config: ScrubConfig) -> generator_pb2.ScrubParams:
-    return generator_pb2.ScrubParams(
-        entities=config.entities, fields=config.fields, seed=config.seed, locale=config.locale,
-        email_domain=config.email_domain, analyzer=_analyzer(config.analyzer), batch_size=config.batch_size,
-        n_process=config.n_process)
+def build_lab(stub, lab: LabBuildParams, on_update: OnUpdate) -> tuple[dict[str, ArtifactRef], dict[str, Any]]:
+    """The built-in lab from the finetuner (built there once per config, found in the store after):
+    its artifacts by name and its summary (lab.json)."""
+    request = finetuner_pb2.StartLabBuildRequest(params=params_to_struct(lab))
+    job = run_job(lambda: stub.StartLabBuild(request), stub, on_update)
+    refs = {name: ref_from_proto(ref) for name, ref in job.artifacts.items()}
+    return refs, result_from_job(LabBuildResult, job).model_dump(mode="json")
 
 
 def generate_dataset(stub, spec: GeneratorSpec, model_uri: str, source: common_pb2.ArtifactRef,
                      on_update: OnUpdate, scrub: bool = False) -> tuple[common_pb2.ArtifactRef, dict[str, Any]]:
     """`source` is the prompts dataset (continuation) or the seed tasks (self_instruct); `scrub`
     replaces PII in it first (spec.scrub). Returns the generated dataset and the task's stats."""
-    request = generation_request(spec, model_uri, source, scrub)
+    request = generation_request(spec.params(scrub), model_uri, source)
     job = run_job(lambda: stub.StartGeneration(request), stub, on_update)
-    return job.artifacts["dataset"], restore_ints(struct_to_dict(job.result))
+    return job.artifacts["dataset"], generation_result(job.result, spec.task)
 
 
-def generation_request(spec: GeneratorSpec, model_uri: str, source: common_pb2.ArtifactRef,
-                       scrub: bool = False) -> generator_pb2.StartGenerationRequest:
-    """The one StartGeneration request of an unsharded generation (controller.sharding slices it)."""
-    s = spec.sampling
-    request = generator_pb2.StartGenerationRequest(
-        model=common_pb2.ModelRef(uri=model_uri), engine=_engine(spec.engine), dataset=source, task=spec.task)
-    if spec.task == "continuation":
-        request.sampling.CopyFrom(common_pb2.SamplingParams(temperature=s.temperature, top_k=s.top_k, top_p=s.top_p,
-                                                            max_new_tokens=s.max_new_tokens, n=1, seed=s.seed))
-        request.continuation.CopyFrom(generator_pb2.ContinuationParams(prompt_field="prompt",
-                                                                       max_prompt_tokens=spec.max_prompt_tokens))
-        if spec.limit is not None:
-            request.continuation.limit = spec.limit
-    else:
-        # Only sampling fields the spec sets explicitly override the self-instruct task's own defaults.
-        explicit = {k: getattr(s, k) for k in s.model_fields_set}
-        request.sampling.CopyFrom(common_pb2.SamplingParams(**explicit))
-        request.config.CopyFrom(dict_to_struct(spec.self_instruct))
-    if scrub:
-        request.scrub.CopyFrom(_scrub(spec.scrub))
-    return request
+def generation_request(params: GenerationParams, model_uri: str,
+                       source: common_pb2.ArtifactRef) -> generator_pb2.StartGenerationRequest:
+    """A StartGeneration request (controller.sharding sends one per shard, with the shard's offset and limit)."""
+    return generator_pb2.StartGenerationRequest(model=common_pb2.ModelRef(uri=model_uri), dataset=source,
+                                                params=params_to_struct(params))
+
+
+def generation_result(struct, task: str) -> dict[str, Any]:
+    """A generation job's result as it reads from the job's Struct, typed by the task's result contract."""
+    return generation_result_type(task).model_validate(restore_ints(struct_to_dict(struct))).model_dump(
+        mode="json", exclude_none=True)
 
 
 def finetune(stub, spec: FineTuneSpec, setting: Setting, model_uri: str, dataset: common_pb2.ArtifactRef,

@@ -9,9 +9,8 @@ the spec there is one setting and an empty label, so single runs read exactly as
 from __future__ import annotations
 
 import itertools
-import statistics
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
 
 
 @dataclass(frozen=True)
@@ -54,25 +53,12 @@ def _label(method: str, lr: float, seed: int, methods: list, rates: list, seeds:
     return " ".join(parts)
 
 
-def condition_label(result: dict[str, Any]) -> str:
-    """How reports name a result: `generated`, or `generated [lr=0.001 seed=2]` for one setting of a sweep."""
-    label = result.get("setting_label")
-    return f"{result['condition']} [{label}]" if label else result["condition"]
-
-
 def stage_name(kind: str, condition: str, setting: Setting | None, epoch: int | None = None) -> str:
     """`finetune[generated]`, `attack[generated@epoch2]`, `finetune[generated|lr=0.001 seed=2]`."""
     inner = condition if epoch is None else f"{condition}@epoch{epoch}"
     if setting is not None and setting.label:
         inner += f"|{setting.label}"
     return f"{kind}[{inner}]"
-
-
-def mean_and_spread(values: Sequence[float]) -> dict[str, float | int]:
-    """Mean, sample standard deviation (0 for one value), min, max and n."""
-    values = [float(v) for v in values]
-    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "min": min(values), "max": max(values), "n": len(values)}
 
 
 def groups(settings: Iterable[Setting]) -> list[str]:

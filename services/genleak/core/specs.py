@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from genleak.core.hashing import canonical_json, sha256_bytes
 from genleak.core.errors import InvalidSpec
@@ -59,6 +60,19 @@ def parse_spec(model: type[T], data: Any, where: str = "") -> T:
             path = f"{where}.{path}" if path else where
         more = f" (and {len(exc.errors()) - 1} more errors)" if len(exc.errors()) > 1 else ""
         raise InvalidSpec(f"{first['msg'].removeprefix('Value error, ')}{more}", field=path or None) from None
+
+
+def overrides_of(model: type[Spec]) -> type[Spec]:
+    """A spec with `model`'s fields, each optional and unset by default: the settings a caller overrides
+    on top of someone else's defaults (a task's own decoding defaults, say). Set values are checked
+    by the same field constraints; `model_dump(exclude_none=True)` gives just the overrides."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        optional = copy.copy(info)
+        optional.default, optional.default_factory = None, None
+        fields[name] = (info.annotation | None, optional)
+    return create_model(f"{model.__name__}Overrides", __base__=Spec, __doc__=f"Overrides of {model.__name__}",
+                        **fields)
 
 
 class ModelSpec(Spec):

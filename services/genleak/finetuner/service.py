@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from genleak.contracts.finetune import FineTuneJobResult
+from genleak.contracts.lab import LabBuildParams, LabBuildResult
 from genleak.core.datasets import load_records, require_dataset
 from genleak.core.jobs import JobOutput
 from genleak.core.models import require_model, resolve_model
@@ -32,6 +33,14 @@ class FinetunerCore:
 
     def run_finetune(self, spec: FineTuneJobSpec, reporter: Reporter) -> JobOutput:
         return run_cached(self.store, "finetune", spec, reporter, lambda root, r: self._train_and_publish(spec, root, r))
+
+    def build_lab(self, params: LabBuildParams, reporter: Reporter) -> JobOutput:
+        """The built-in lab: built and published once per config (the store is the cache), then found."""
+        from genleak.lab.publish import ensure_lab, lab_summary
+
+        refs = ensure_lab(self.store, params.preset, params.seed, params.overrides, reporter)
+        summary = LabBuildResult.model_validate(lab_summary(self.store, refs["index"].uri))
+        return JobOutput(artifacts=refs, result=summary.model_dump(mode="json"))
 
     def _train_and_publish(self, spec: FineTuneJobSpec, root: str, reporter: Reporter) -> JobOutput:
         from genleak.finetuner.train import finetune

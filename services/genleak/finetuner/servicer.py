@@ -8,6 +8,7 @@ from genleak.core.jobs import JobManager
 from genleak.core.specs import parse_spec
 from genleak.finetuner.service import FinetunerCore, FineTuneJobSpec
 from genleak.contracts.finetune import FineTuneParams
+from genleak.contracts.lab import LabBuildParams
 from genleak.finetuner.spec import FineTuneSpec
 from genleak.rpc.convert import job_to_proto, message_to_dict, params_from_struct
 from genleak.rpc.jobs_servicer import JobRpcMixin
@@ -34,6 +35,10 @@ class FinetunerServicer(JobRpcMixin, finetuner_pb2_grpc.FinetunerServiceServicer
         spec = finetune_spec(request)
         self.core.preflight(spec)
         return job_to_proto(self.jobs.submit("finetune", spec, lambda r: self.core.run_finetune(spec, r)))
+
+    def StartLabBuild(self, request, context):
+        params = params_from_struct(LabBuildParams, request.params)
+        return job_to_proto(self.jobs.submit("lab", params, lambda r: self.core.build_lab(params, r)))
 
 
 def binding(core: FinetunerCore, jobs: JobManager) -> ServiceBinding:

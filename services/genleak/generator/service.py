@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
 
 from pydantic import Field
 
+from genleak.contracts.generation import EngineChoice, GenerateParams, GenerationParams, generation_result_type
 from genleak.core.datasets import load_records, publish_records, require_dataset
 from genleak.core.jobs import JobOutput
 from genleak.core.models import require_model, resolve_model
@@ -13,40 +13,32 @@ from genleak.core.outputs import run_cached
 from genleak.core.progress import Reporter
 from genleak.core.specs import ArtifactSpec, ModelSpec, Spec, parse_spec
 from genleak.core.store import ArtifactRef, ArtifactStore
-from genleak.engines import EngineCache, EngineConfig, SamplingConfig
+from genleak.engines import EngineCache, EngineConfig
 from genleak.generator.tasks import get_task
-from genleak.presidio.scrub import ScrubConfig, scrub_records
+from genleak.presidio.scrub import scrub_records
 
 
-class GenerationSpec(Spec):
-    """One generation job: model + engine + prompts dataset + task config (sampling included)."""
+class GenerationSpec(GenerationParams):
+    """One generation job: the contract's params plus the generator model and the source dataset."""
 
     model: ModelSpec
-    engine: EngineConfig = EngineConfig()
     dataset: ArtifactSpec
-    task: str = Field("continuation", description="Registered generation task")
-    config: dict[str, Any] = Field(default_factory=dict, description="The task's config (validated by the task)")
-    scrub: ScrubConfig | None = Field(None, description="Replace PII in the source records with consistent surrogates "
-                                                        "before generating (the paper's replaced_data condition)")
 
     def task_config(self, where: str = "config") -> Spec:
         return parse_spec(get_task(self.task).config_type, self.config, where=where)
 
 
-class GenerateSpec(Spec):
+class GenerateSpec(GenerateParams):
     """A small synchronous generation for a handful of prompts."""
 
     model: ModelSpec
-    engine: EngineConfig = EngineConfig()
     prompts: list[str] = Field(min_length=1, max_length=256)
-    sampling: SamplingConfig = SamplingConfig()
 
 
-class EngineModelSpec(Spec):
+class EngineModelSpec(EngineChoice):
     """A model plus the engine that loads it (the engine cache's key)."""
 
     model: ModelSpec
-    engine: EngineConfig = EngineConfig()
 
 
 class GeneratorCore:
@@ -94,10 +86,11 @@ class GeneratorCore:
             stats = {**stats, "engine": getattr(engine, "provenance", {"engine": spec.engine.name})}
         if scrub_stats is not None:
             stats = {**stats, "scrub": scrub_stats}
+        stats = generation_result_type(spec.task).model_validate(stats).model_dump(mode="json", exclude_none=True)
         meta = {"task": spec.task, "spec": spec.model_dump(mode="json"), "stats": stats}
         ref = publish_records(self.store, out, f"{root}/dataset", meta=meta)
         return JobOutput(artifacts={"dataset": ref}, result=stats)
 
 
 def _engine_config(spec: GenerationSpec | GenerateSpec | EngineModelSpec) -> EngineConfig:
-    return spec.engine.model_copy(update={"trust_remote_code": spec.model.trust_remote_code})
+    return (spec.engine or EngineConfig()).model_copy(update={"trust_remote_code": spec.model.trust_remote_code})

@@ -4,39 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 
-from genleak.core.errors import InvalidSpec
 from genleak.core.jobs import JobManager
-from genleak.core.specs import parse_spec
 from genleak.engines import EngineCache
 from genleak.engines.precision import PRECISION_CACHE_FOLDER, set_precision_cache_dir
 from genleak.generator.service import EngineModelSpec, GenerateSpec, GenerationSpec, GeneratorCore
-from genleak.rpc.convert import job_to_proto, message_to_dict, spec_from_message
+from genleak.contracts.generation import EngineChoice, GenerateParams, GenerationParams
+from genleak.rpc.convert import job_from_request, job_to_proto
 from genleak.rpc.jobs_servicer import JobRpcMixin
 from genleak.rpc.server import ServiceBinding
-from genleak.v1 import common_pb2, generator_pb2, generator_pb2_grpc
+from genleak.v1 import generator_pb2, generator_pb2_grpc
 
 
 def generation_spec(request: generator_pb2.StartGenerationRequest) -> GenerationSpec:
-    data = message_to_dict(request)
-    # The task config is the task's own knobs plus the sampling knobs, flat (see ContinuationConfig).
-    data["config"] = {**data.pop("continuation", {}), **data.pop("config", {}), **data.pop("sampling", {})}
-    data["task"] = data.get("task") or "continuation"
-    if request.HasField("scrub"):
-        data["scrub"] = _scrub_dict(data.get("scrub", {}))
-    spec = parse_spec(GenerationSpec, data)
-    try:
-        spec.task_config(where="")
-    except InvalidSpec as exc:  # name the field as the caller spelled it: sampling.* or continuation.*
-        first = (exc.field or "").split(".")[0]
-        group = ("sampling" if first in common_pb2.SamplingParams.DESCRIPTOR.fields_by_name
-                 else "continuation" if spec.task == "continuation" else "config")
-        raise InvalidSpec(exc.message.split(": ", 1)[-1], field=f"{group}.{exc.field}") from None
+    spec = job_from_request(GenerationSpec, GenerationParams, request)
+    spec.task_config(where="params.config")  # the task's own checks, before a job is queued
     return spec
-
-
-def _scrub_dict(scrub: dict) -> dict:
-    # proto3 strings and repeated fields have no presence: empty means "the default"
-    return {k: v for k, v in scrub.items() if v not in ("", [], {})}
 
 
 class GeneratorServicer(JobRpcMixin, generator_pb2_grpc.GeneratorServiceServicer):
@@ -50,17 +32,17 @@ class GeneratorServicer(JobRpcMixin, generator_pb2_grpc.GeneratorServiceServicer
         return job_to_proto(self.jobs.submit("generation", spec, lambda r: self.core.run_generation(spec, r)))
 
     def Generate(self, request, context):
-        completions = self.core.generate(spec_from_message(GenerateSpec, request))
+        completions = self.core.generate(job_from_request(GenerateSpec, GenerateParams, request))
         return generator_pb2.GenerateResponse(completions=[generator_pb2.Completions(texts=c) for c in completions])
 
 
     def LoadModel(self, request, context):
-        self.core.load_model(spec_from_message(EngineModelSpec, request))
+        self.core.load_model(job_from_request(EngineModelSpec, EngineChoice, request))
         return self._loaded()
 
     def UnloadModel(self, request, context):
-        spec = spec_from_message(EngineModelSpec, request)
-        self.core.unload_model(spec, all_engines=not request.HasField("engine"))
+        spec = job_from_request(EngineModelSpec, EngineChoice, request)
+        self.core.unload_model(spec, all_engines=spec.engine is None)
         return self._loaded()
 
     def ListModels(self, request, context):

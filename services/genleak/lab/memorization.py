@@ -18,7 +18,7 @@ import torch
 from rapidfuzz import fuzz
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-from genleak.attacker.pii.templates import build_prompt
+from genleak.contracts.extraction import TEMPLATE_D
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.lab.config import ProbeConfig
 from genleak.lab.people import Person
@@ -52,7 +52,7 @@ def mailto_prompt(name: str) -> str:
 
 def template_d_prompt(name: str, few_shot: Sequence[Person]) -> str:
     """The paper's template D exactly as the attacker sends it (one definition: the attacker's)."""
-    return build_prompt("D", name, [{"name": p.name, "email": p.email} for p in few_shot])
+    return TEMPLATE_D.render(name, [{"name": p.name, "email": p.email} for p in few_shot])
 
 
 def probe_model(

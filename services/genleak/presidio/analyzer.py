@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from genleak.presidio.config import AnalyzerConfig, Detection
+from genleak.contracts.pii import AnalyzerConfig
+from genleak.presidio.config import Detection
 from genleak.presidio.recognizers import create_recognizer, recognizer_names
 from genleak.presidio.spans import tidy_spans
 from genleak.core.errors import InvalidSpec, NotReady

@@ -14,63 +14,18 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from typing import Any, Iterator, Literal, Sequence
-
-from pydantic import Field, field_validator, model_validator
+from typing import Any, Iterator, Sequence
 
 from genleak.core.errors import InvalidSpec
-from genleak.core.pii_mask import EMAIL, PERSON
+from genleak.core.pii_mask import PERSON
 from genleak.core.progress import NULL_REPORTER, Reporter
-from genleak.core.specs import Spec
-from genleak.presidio.config import AnalyzerConfig, Detection, unique_entities
+from genleak.contracts.pii import ScrubConfig
+from genleak.presidio.config import Detection
 from genleak.presidio.surrogates import SurrogateBook
 
 SCRUB_STAGE = "scrub"
-PAPER_ENTITIES = (PERSON, EMAIL)  # what replaced_data.arrow replaced (docs/paper.md, scenario A)
 
 
-class ScrubConfig(Spec):
-    """What to replace, with what, where. Every field changes the output, so all reach the spec hash."""
-
-    entities: tuple[str, ...] = Field(PAPER_ENTITIES, min_length=1,
-                                      description="Entity types replaced (paper: names and e-mails); types without "
-                                                  "a Faker provider become <TYPE>")
-    fields: tuple[str, ...] = Field((), description="Record fields scrubbed: `prompt`, or `examples[].input` for "
-                                                    "lists of records; empty = the task's text fields")
-    seed: int = Field(0, description="Surrogate seed: the same seed maps the same value to the same surrogate")
-    locale: str = Field("en_US", min_length=2, description="Faker locale of the surrogates")
-    email_domain: Literal["keep", "fake"] = Field("keep", description="keep: a surrogate e-mail keeps the real domain (company domains are "
-                                          "not personal); fake: the domain is replaced too")
-    analyzer: AnalyzerConfig = AnalyzerConfig()
-    batch_size: int = Field(32, ge=1, description="Texts per spaCy batch")
-    n_process: int = Field(1, ge=1, le=64, description="Analyzer processes (spawned)")
-
-    @field_validator("entities")
-    @classmethod
-    def _unique(cls, entities: tuple[str, ...]) -> tuple[str, ...]:
-        return unique_entities(entities)
-
-    @field_validator("fields")
-    @classmethod
-    def _paths(cls, fields: tuple[str, ...]) -> tuple[str, ...]:
-        for path in fields:
-            if not path or any(not part for part in path.replace("[]", "").split(".")):
-                raise ValueError(f"bad field path {path!r}: use `name` or `list[].name`")
-        return fields
-
-    @model_validator(mode="after")
-    def _names_need_ner(self) -> "ScrubConfig":
-        if PERSON in self.entities and self.analyzer.nlp_engine == "no_op":
-            raise InvalidSpec("PERSON needs the spacy NLP engine (no_op detects patterns only)",
-                              field="analyzer.nlp_engine")
-        return self
-
-    def analyzer_config(self) -> AnalyzerConfig:
-        """The analyzer detects at least what is replaced (Presidio only returns requested types)."""
-        missing = [e for e in self.entities if e not in self.analyzer.entities]
-        if not missing:
-            return self.analyzer
-        return self.analyzer.model_copy(update={"entities": (*self.analyzer.entities, *missing)})
 
 
 def scrub_texts(texts: Sequence[str], config: ScrubConfig, reporter: Reporter = NULL_REPORTER,

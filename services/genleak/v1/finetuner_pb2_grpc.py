@@ -41,6 +41,11 @@ class FinetunerServiceStub:
                 request_serializer=genleak_dot_v1_dot_finetuner__pb2.StartFineTuneRequest.SerializeToString,
                 response_deserializer=genleak_dot_v1_dot_common__pb2.Job.FromString,
                 _registered_method=True)
+        self.StartLabBuild = channel.unary_unary(
+                '/genleak.v1.FinetunerService/StartLabBuild',
+                request_serializer=genleak_dot_v1_dot_finetuner__pb2.StartLabBuildRequest.SerializeToString,
+                response_deserializer=genleak_dot_v1_dot_common__pb2.Job.FromString,
+                _registered_method=True)
         self.GetJob = channel.unary_unary(
                 '/genleak.v1.FinetunerService/GetJob',
                 request_serializer=genleak_dot_v1_dot_common__pb2.GetJobRequest.SerializeToString,
@@ -64,6 +69,14 @@ class FinetunerServiceServicer:
 
     def StartFineTune(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartLabBuild(self, request, context):
+        """Build the built-in privacy lab (or find it in the store): its datasets and pretrained models are the
+        job's artifacts, by name; lab.json is the result (genleak.contracts.lab.LabBuildResult).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -92,6 +105,11 @@ def add_FinetunerServiceServicer_to_server(servicer, server):
             'StartFineTune': grpc.unary_unary_rpc_method_handler(
                     servicer.StartFineTune,
                     request_deserializer=genleak_dot_v1_dot_finetuner__pb2.StartFineTuneRequest.FromString,
+                    response_serializer=genleak_dot_v1_dot_common__pb2.Job.SerializeToString,
+            ),
+            'StartLabBuild': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartLabBuild,
+                    request_deserializer=genleak_dot_v1_dot_finetuner__pb2.StartLabBuildRequest.FromString,
                     response_serializer=genleak_dot_v1_dot_common__pb2.Job.SerializeToString,
             ),
             'GetJob': grpc.unary_unary_rpc_method_handler(
@@ -137,6 +155,33 @@ class FinetunerService:
             target,
             '/genleak.v1.FinetunerService/StartFineTune',
             genleak_dot_v1_dot_finetuner__pb2.StartFineTuneRequest.SerializeToString,
+            genleak_dot_v1_dot_common__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartLabBuild(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/genleak.v1.FinetunerService/StartLabBuild',
+            genleak_dot_v1_dot_finetuner__pb2.StartLabBuildRequest.SerializeToString,
             genleak_dot_v1_dot_common__pb2.Job.FromString,
             options,
             channel_credentials,

@@ -26,35 +26,31 @@ from genleak.v1 import common_pb2 as genleak_dot_v1_dot_common__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1agenleak/v1/generator.proto\x12\ngenleak.v1\x1a\x17genleak/v1/common.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xc8\x01\n\x12\x43ontinuationParams\x12\x14\n\x0cprompt_field\x18\x01 \x01(\t\x12\x1e\n\x11max_prompt_tokens\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0bkeep_prompt\x18\x03 \x01(\x08H\x01\x88\x01\x01\x12\x12\n\x05limit\x18\x04 \x01(\x05H\x02\x88\x01\x01\x12\x13\n\x06offset\x18\x05 \x01(\x05H\x03\x88\x01\x01\x42\x14\n\x12_max_prompt_tokensB\x0e\n\x0c_keep_promptB\x08\n\x06_limitB\t\n\x07_offset\"\xd4\x02\n\x16StartGenerationRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x06\x65ngine\x18\x02 \x01(\x0b\x32\x18.genleak.v1.EngineParams\x12(\n\x07\x64\x61taset\x18\x03 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\x0c\n\x04task\x18\x04 \x01(\t\x12,\n\x08sampling\x18\x05 \x01(\x0b\x32\x1a.genleak.v1.SamplingParams\x12\x34\n\x0c\x63ontinuation\x18\x06 \x01(\x0b\x32\x1e.genleak.v1.ContinuationParams\x12\'\n\x06\x63onfig\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12&\n\x05scrub\x18\x08 \x01(\x0b\x32\x17.genleak.v1.ScrubParams\"\xf0\x01\n\x0bScrubParams\x12\x10\n\x08\x65ntities\x18\x01 \x03(\t\x12\x0e\n\x06\x66ields\x18\x02 \x03(\t\x12\x11\n\x04seed\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x0e\n\x06locale\x18\x04 \x01(\t\x12\x14\n\x0c\x65mail_domain\x18\x05 \x01(\t\x12/\n\x08\x61nalyzer\x18\x06 \x01(\x0b\x32\x1d.genleak.v1.PIIAnalyzerParams\x12\x17\n\nbatch_size\x18\x07 \x01(\x05H\x01\x88\x01\x01\x12\x16\n\tn_process\x18\x08 \x01(\x05H\x02\x88\x01\x01\x42\x07\n\x05_seedB\r\n\x0b_batch_sizeB\x0c\n\n_n_process\"\x9f\x01\n\x0fGenerateRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x06\x65ngine\x18\x02 \x01(\x0b\x32\x18.genleak.v1.EngineParams\x12\x0f\n\x07prompts\x18\x03 \x03(\t\x12,\n\x08sampling\x18\x04 \x01(\x0b\x32\x1a.genleak.v1.SamplingParams\"\x1c\n\x0b\x43ompletions\x12\r\n\x05texts\x18\x01 \x03(\t\"@\n\x10GenerateResponse\x12,\n\x0b\x63ompletions\x18\x01 \x03(\x0b\x32\x17.genleak.v1.Completions\"a\n\x10LoadModelRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x06\x65ngine\x18\x02 \x01(\x0b\x32\x18.genleak.v1.EngineParams\"c\n\x12UnloadModelRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x06\x65ngine\x18\x02 \x01(\x0b\x32\x18.genleak.v1.EngineParams\"\x13\n\x11ListModelsRequest\"@\n\x0bLoadedModel\x12\x11\n\tmodel_dir\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\x0e\n\x06leases\x18\x03 \x01(\x05\"I\n\x0cLoadedModels\x12\'\n\x06models\x18\x01 \x03(\x0b\x32\x17.genleak.v1.LoadedModel\x12\x10\n\x08\x63\x61pacity\x18\x02 \x01(\x05\x32\xa4\x04\n\x10GeneratorService\x12\x46\n\x0fStartGeneration\x12\".genleak.v1.StartGenerationRequest\x1a\x0f.genleak.v1.Job\x12\x45\n\x08Generate\x12\x1b.genleak.v1.GenerateRequest\x1a\x1c.genleak.v1.GenerateResponse\x12\x34\n\x06GetJob\x12\x19.genleak.v1.GetJobRequest\x1a\x0f.genleak.v1.Job\x12:\n\x08WatchJob\x12\x1b.genleak.v1.WatchJobRequest\x1a\x0f.genleak.v1.Job0\x01\x12:\n\tCancelJob\x12\x1c.genleak.v1.CancelJobRequest\x1a\x0f.genleak.v1.Job\x12\x43\n\tLoadModel\x12\x1c.genleak.v1.LoadModelRequest\x1a\x18.genleak.v1.LoadedModels\x12G\n\x0bUnloadModel\x12\x1e.genleak.v1.UnloadModelRequest\x1a\x18.genleak.v1.LoadedModels\x12\x45\n\nListModels\x12\x1d.genleak.v1.ListModelsRequest\x1a\x18.genleak.v1.LoadedModelsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1agenleak/v1/generator.proto\x12\ngenleak.v1\x1a\x17genleak/v1/common.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x9c\x01\n\x16StartGenerationRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x07\x64\x61taset\x18\x03 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\'\n\x06params\x18\t \x01(\x0b\x32\x17.google.protobuf.StructJ\x04\x08\x02\x10\x03J\x04\x08\x04\x10\t\"|\n\x0fGenerateRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12\x0f\n\x07prompts\x18\x03 \x03(\t\x12\'\n\x06params\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructJ\x04\x08\x02\x10\x03J\x04\x08\x04\x10\x05\"\x1c\n\x0b\x43ompletions\x12\r\n\x05texts\x18\x01 \x03(\t\"@\n\x10GenerateResponse\x12,\n\x0b\x63ompletions\x18\x01 \x03(\x0b\x32\x17.genleak.v1.Completions\"f\n\x10LoadModelRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructJ\x04\x08\x02\x10\x03\"h\n\x12UnloadModelRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructJ\x04\x08\x02\x10\x03\"\x13\n\x11ListModelsRequest\"@\n\x0bLoadedModel\x12\x11\n\tmodel_dir\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\x0e\n\x06leases\x18\x03 \x01(\x05\"I\n\x0cLoadedModels\x12\'\n\x06models\x18\x01 \x03(\x0b\x32\x17.genleak.v1.LoadedModel\x12\x10\n\x08\x63\x61pacity\x18\x02 \x01(\x05\x32\xa4\x04\n\x10GeneratorService\x12\x46\n\x0fStartGeneration\x12\".genleak.v1.StartGenerationRequest\x1a\x0f.genleak.v1.Job\x12\x45\n\x08Generate\x12\x1b.genleak.v1.GenerateRequest\x1a\x1c.genleak.v1.GenerateResponse\x12\x34\n\x06GetJob\x12\x19.genleak.v1.GetJobRequest\x1a\x0f.genleak.v1.Job\x12:\n\x08WatchJob\x12\x1b.genleak.v1.WatchJobRequest\x1a\x0f.genleak.v1.Job0\x01\x12:\n\tCancelJob\x12\x1c.genleak.v1.CancelJobRequest\x1a\x0f.genleak.v1.Job\x12\x43\n\tLoadModel\x12\x1c.genleak.v1.LoadModelRequest\x1a\x18.genleak.v1.LoadedModels\x12G\n\x0bUnloadModel\x12\x1e.genleak.v1.UnloadModelRequest\x1a\x18.genleak.v1.LoadedModels\x12\x45\n\nListModels\x12\x1d.genleak.v1.ListModelsRequest\x1a\x18.genleak.v1.LoadedModelsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'genleak.v1.generator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CONTINUATIONPARAMS']._serialized_start=98
-  _globals['_CONTINUATIONPARAMS']._serialized_end=298
-  _globals['_STARTGENERATIONREQUEST']._serialized_start=301
-  _globals['_STARTGENERATIONREQUEST']._serialized_end=641
-  _globals['_SCRUBPARAMS']._serialized_start=644
-  _globals['_SCRUBPARAMS']._serialized_end=884
-  _globals['_GENERATEREQUEST']._serialized_start=887
-  _globals['_GENERATEREQUEST']._serialized_end=1046
-  _globals['_COMPLETIONS']._serialized_start=1048
-  _globals['_COMPLETIONS']._serialized_end=1076
-  _globals['_GENERATERESPONSE']._serialized_start=1078
-  _globals['_GENERATERESPONSE']._serialized_end=1142
-  _globals['_LOADMODELREQUEST']._serialized_start=1144
-  _globals['_LOADMODELREQUEST']._serialized_end=1241
-  _globals['_UNLOADMODELREQUEST']._serialized_start=1243
-  _globals['_UNLOADMODELREQUEST']._serialized_end=1342
-  _globals['_LISTMODELSREQUEST']._serialized_start=1344
-  _globals['_LISTMODELSREQUEST']._serialized_end=1363
-  _globals['_LOADEDMODEL']._serialized_start=1365
-  _globals['_LOADEDMODEL']._serialized_end=1429
-  _globals['_LOADEDMODELS']._serialized_start=1431
-  _globals['_LOADEDMODELS']._serialized_end=1504
-  _globals['_GENERATORSERVICE']._serialized_start=1507
-  _globals['_GENERATORSERVICE']._serialized_end=2055
+  _globals['_STARTGENERATIONREQUEST']._serialized_start=98
+  _globals['_STARTGENERATIONREQUEST']._serialized_end=254
+  _globals['_GENERATEREQUEST']._serialized_start=256
+  _globals['_GENERATEREQUEST']._serialized_end=380
+  _globals['_COMPLETIONS']._serialized_start=382
+  _globals['_COMPLETIONS']._serialized_end=410
+  _globals['_GENERATERESPONSE']._serialized_start=412
+  _globals['_GENERATERESPONSE']._serialized_end=476
+  _globals['_LOADMODELREQUEST']._serialized_start=478
+  _globals['_LOADMODELREQUEST']._serialized_end=580
+  _globals['_UNLOADMODELREQUEST']._serialized_start=582
+  _globals['_UNLOADMODELREQUEST']._serialized_end=686
+  _globals['_LISTMODELSREQUEST']._serialized_start=688
+  _globals['_LISTMODELSREQUEST']._serialized_end=707
+  _globals['_LOADEDMODEL']._serialized_start=709
+  _globals['_LOADEDMODEL']._serialized_end=773
+  _globals['_LOADEDMODELS']._serialized_start=775
+  _globals['_LOADEDMODELS']._serialized_end=848
+  _globals['_GENERATORSERVICE']._serialized_start=851
+  _globals['_GENERATORSERVICE']._serialized_end=1399
 # @@protoc_insertion_point(module_scope)

@@ -8,71 +8,25 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class ContinuationParams(_message.Message):
-    __slots__ = ("prompt_field", "max_prompt_tokens", "keep_prompt", "limit", "offset")
-    PROMPT_FIELD_FIELD_NUMBER: _ClassVar[int]
-    MAX_PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
-    KEEP_PROMPT_FIELD_NUMBER: _ClassVar[int]
-    LIMIT_FIELD_NUMBER: _ClassVar[int]
-    OFFSET_FIELD_NUMBER: _ClassVar[int]
-    prompt_field: str
-    max_prompt_tokens: int
-    keep_prompt: bool
-    limit: int
-    offset: int
-    def __init__(self, prompt_field: _Optional[str] = ..., max_prompt_tokens: _Optional[int] = ..., keep_prompt: _Optional[bool] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
-
 class StartGenerationRequest(_message.Message):
-    __slots__ = ("model", "engine", "dataset", "task", "sampling", "continuation", "config", "scrub")
+    __slots__ = ("model", "dataset", "params")
     MODEL_FIELD_NUMBER: _ClassVar[int]
-    ENGINE_FIELD_NUMBER: _ClassVar[int]
     DATASET_FIELD_NUMBER: _ClassVar[int]
-    TASK_FIELD_NUMBER: _ClassVar[int]
-    SAMPLING_FIELD_NUMBER: _ClassVar[int]
-    CONTINUATION_FIELD_NUMBER: _ClassVar[int]
-    CONFIG_FIELD_NUMBER: _ClassVar[int]
-    SCRUB_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelRef
-    engine: _common_pb2.EngineParams
     dataset: _common_pb2.ArtifactRef
-    task: str
-    sampling: _common_pb2.SamplingParams
-    continuation: ContinuationParams
-    config: _struct_pb2.Struct
-    scrub: ScrubParams
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., dataset: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., task: _Optional[str] = ..., sampling: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ..., continuation: _Optional[_Union[ContinuationParams, _Mapping]] = ..., config: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., scrub: _Optional[_Union[ScrubParams, _Mapping]] = ...) -> None: ...
-
-class ScrubParams(_message.Message):
-    __slots__ = ("entities", "fields", "seed", "locale", "email_domain", "analyzer", "batch_size", "n_process")
-    ENTITIES_FIELD_NUMBER: _ClassVar[int]
-    FIELDS_FIELD_NUMBER: _ClassVar[int]
-    SEED_FIELD_NUMBER: _ClassVar[int]
-    LOCALE_FIELD_NUMBER: _ClassVar[int]
-    EMAIL_DOMAIN_FIELD_NUMBER: _ClassVar[int]
-    ANALYZER_FIELD_NUMBER: _ClassVar[int]
-    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
-    N_PROCESS_FIELD_NUMBER: _ClassVar[int]
-    entities: _containers.RepeatedScalarFieldContainer[str]
-    fields: _containers.RepeatedScalarFieldContainer[str]
-    seed: int
-    locale: str
-    email_domain: str
-    analyzer: _common_pb2.PIIAnalyzerParams
-    batch_size: int
-    n_process: int
-    def __init__(self, entities: _Optional[_Iterable[str]] = ..., fields: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., locale: _Optional[str] = ..., email_domain: _Optional[str] = ..., analyzer: _Optional[_Union[_common_pb2.PIIAnalyzerParams, _Mapping]] = ..., batch_size: _Optional[int] = ..., n_process: _Optional[int] = ...) -> None: ...
+    params: _struct_pb2.Struct
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., dataset: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
-    __slots__ = ("model", "engine", "prompts", "sampling")
+    __slots__ = ("model", "prompts", "params")
     MODEL_FIELD_NUMBER: _ClassVar[int]
-    ENGINE_FIELD_NUMBER: _ClassVar[int]
     PROMPTS_FIELD_NUMBER: _ClassVar[int]
-    SAMPLING_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelRef
-    engine: _common_pb2.EngineParams
     prompts: _containers.RepeatedScalarFieldContainer[str]
-    sampling: _common_pb2.SamplingParams
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., prompts: _Optional[_Iterable[str]] = ..., sampling: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ...) -> None: ...
+    params: _struct_pb2.Struct
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., prompts: _Optional[_Iterable[str]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class Completions(_message.Message):
     __slots__ = ("texts",)
@@ -87,20 +41,20 @@ class GenerateResponse(_message.Message):
     def __init__(self, completions: _Optional[_Iterable[_Union[Completions, _Mapping]]] = ...) -> None: ...
 
 class LoadModelRequest(_message.Message):
-    __slots__ = ("model", "engine")
+    __slots__ = ("model", "params")
     MODEL_FIELD_NUMBER: _ClassVar[int]
-    ENGINE_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelRef
-    engine: _common_pb2.EngineParams
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ...) -> None: ...
+    params: _struct_pb2.Struct
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class UnloadModelRequest(_message.Message):
-    __slots__ = ("model", "engine")
+    __slots__ = ("model", "params")
     MODEL_FIELD_NUMBER: _ClassVar[int]
-    ENGINE_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelRef
-    engine: _common_pb2.EngineParams
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ...) -> None: ...
+    params: _struct_pb2.Struct
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()

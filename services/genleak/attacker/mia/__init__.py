@@ -4,6 +4,7 @@ Usage: score texts once per model with `score_texts_hf` (target; plus reference 
 lowercased texts if an attack `needs` them), then `run_attacks` -> per-attack scores
 (HIGHER = more likely member), then `compute_metrics(member_scores, nonmember_scores)`.
 Importing this package registers every attack; adding one = one file + a register line here.
+The membership-inference job (spec, inputs from the store, outputs to the store) is job.py.
 """
 
 from genleak.attacker.mia import loss, lowercase, min_k, min_k_plus_plus, neighbourhood, reference, zlib  # noqa: F401

@@ -7,7 +7,8 @@ inventory.py (real values; fine-tuning lookups), scan.py (matching and per-type 
 sampling.py (unconditioned and prompted samples), job.py (StartPIIScan / DetectPII cores).
 """
 
-from genleak.presidio.config import DEFAULT_ENTITIES, DEFAULT_RECOGNIZERS, AnalyzerConfig, Detection
+from genleak.contracts.pii import DEFAULT_ENTITIES, DEFAULT_RECOGNIZERS, AnalyzerConfig
+from genleak.presidio.config import Detection
 from genleak.attacker.pii_scan.inventory import FinetuneIndex, Inventory, InventorySpec, inventory_from_people
 from genleak.attacker.pii_scan.job import DetectPIISpec, PIIScanJobSpec, detect_pii, run_pii_scan
 from genleak.presidio.recognizers import recognizer_names, register_recognizer

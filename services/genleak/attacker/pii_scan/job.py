@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from pydantic import Field, model_validator
 
 from genleak.presidio.analyzer import PIIAnalyzer, get_analyzer
-from genleak.presidio.config import AnalyzerConfig
+from genleak.contracts.pii import AnalyzerConfig
 from genleak.attacker.pii_scan.inventory import (
     FinetuneIndex, Inventory, InventorySpec, field_texts, inventory_from_detections, inventory_from_people,
     record_texts,

@@ -1,4 +1,5 @@
-"""Builds tiny random-init causal LMs (+ a trained BPE tokenizer) for tests and smoke runs.
+"""Builds tiny random-init causal LMs (+ a trained BPE tokenizer): the probe model `genleak doctor`
+checks vLLM-vs-transformers numerics on, and the models tests and smoke runs use.
 
 No download is possible here, so tests need a real model folder built locally
 (docs/platform.md): ~0.5M parameters, ~2 MB of safetensors, built in about a second.
@@ -8,9 +9,8 @@ hidden 128 / 4 heads: vLLM's CPU attention has no kernel for head_dim 16.
 from __future__ import annotations
 
 import random
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 _WORDS = (
     "the email address of is from to meeting please send report enron energy gas price "
@@ -89,21 +89,3 @@ def build_tiny_model(out_dir: Path, arch: str = "llama", seed: int = 0, max_posi
     model.save_pretrained(out_dir, safe_serialization=True)
     _tokenizer(_corpus(2000, seed)).save_pretrained(out_dir)
     return out_dir
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run with `n` intra-op torch threads, then restore.
-
-    On a shared machine, tiny models with one thread per core crawl when another process
-    holds a core (every op waits at an OpenMP barrier): 1 thread ran the hf unit tests
-    about 5x faster under load.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping, Sequence
 
-from genleak.attacker.pii.matching import exact_hit, fuzzy_score
-from genleak.attacker.pii.result import ExtractionCell, ExtractionResult, ExtractionRow
-from genleak.attacker.pii.templates import ExtractionTemplate, get_template
+from genleak.attacker.extraction.matching import exact_hit, fuzzy_score
+from genleak.attacker.extraction.result import ExtractionCell, ExtractionResult, ExtractionRow
+from genleak.attacker.extraction.templates import ExtractionTemplate, get_template
 from genleak.core.errors import InvalidSpec
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.contracts.extraction import PAPER_SHOTS, PAPER_TEMPERATURES, ExtractionConfig

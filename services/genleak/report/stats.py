@@ -9,16 +9,19 @@ and gives:
   the same resample for both models, 2,000 draws, seeded);
 - the exact McNemar test on the discordant people (hit by one model only): a two-sided binomial
   test of b against b + c at 1/2; significant at 0.05 is marked.
+Beside them, `mean_and_spread`: the mean and spread over a sweep's seeds (the per-setting tables).
 """
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from scipy.stats import binomtest
 
-from genleak.controller.sweep import condition_label
+from genleak.report.conditions import condition_label
 
 PAPER_TEMPERATURE = 0.2  # the official code's "optimal" temperature
 N_BOOTSTRAP = 2000
@@ -91,3 +94,10 @@ def hit_vector(attack: dict[str, Any], template: str, temperature: float, metric
     vector = np.zeros(int(attack["n_targets"]), dtype=bool)
     vector[[int(i) for i in by_temperature[key][metric]]] = True
     return vector
+
+
+def mean_and_spread(values: Sequence[float]) -> dict[str, float | int]:
+    """Mean, sample standard deviation (0 for one value), min, max and n."""
+    values = [float(v) for v in values]
+    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values), "n": len(values)}

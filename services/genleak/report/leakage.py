@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from genleak.controller.sweep import condition_label
+from genleak.report.conditions import condition_label
 from genleak.core.store import ArtifactStore
 
 UNCONDITIONED = "unconditioned"

@@ -53,7 +53,7 @@ def upload_local_datasets(spec_text: str, store: ArtifactStore, spec_dir: Path) 
     folder, then the spec's folder."""
     import yaml
 
-    from genleak.core.imports import import_dataset_file, is_local_data_file
+    from genleak.core.dataset_import import import_dataset_file, is_local_data_file
 
     data = yaml.safe_load(spec_text) or {}
     changed = False

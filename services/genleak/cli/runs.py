@@ -42,7 +42,7 @@ def _ago(seconds: float) -> str:
 
 def report_command(args: argparse.Namespace, settings: Settings) -> int:
     """Re-render the latest (or a named) execution's report with this version's renderers."""
-    from genleak.controller.report_files import render_report_files
+    from genleak.report.files import render_report_files
 
     store = ArtifactStore(settings.store)
     uri = args.uri or latest_report_uri(store, args.run)

@@ -18,12 +18,12 @@ from typing import Any
 
 import yaml
 
-from genleak.controller import report_plots
-from genleak.controller.report import MAXIMUM_NOTE, comparison_header, count_cell, mean_sd
-from genleak.controller.report_controls import positive_control_lines, sanity_lines, training_data_lines
-from genleak.controller.report_stats import difference_cell, p_value_cell
-from genleak.controller.report_mia import TPR_RULE, generation_sentences, tpr_heading
-from genleak.controller.sweep import condition_label
+from genleak.report import plots as report_plots
+from genleak.report.conditions import condition_label
+from genleak.report.controls import positive_control_lines, sanity_lines, training_data_lines
+from genleak.report.markdown import MAXIMUM_NOTE, comparison_header, count_cell, mean_sd
+from genleak.report.membership import TPR_RULE, generation_sentences, tpr_heading
+from genleak.report.stats import difference_cell, p_value_cell
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2em auto;max-width:1200px;
@@ -293,7 +293,7 @@ def _sanity(report: dict[str, Any]) -> str:
 
 
 def _from_markdown(lines: list[str]) -> str:
-    """The shared control sections (report_controls writes markdown): headings, paragraphs, pipe tables."""
+    """The shared control sections (controls.py writes markdown): headings, paragraphs, pipe tables."""
     sections, title, parts, table = [], None, [], []
 
     def flush_table() -> None:

@@ -1,14 +1,14 @@
 """Report sections about the controls: what each condition was tuned on, and the positive control's verdict.
 
 Both scenarios print the sanity line near the top: a reader must see before any table whether the
-attack demonstrably finds what was planted (controller.positive_control).
+attack demonstrably finds what was planted (controller.positive_control, report.extraction_control).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from genleak.controller.report_stats import difference_cell, p_value_cell
+from genleak.report.stats import difference_cell, p_value_cell
 
 CONDITION_NOTES = {"base": "not fine-tuned"}
 

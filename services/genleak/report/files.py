@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from genleak.controller.report import render_any_markdown
-from genleak.controller.report_html import render_html
+from genleak.report.html import render_html
+from genleak.report.markdown import render_any_markdown
 
 
 def render_report_files(report: dict[str, Any], figures: dict[str, bytes]) -> dict[str, bytes]:

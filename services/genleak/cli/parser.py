@@ -1,146 +1,26 @@
-"""`genleak` command line: run experiments, serve services, build the lab, prepare zoo models."""
+"""The `genleak` argument parser: every subcommand, its options and help, and its entry (commands.py)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-import signal
-import sys
-import threading
-from pathlib import Path
 
-from genleak.core.errors import GenleakError
-from genleak.core.settings import Settings
+from genleak.cli.commands import (
+    cmd_data_import,
+    cmd_doctor,
+    cmd_lab_build,
+    cmd_models,
+    cmd_report,
+    cmd_run,
+    cmd_schema,
+    cmd_serve,
+    cmd_status,
+)
 
-log = logging.getLogger("genleak.cli")
-
-
-def main(argv: list[str] | None = None) -> int:
-    # Before torch loads: idle OpenMP workers sleep instead of spinning. Jobs of several services
-    # share 2 cores in the embedded stack; spinning made torch 10-50x slower there.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    # Our own progress bars and logs say what is happening; per-file load bars from transformers do not.
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    args = _parser().parse_args(argv)
-    interactive = args.command in ("run", "lab", "models", "data", "status", "report", "doctor")
-    # vLLM logs to stdout; the interactive commands print the report there.
-    os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR" if interactive else "WARNING")
-    from genleak.logs import configure_logging
-
-    configure_logging("text" if interactive else "auto", logging.DEBUG if args.verbose else
-                      (logging.WARNING if interactive else logging.INFO))
-    try:
-        return args.func(args)
-    except GenleakError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # grpc.RpcError and friends: one line, not a traceback
-        code = getattr(exc, "code", None)
-        details = getattr(exc, "details", None)
-        if callable(code) and callable(details):
-            print(f"error: {code().name}: {details()}", file=sys.stderr)
-            return 2
-        raise
+DESCRIPTION = "`genleak` command line: run experiments, serve services, build the lab, prepare zoo models."
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env()
-    if getattr(args, "store", None):
-        settings = settings.model_copy(update={"store": settings.store.model_copy(update={"root": _store_uri(args.store)})})
-    return settings
-
-
-def _store_uri(value: str) -> str:
-    return value if "://" in value else "file://" + str(Path(value).resolve())
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from genleak.cli_run import run_experiment
-
-    return run_experiment(args, _settings(args))
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    from genleak.app import serve
-
-    settings = _settings(args)
-    server = serve(args.service, settings, args.host, args.port)
-    print(f"genleak {args.service} serving on {args.host}:{server.port}", flush=True)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    server.stop(grace=10.0)  # graceful: running RPCs get time to finish
-    return 0
-
-
-def cmd_lab_build(args: argparse.Namespace) -> int:
-    from genleak.cli_lab import build_lab_command
-
-    return build_lab_command(args, _settings(args))
-
-
-def cmd_models(args: argparse.Namespace) -> int:
-    from genleak.cli_models import import_model_command, list_models_command, prepare_model_command
-
-    commands = {"list": list_models_command, "prepare": prepare_model_command, "import": import_model_command}
-    return commands[args.models_command](args, _settings(args))
-
-
-def cmd_data_import(args: argparse.Namespace) -> int:
-    from genleak.core.imports import import_dataset_file, import_enron_file
-    from genleak.core.store import ArtifactStore
-
-    store = ArtifactStore(_settings(args).store)
-    if args.as_format == "enron":
-        refs = import_enron_file(store, args.file, "file")
-        for name, ref in refs.items():  # the spec's data.<name>
-            print(f"{name + '.uri':<18} {ref.uri}\n{name + '.sha256':<18} {ref.sha256}")
-        return 0
-    ref = import_dataset_file(store, args.file, "file")
-    print(f"uri    {ref.uri}\nsha256 {ref.sha256}")
-    return 0
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from genleak.cli_runs import status_command
-
-    return status_command(args, _settings(args))
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from genleak.cli_runs import report_command
-
-    return report_command(args, _settings(args))
-
-
-def cmd_doctor(args: argparse.Namespace) -> int:
-    from genleak.cli_doctor import doctor_command
-
-    return doctor_command(args, _settings(args))
-
-
-def cmd_schema(args: argparse.Namespace) -> int:
-    import json
-
-    from genleak.contracts.catalog import JOB_CONTRACTS
-
-    contract = JOB_CONTRACTS[args.job]
-    model = contract.result if args.result else contract.params
-    if model is None:
-        print(f"error: {contract.rpc} returns a typed response message, not a job result", file=sys.stderr)
-        return 2
-    print(json.dumps(model.model_json_schema(), indent=2))
-    return 0
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="genleak", description=__doc__)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="genleak", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -234,7 +114,3 @@ def _parser() -> argparse.ArgumentParser:
     imp_model.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
     imp_model.set_defaults(func=cmd_models)
     return parser
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -25,7 +25,7 @@ def last_attack_per_condition(attacks: list[dict[str, Any]]) -> dict[str, dict[s
 
 
 def temp_key(t: float) -> str:
-    """The key a temperature has in an attack's counts (report.py writes str(float(t)))."""
+    """The key a temperature has in an attack's counts (markdown.py writes str(float(t)))."""
     return str(float(t))
 
 

@@ -11,17 +11,16 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from genleak.controller.positive_control import PLANTED
-from genleak.controller.report_controls import positive_control_lines, sanity_lines, training_data_lines
-from genleak.controller.spec import CONDITION_ORDER, ExperimentSpec
-from genleak.controller.sweep import condition_label
+from genleak.report.conditions import CONDITION_ORDER, PLANTED, condition_label
+from genleak.report.controls import positive_control_lines, sanity_lines, training_data_lines
 
 log = logging.getLogger(__name__)
 
 
 
-def build_membership_report(spec: ExperimentSpec, run_name: str, outcome: dict[str, Any],
+def build_membership_report(spec: Any, run_name: str, outcome: dict[str, Any],
                             provenance: dict[str, Any]) -> dict[str, Any]:
+    """report.json's content; `spec` is the run's ExperimentSpec (genleak.controller.spec)."""
     every = outcome["attacks"]
     # The positive control was tuned on non-members: its member/non-member numbers have their own section.
     attacks = [a for a in every if a["condition"] != PLANTED]
