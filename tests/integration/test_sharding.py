@@ -213,10 +213,11 @@ def test_sharded_membership_inference_with_batched_scoring_moves_scores_by_float
 
 
 def test_the_merge_turns_the_same_scores_into_the_same_metrics(world):
-    """The controller's merge over one job's own score rows, cut into three shards, reproduces that
+    """The attacker's merge over one job's own score rows, cut into three shards, reproduces that
     job's metrics exactly: same scores, same AUC, CI, TPR@FPR and PR-AUC."""
-    from genleak.attacker.mia.texts import SelectedTexts
+    from genleak.contracts.text_selection import SelectedTexts
     from genleak.attacker.mia.job import mia_summary
+    from genleak.attacker.mia.merge import merge_scores
 
     spec = _mia_spec()
     whole = stages.membership(world["attacker"], spec, world["model"], world["mia"], world["reference"], None)
@@ -225,7 +226,7 @@ def test_the_merge_turns_the_same_scores_into_the_same_metrics(world):
     cut = [[r for r in rows if r["side"] == side][a:b] for side in ("member", "nonmember")
            for a, b in sharding.shard_bounds(sum(r["side"] == side for r in rows), 3)]
     results = [{"perplexity": whole["perplexity"], "seconds": {}, "tokens_scored": 0}] * len(cut)
-    outcome = sharding.merge_scores(spec, cut, results)
+    outcome = merge_scores(spec.params(), cut, results)
     side = lambda s: SelectedTexts([""] * sum(r["side"] == s for r in rows), [], 0, 0)  # noqa: E731
     summary = stages.membership_result_dict(dict_to_struct(mia_summary("hf", outcome, side("member"), side("nonmember"))))
     assert summary["attacks"] == whole["attacks"]

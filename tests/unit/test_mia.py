@@ -227,7 +227,7 @@ def test_plot_roc_writes_png(tmp_path):
 
 
 def test_text_selection_filters_truncates_keeping_layout_and_samples_reproducibly():
-    from genleak.attacker.mia.texts import TextSelection, select_texts, truncate_words
+    from genleak.contracts.text_selection import TextSelection, select_texts, truncate_words
 
     assert truncate_words("From: a\n\nhello   big world", 3) == "From: a\n\nhello"
     records = [{"text": " ".join(["w"] * n)} for n in (2, 5, 9, 12, 20)]

@@ -6,6 +6,7 @@ store, the engine cache and the PII salt they share."""
 from __future__ import annotations
 
 from genleak.attacker.extraction.job import ExtractionJobSpec, preflight_extraction, run_extraction_job
+from genleak.attacker.mia.merge import MIAMergeJobSpec, preflight_merge, run_membership_merge
 from genleak.attacker.mia.job import MIAJobSpec, ScoreTextsSpec, preflight_mia, run_membership_inference, score_texts
 from genleak.attacker.pii_scan.job import (
     DetectPIISpec, PIIScanJobSpec, detect_pii, preflight_pii_scan, run_pii_scan,
@@ -33,6 +34,13 @@ class AttackerCore:
 
     def preflight_mia(self, spec: MIAJobSpec) -> None:
         preflight_mia(self.store, spec)
+
+    def preflight_merge(self, spec: MIAMergeJobSpec) -> None:
+        preflight_merge(self.store, spec)
+
+    def run_merge(self, spec: MIAMergeJobSpec, reporter: Reporter) -> JobOutput:
+        return run_cached(self.store, "mia-merge", spec, reporter,
+                          lambda root, r: run_membership_merge(self.store, spec, root, r))
 
     def run_mia(self, spec: MIAJobSpec, reporter: Reporter) -> JobOutput:
         return run_cached(self.store, "mia", spec, reporter,

@@ -14,7 +14,8 @@ from genleak.engines import EngineCache
 from genleak.engines.precision import PRECISION_CACHE_FOLDER, set_precision_cache_dir
 from genleak.contracts.extraction import ExtractionParams
 from genleak.contracts.membership import MembershipParams, ScoreTextsParams
-from genleak.rpc.convert import job_from_request, job_to_proto, spec_from_message
+from genleak.attacker.mia.merge import MIAMergeJobSpec
+from genleak.rpc.convert import job_from_request, job_to_proto, message_to_dict, spec_from_message, struct_to_dict
 from genleak.rpc.jobs_servicer import JobRpcMixin
 from genleak.rpc.server import ServiceBinding
 from genleak.v1 import attacker_pb2, attacker_pb2_grpc
@@ -35,6 +36,16 @@ class AttackerServicer(JobRpcMixin, attacker_pb2_grpc.AttackerServiceServicer):
         spec = job_from_request(MIAJobSpec, MembershipParams, request)
         self.core.preflight_mia(spec)
         return job_to_proto(self.jobs.submit("mia", spec, lambda r: self.core.run_mia(spec, r)))
+
+    def StartMembershipMerge(self, request, context):
+        # Shard results carry NaN (shards skip the bootstrap), which MessageToDict refuses: read them as Structs.
+        shards = [{"scores": message_to_dict(s.scores), "result": struct_to_dict(s.result)} for s in request.shards]
+        refs = attacker_pb2.StartMembershipMergeRequest()
+        refs.CopyFrom(request)
+        refs.ClearField("shards")
+        spec = job_from_request(MIAMergeJobSpec, MembershipParams, refs, shards=shards)
+        self.core.preflight_merge(spec)
+        return job_to_proto(self.jobs.submit("mia-merge", spec, lambda r: self.core.run_merge(spec, r)))
 
     def ScoreTexts(self, request, context):
         spec = job_from_request(ScoreTextsSpec, ScoreTextsParams, request)

@@ -9,24 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from genleak.contracts.engine import EngineConfig
+from genleak.contracts.text_selection import TextSelection
 from genleak.core.specs import Spec
-
-
-class TextSelection(Spec):
-    text_field: str = Field("text", min_length=1, description="Record field holding the text")
-    min_words: int = Field(0, ge=0, description="Drop texts with fewer words (MIMIR: 100)")
-    max_words: int | None = Field(None, ge=1, description="Truncate texts to this many words (MIMIR: 200); None = keep")
-    n_samples: int | None = Field(None, ge=1, description="Texts per side, sampled with `seed` (MIMIR: 1000); None = all")
-    seed: int = Field(0, description="Sampling seed")
-
-    @model_validator(mode="after")
-    def _min_below_max(self) -> "TextSelection":
-        if self.max_words is not None and self.min_words > self.max_words:
-            raise ValueError(f"min_words ({self.min_words}) exceeds max_words ({self.max_words})")
-        return self
 
 
 class MIAAttackChoice(Spec):

@@ -5,7 +5,7 @@ placed on its own replica by the `genleak-shard` call metadata, see genleak.rpc.
 for all of them (genleak.rpc.retry.run_job, so a lost replica's shard is resubmitted) and merges
 the shard outputs, in order, into what one unsharded job would have produced:
 
-* generation: shard i is the unsharded request with `continuation.offset`/`limit` set to its slice of
+* generation: shard i is the unsharded request with `config.offset`/`limit` set to its slice of
   the prompts. The generator still scrubs every record before slicing, so surrogates are the same
   in every shard. The shards' datasets are concatenated into one dataset artifact. Whether the rows
   equal the unsharded run's depends on the engine: vLLM seeds every prompt's sampler with the seed
@@ -13,13 +13,13 @@ the shard outputs, in order, into what one unsharded job would have produced:
   hf engine seeds torch once per job and samples length-sorted batches from one stream, so a shard's
   samples depend on which prompts share its job: deterministic for a given shard count, equal to the
   unsharded run only for greedy decoding.
-* membership inference: the controller selects the texts itself (the attacker's own `select_texts`:
-  min/max words, seeded n_samples), publishes each shard's members and non-members (already selected,
-  so the shard jobs select nothing), and merges the per-text scores of the shards' `scores` datasets.
-  AUC, its bootstrap CI, TPR@FPR and PR-AUC are computed here by the attacker's `compute_metrics`
-  over the merged scores, in the unsharded order: the same scores give the same metrics. The
-  non-member perplexity is pooled from the shards' perplexities and token counts; held-out
-  perplexity texts all go to shard 0.
+* membership inference: the controller selects the texts itself (the contract's `select_texts`, as the
+  attacker does: min/max words, seeded n_samples), publishes each shard's members and non-members
+  (already selected, so the shard jobs select nothing) and asks the attacker to merge the shards
+  (StartMembershipMerge): the scores concatenated in the unsharded order, AUC, its bootstrap CI,
+  TPR@FPR and PR-AUC computed over them, so the same scores give the same metrics. The non-member
+  perplexity is pooled from the shards' perplexities and token counts; held-out perplexity texts all
+  go to shard 0.
 
 Shard counts above the number of prompts (texts per side) shrink to it; one shard is the unsharded
 job itself, with the same job key.
@@ -27,12 +27,9 @@ job itself, with the same job key.
 
 from __future__ import annotations
 
-import math
-import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any, Callable
 
-import numpy as np
 
 from genleak.controller import stages
 from genleak.controller.spec import GeneratorSpec, MembershipSpec
@@ -40,7 +37,8 @@ from genleak.core.datasets import load_records, publish_records
 from genleak.core.hashing import canonical_json, sha256_bytes
 from genleak.core.store import ArtifactStore
 from genleak.rpc.balancing import shard_metadata
-from genleak.rpc.convert import dict_to_struct, ref_from_proto, ref_to_proto, struct_to_dict
+from genleak.contracts.text_selection import select_texts
+from genleak.rpc.convert import params_to_struct, ref_from_proto, ref_to_proto
 from genleak.rpc.retry import run_job
 from genleak.v1 import attacker_pb2, common_pb2
 
@@ -141,8 +139,6 @@ def membership(store: ArtifactStore, stub, spec: MembershipSpec, model_uri: str,
                datasets: dict[str, common_pb2.ArtifactRef], reference_uri: str | None,
                on_update: OnUpdate) -> dict[str, Any]:
     """stages.membership over `spec.shards` attacker jobs; the same result keys, plus `shards` and `shard_jobs`."""
-    from genleak.attacker.mia.texts import select_texts
-
     selection = spec.params().selection()
     members = select_texts(load_records(store, ref_from_proto(datasets["members"]), "mia.members"), selection,
                            "members")
@@ -174,44 +170,13 @@ def membership(store: ArtifactStore, stub, spec: MembershipSpec, model_uri: str,
         requests.append(request)
     jobs = run_shards([_starter(stub.StartMembershipInference, r, group, i) for i, r in enumerate(requests)],
                       stub, on_update)
-    return _merge_membership(store, spec, model_uri, group, jobs, members, nonmembers, heldout is not None)
-
-
-def merge_scores(spec: MembershipSpec, shard_rows: list[list[dict[str, Any]]], results: list[dict[str, Any]],
-                 with_heldout: bool = False):
-    """The MIAOutcome of the shards' score rows (in shard order) and results: metrics computed here over
-    the merged scores with the attacker's compute_metrics, the non-member perplexity pooled by tokens."""
-    from genleak.attacker.mia.evaluate import MIAOutcome
-    from genleak.attacker.mia.metrics import compute_metrics
-
-    rows: dict[str, list[dict[str, Any]]] = {"member": [], "nonmember": []}
-    nll, predicted = 0.0, 0  # pooled non-member perplexity: sum of -log p and of scored tokens
-    for scored, result in zip(shard_rows, results):
-        tokens = sum(max(int(r["n_tokens"]) - 1, 0) for r in scored if r["side"] == "nonmember")
-        ppl = result["perplexity"]["nonmembers"]
-        if tokens and ppl is not None and math.isfinite(ppl):
-            nll, predicted = nll + math.log(ppl) * tokens, predicted + tokens
-        for side in rows:  # a shard's rows are in its input order: concatenating keeps the unsharded order
-            rows[side] += sorted((r for r in scored if r["side"] == side), key=lambda r: r["row"])
-    names = list(spec.attacks)
-    member_scores = {n: np.asarray([r[n] for r in rows["member"]], dtype=np.float64) for n in names}
-    nonmember_scores = {n: np.asarray([r[n] for r in rows["nonmember"]], dtype=np.float64) for n in names}
-    started = time.perf_counter()
-    metrics = {n: compute_metrics(member_scores[n], nonmember_scores[n], spec.fprs, spec.n_bootstrap, spec.seed)
-               for n in names}
-    seconds: dict[str, float] = {}
-    for result in results:
-        for key, value in result.get("seconds", {}).items():
-            if key.startswith("score"):
-                seconds[key] = round(seconds.get(key, 0.0) + value, 3)
-    seconds["metrics"] = round(time.perf_counter() - started, 3)
-    return MIAOutcome(
-        metrics=metrics, member_scores=member_scores, nonmember_scores=nonmember_scores,
-        member_tokens=[int(r["n_tokens"]) for r in rows["member"]],
-        nonmember_tokens=[int(r["n_tokens"]) for r in rows["nonmember"]],
-        nonmember_perplexity=math.exp(nll / predicted) if predicted else float("nan"),
-        heldout_perplexity=results[0]["perplexity"].get("heldout") if with_heldout else None,
-        seconds=seconds, tokens_scored=int(sum(r["tokens_scored"] for r in results)))
+    merge = attacker_pb2.StartMembershipMergeRequest(
+        model=common_pb2.ModelRef(uri=model_uri), members=datasets["members"], nonmembers=datasets["nonmembers"],
+        params=params_to_struct(spec.params()),
+        shards=[attacker_pb2.MembershipShard(scores=job.artifacts["scores"], result=job.result) for job in jobs])
+    merged = stages.membership_result(run_job(lambda: stub.StartMembershipMerge(merge), stub, on_update))
+    merged.update(shards=len(jobs), shard_jobs=[job.job_id for job in jobs])
+    return merged
 
 
 def _starter(call, request, group: str, index: int) -> Callable[[], common_pb2.Job]:
@@ -223,22 +188,3 @@ def _texts_dataset(store: ArtifactStore, texts: list[str]) -> common_pb2.Artifac
     records = [{"text": t} for t in texts]
     key = sha256_bytes(canonical_json(records).encode())[:32]
     return ref_to_proto(publish_records(store, records, store.uri_for("jobs", "membership-shards", "texts", key)))
-
-
-def _merge_membership(store: ArtifactStore, spec: MembershipSpec, model_uri: str, group: str,
-                      jobs: list[common_pb2.Job], members, nonmembers, with_heldout: bool) -> dict[str, Any]:
-    from genleak.attacker.mia.job import mia_summary, publish_mia_outputs
-
-    # Shard jobs skip the bootstrap: their CI is NaN (struct_to_dict reads NaN).
-    results = [struct_to_dict(job.result) for job in jobs]
-    shard_rows = [load_records(store, ref_from_proto(job.artifacts["scores"]), "scores") for job in jobs]
-    outcome = merge_scores(spec, shard_rows, results, with_heldout)
-    root = store.uri_for("jobs", "membership-shards", group,
-                         sha256_bytes(canonical_json([job.artifacts["scores"].sha256 for job in jobs]).encode())[:16])
-    artifacts = publish_mia_outputs(store, outcome, members, nonmembers, root, model_uri)
-    summary = mia_summary(results[0]["engine"], outcome, members, nonmembers)
-    # Through a Struct and back, as every job result travels: the merged result reads like the unsharded one.
-    merged = stages.membership_result_dict(dict_to_struct(summary))
-    merged.update(scores_uri=artifacts["scores"].uri, roc_uri=artifacts["roc"].uri, shards=len(jobs),
-                  shard_jobs=[job.job_id for job in jobs])
-    return merged

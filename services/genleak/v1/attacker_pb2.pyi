@@ -38,6 +38,28 @@ class StartMembershipInferenceRequest(_message.Message):
     params: _struct_pb2.Struct
     def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., members: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., nonmembers: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., reference_model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., perplexity_dataset: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
+class MembershipShard(_message.Message):
+    __slots__ = ("scores", "result")
+    SCORES_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    scores: _common_pb2.ArtifactRef
+    result: _struct_pb2.Struct
+    def __init__(self, scores: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., result: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class StartMembershipMergeRequest(_message.Message):
+    __slots__ = ("model", "members", "nonmembers", "shards", "params")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    NONMEMBERS_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    model: _common_pb2.ModelRef
+    members: _common_pb2.ArtifactRef
+    nonmembers: _common_pb2.ArtifactRef
+    shards: _containers.RepeatedCompositeFieldContainer[MembershipShard]
+    params: _struct_pb2.Struct
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., members: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., nonmembers: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., shards: _Optional[_Iterable[_Union[MembershipShard, _Mapping]]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
 class ScoreTextsRequest(_message.Message):
     __slots__ = ("model", "texts", "reference_model", "params")
     MODEL_FIELD_NUMBER: _ClassVar[int]

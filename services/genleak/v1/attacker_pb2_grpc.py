@@ -46,6 +46,11 @@ class AttackerServiceStub:
                 request_serializer=genleak_dot_v1_dot_attacker__pb2.StartMembershipInferenceRequest.SerializeToString,
                 response_deserializer=genleak_dot_v1_dot_common__pb2.Job.FromString,
                 _registered_method=True)
+        self.StartMembershipMerge = channel.unary_unary(
+                '/genleak.v1.AttackerService/StartMembershipMerge',
+                request_serializer=genleak_dot_v1_dot_attacker__pb2.StartMembershipMergeRequest.SerializeToString,
+                response_deserializer=genleak_dot_v1_dot_common__pb2.Job.FromString,
+                _registered_method=True)
         self.ScoreTexts = channel.unary_unary(
                 '/genleak.v1.AttackerService/ScoreTexts',
                 request_serializer=genleak_dot_v1_dot_attacker__pb2.ScoreTextsRequest.SerializeToString,
@@ -90,6 +95,14 @@ class AttackerServiceServicer:
 
     def StartMembershipInference(self, request, context):
         """Membership inference: score members and non-members, ROC-AUC / TPR@FPR per attack.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartMembershipMerge(self, request, context):
+        """One membership-inference result from the jobs of its shards (each scored a contiguous slice of the
+        selected texts): the scores concatenated in shard order, the metrics computed over all of them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -146,6 +159,11 @@ def add_AttackerServiceServicer_to_server(servicer, server):
             'StartMembershipInference': grpc.unary_unary_rpc_method_handler(
                     servicer.StartMembershipInference,
                     request_deserializer=genleak_dot_v1_dot_attacker__pb2.StartMembershipInferenceRequest.FromString,
+                    response_serializer=genleak_dot_v1_dot_common__pb2.Job.SerializeToString,
+            ),
+            'StartMembershipMerge': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartMembershipMerge,
+                    request_deserializer=genleak_dot_v1_dot_attacker__pb2.StartMembershipMergeRequest.FromString,
                     response_serializer=genleak_dot_v1_dot_common__pb2.Job.SerializeToString,
             ),
             'ScoreTexts': grpc.unary_unary_rpc_method_handler(
@@ -233,6 +251,33 @@ class AttackerService:
             target,
             '/genleak.v1.AttackerService/StartMembershipInference',
             genleak_dot_v1_dot_attacker__pb2.StartMembershipInferenceRequest.SerializeToString,
+            genleak_dot_v1_dot_common__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartMembershipMerge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/genleak.v1.AttackerService/StartMembershipMerge',
+            genleak_dot_v1_dot_attacker__pb2.StartMembershipMergeRequest.SerializeToString,
             genleak_dot_v1_dot_common__pb2.Job.FromString,
             options,
             channel_credentials,

@@ -18,7 +18,7 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_v
 from genleak.attacker.mia import attack_names, get_attack, plot_roc
 from genleak.attacker.mia.evaluate import MetricOptions, MIAOutcome, evaluate_membership, required_extras
 from genleak.attacker.mia.registry import parse_attack_config
-from genleak.attacker.mia.texts import SelectedTexts, select_texts
+from genleak.contracts.text_selection import SelectedTexts, select_texts
 from genleak.contracts.engine import EngineConfig
 from genleak.contracts.membership import MembershipJobResult, MembershipParams, MIAAttackChoice, ScoreTextsParams
 from genleak.core.errors import InvalidSpec

@@ -1,4 +1,6 @@
-"""Member / non-member text selection, MIMIR style: word-length filter, truncation, n samples.
+"""Which texts a membership-inference job scores: MIMIR-style selection (word-length filter,
+truncation, seeded sampling). Part of the contract because two parties must agree on it exactly:
+the attacker scores what it selects, and a controller that shards one job slices the same selection.
 
 Differences from MIMIR, on purpose: truncation to `max_words` keeps the text's own whitespace
 (MIMIR re-joins words with single spaces, which changes e-mail layout and so the very token
@@ -12,10 +14,26 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from pydantic import Field, model_validator
+
 from genleak.core.errors import InvalidSpec
-from genleak.contracts.membership import TextSelection
+from genleak.core.specs import Spec
 
 _WORD = re.compile(r"\S+")
+
+
+class TextSelection(Spec):
+    text_field: str = Field("text", min_length=1, description="Record field holding the text")
+    min_words: int = Field(0, ge=0, description="Drop texts with fewer words (MIMIR: 100)")
+    max_words: int | None = Field(None, ge=1, description="Truncate texts to this many words (MIMIR: 200); None = keep")
+    n_samples: int | None = Field(None, ge=1, description="Texts per side, sampled with `seed` (MIMIR: 1000); None = all")
+    seed: int = Field(0, description="Sampling seed")
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> "TextSelection":
+        if self.max_words is not None and self.min_words > self.max_words:
+            raise ValueError(f"min_words ({self.min_words}) exceeds max_words ({self.max_words})")
+        return self
 
 
 @dataclass(frozen=True)
