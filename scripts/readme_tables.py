@@ -97,7 +97,8 @@ def _finished(report: dict) -> str:
         return "date not recorded"
     when = time.strftime("%Y-%m-%d", time.gmtime(float(started)))
     cpu = provenance.get("cpu", "").split(" (")[0]
-    took = f", {float(wall) / 60:.1f} min" if wall is not None else ""
+    took = "" if wall is None else (f", {float(wall) / 60:.1f} min" if float(wall) >= 60 else
+                                     f", {float(wall):.1f} s (a rerun: its stages were answered from the store)")
     return f"run on {when}{took}" + (f" on {cpu}" if cpu else "")
 
 
