@@ -66,7 +66,7 @@ def test_detect_pii_masks_by_default_and_reveals_on_request(world):
     second = {e.type: e for e in masked.texts[1].entities}
     assert second["EMAIL_ADDRESS"].HasField("real") and second["EMAIL_ADDRESS"].real and second["PERSON"].real
 
-    request.reveal = True
+    request.params.update({"reveal": True})
     revealed = world["stub"].DetectPII(request)
     values = {e.type: e.value for e in revealed.texts[1].entities}
     assert values == {"PERSON": person["name"], "EMAIL_ADDRESS": person["email"]}
@@ -74,15 +74,21 @@ def test_detect_pii_masks_by_default_and_reveals_on_request(world):
     assert [e.value_id for e in revealed.texts[1].entities] == [e.value_id for e in masked.texts[1].entities]
 
 
+def _detect(texts: list[str], inventory=None, **params) -> attacker_pb2.DetectPIIRequest:
+    """Texts and inventory as typed fields, the analyzer/detection/reveal settings in the params Struct."""
+    request = attacker_pb2.DetectPIIRequest(texts=texts, inventory=inventory)
+    request.params.update(params)
+    return request
+
+
 def test_detect_pii_without_inventory_leaves_real_unset_and_names_bad_fields(world):
-    response = world["stub"].DetectPII(attacker_pb2.DetectPIIRequest(
-        texts=["mail bob@oneil.net"], analyzer=common_pb2.PIIAnalyzerParams(nlp_engine="no_op")))
+    response = world["stub"].DetectPII(_detect(["mail bob@oneil.net"], analyzer={"nlp_engine": "no_op"}))
     (entity,) = response.texts[0].entities
     assert entity.type == "EMAIL_ADDRESS" and not entity.HasField("real") and entity.masked == "b***@o***.net"
-    for analyzer, field in ((common_pb2.PIIAnalyzerParams(recognizers={"Nope": True}), "analyzer.recognizers"),
-                            (common_pb2.PIIAnalyzerParams(score_threshold=1.5), "analyzer.score_threshold")):
+    for analyzer, field in (({"recognizers": {"Nope": True}}, "analyzer.recognizers"),
+                            ({"score_threshold": 1.5}, "params.analyzer.score_threshold")):
         with pytest.raises(grpc.RpcError) as err:
-            world["stub"].DetectPII(attacker_pb2.DetectPIIRequest(texts=["x"], analyzer=analyzer))
+            world["stub"].DetectPII(_detect(["x"], analyzer=analyzer))
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and field in err.value.details()
 
 
@@ -91,7 +97,8 @@ def test_corpus_scan_finds_planted_emails_and_phones(world):
     stub = world["stub"]
     request = attacker_pb2.StartPIIScanRequest(
         texts=_ref(world, "members"), inventory=attacker_pb2.PIIInventory(people=_ref(world, "people")),
-        finetune=[_ref(world, "prompts")], reveal=True)
+        finetune=[_ref(world, "prompts")])
+    request.params.update({"reveal": True})
     job = wait_for_job(stub, stub.StartPIIScan(request))
     table = struct_to_dict(job.result)["sources"]["texts"]["entities"]
     for entity in ("EMAIL_ADDRESS", "PHONE_NUMBER"):
@@ -109,10 +116,10 @@ def test_pii_scan_samples_the_tiny_target_and_publishes_masked_findings(world):
     stub, lab = world["stub"], world["lab"]
     request = attacker_pb2.StartPIIScanRequest(
         model=common_pb2.ModelRef(uri=lab["target"].uri),
-        samples=attacker_pb2.PIISampleParams(
-            n_unconditioned=6, prompts=_ref(world, "prompts"), n_prompted=6,
-            sampling=common_pb2.SamplingParams(temperature=0.7, max_new_tokens=64, seed=3)),
         inventory=attacker_pb2.PIIInventory(people=_ref(world, "people")), finetune=[_ref(world, "prompts")])
+    request.params.update({"samples": {"n_unconditioned": 6, "prompts": {"uri": _ref(world, "prompts").uri},
+                                       "n_prompted": 6,
+                                       "sampling": {"temperature": 0.7, "max_new_tokens": 64, "seed": 3}}})
     job = wait_for_job(stub, stub.StartPIIScan(request))
     result = struct_to_dict(job.result)
     assert {k: int(v["n_texts"]) for k, v in result["sources"].items()} == {"unconditioned": 6, "prompted": 6}
@@ -147,8 +154,7 @@ def test_bad_scan_requests_name_the_field(world, request_fields, code, field):
 
 def test_detect_pii_in_several_processes_matches_one(world):
     texts = [TEXT, *(f"Reach {p['name']} at {p['phone']} or {p['email']}." for p in world["people"][:30])]
-    one, two = (world["stub"].DetectPII(attacker_pb2.DetectPIIRequest(
-        texts=texts, params=attacker_pb2.PIIDetectionParams(n_process=n, batch_size=8))) for n in (1, 2))
+    one, two = (world["stub"].DetectPII(_detect(texts, detection={"n_process": n, "batch_size": 8})) for n in (1, 2))
     assert one == two and sum(len(t.entities) for t in one.texts) >= 3 * 30
 
 
@@ -156,8 +162,8 @@ def test_user_data_inventory_comes_from_presidio_over_the_private_corpus(world):
     """No people list: the inventory is what the analyzer finds in the private corpus (the members)."""
     stub = world["stub"]
     request = attacker_pb2.StartPIIScanRequest(
-        texts=_ref(world, "nonmembers"), inventory=attacker_pb2.PIIInventory(corpus=_ref(world, "members")),
-        analyzer=common_pb2.PIIAnalyzerParams(nlp_engine="no_op"))
+        texts=_ref(world, "nonmembers"), inventory=attacker_pb2.PIIInventory(corpus=_ref(world, "members")))
+    request.params.update({"analyzer": {"nlp_engine": "no_op"}})
     result = struct_to_dict(wait_for_job(stub, stub.StartPIIScan(request)).result)
     assert result["inventory"]["source"] == "corpus" and result["inventory"]["sizes"]["EMAIL_ADDRESS"] > 20
     emails = result["sources"]["texts"]["entities"]["EMAIL_ADDRESS"]
@@ -166,9 +172,8 @@ def test_user_data_inventory_comes_from_presidio_over_the_private_corpus(world):
 
     person = world["people"][-1]
     inventory = attacker_pb2.PIIInventory(corpus=_ref(world, "members"), people=_ref(world, "people"))
-    response = stub.DetectPII(attacker_pb2.DetectPIIRequest(
-        texts=[f"write to {person['email']} or nobody@example.org"], inventory=inventory,
-        analyzer=common_pb2.PIIAnalyzerParams(nlp_engine="no_op")))
+    response = stub.DetectPII(_detect([f"write to {person['email']} or nobody@example.org"], inventory=inventory,
+                                      analyzer={"nlp_engine": "no_op"}))
     assert [(e.masked, e.real) for e in response.texts[0].entities] == [
         (f"{person['email'][0]}***@{person['email'].split('@')[1][0]}***.{person['email'].rsplit('.', 1)[1]}", True),
         ("n***@e***.org", False)]

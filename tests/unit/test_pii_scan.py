@@ -12,10 +12,11 @@ import pytest
 
 from genleak.contracts.pii import DEFAULT_RECOGNIZERS, AnalyzerConfig
 from genleak.presidio.config import Detection
-from genleak.attacker.pii_scan.inventory import FinetuneIndex, Inventory, InventorySpec, inventory_from_people
+from genleak.attacker.pii_scan.inventory import FinetuneIndex, Inventory, inventory_from_people
+from genleak.contracts.pii_scan import InventorySpec, PIISampling
 from genleak.attacker.pii_scan.job import PIIScanJobSpec
 from genleak.presidio.recognizers.us_address import FULL_REGEX, STREET_REGEX
-from genleak.attacker.pii_scan.sampling import PIISampling, draw_rows
+from genleak.attacker.pii_scan.sampling import draw_rows
 from genleak.attacker.pii_scan.scan import count_by_type, match_findings, planted_recall, table
 from genleak.presidio.spans import tidy_spans
 from genleak.core.errors import InvalidSpec

@@ -14,8 +14,9 @@ from genleak.engines import EngineCache
 from genleak.engines.precision import PRECISION_CACHE_FOLDER, set_precision_cache_dir
 from genleak.contracts.extraction import ExtractionParams
 from genleak.contracts.membership import MembershipParams, ScoreTextsParams
+from genleak.contracts.pii_scan import DetectPIIParams, PIIScanParams
 from genleak.attacker.mia.merge import MIAMergeJobSpec
-from genleak.rpc.convert import job_from_request, job_to_proto, message_to_dict, spec_from_message, struct_to_dict
+from genleak.rpc.convert import job_from_request, job_to_proto, message_to_dict, struct_to_dict
 from genleak.rpc.jobs_servicer import JobRpcMixin
 from genleak.rpc.server import ServiceBinding
 from genleak.v1 import attacker_pb2, attacker_pb2_grpc
@@ -55,14 +56,14 @@ class AttackerServicer(JobRpcMixin, attacker_pb2_grpc.AttackerServiceServicer):
             texts=[attacker_pb2.TextScores(scores=row["scores"], n_tokens=row["n_tokens"]) for row in rows])
 
     def DetectPII(self, request, context):
-        spec = spec_from_message(DetectPIISpec, request)
+        spec = job_from_request(DetectPIISpec, DetectPIIParams, request)
         with self.calls.slot("DetectPII"):
             texts = self.core.detect_pii(spec)
         return attacker_pb2.DetectPIIResponse(
             texts=[attacker_pb2.TextPII(entities=[attacker_pb2.PIIEntity(**e) for e in found]) for found in texts])
 
     def StartPIIScan(self, request, context):
-        spec = spec_from_message(PIIScanJobSpec, request)
+        spec = job_from_request(PIIScanJobSpec, PIIScanParams, request)
         self.core.preflight_pii_scan(spec)
         return job_to_proto(self.jobs.submit("pii_scan", spec, lambda r: self.core.run_pii_scan(spec, r)))
 

@@ -13,7 +13,9 @@ from pydantic import BaseModel
 from genleak.contracts.extraction import ExtractionJobResult, ExtractionParams
 from genleak.contracts.finetune import FineTuneJobResult, FineTuneParams
 from genleak.contracts.generation import GenerateParams, GenerationOutcome, GenerationParams
+from genleak.contracts.lab import LabBuildParams, LabBuildResult
 from genleak.contracts.membership import MembershipJobResult, MembershipParams, ScoreTextsParams
+from genleak.contracts.pii_scan import DetectPIIParams, PIIScanParams, PIIScanResult
 
 
 class JobContract(NamedTuple):
@@ -30,5 +32,10 @@ JOB_CONTRACTS: dict[str, JobContract] = {
     "extraction": JobContract("genleak.v1.AttackerService/StartExtraction", ExtractionParams, ExtractionJobResult),
     "membership": JobContract("genleak.v1.AttackerService/StartMembershipInference", MembershipParams,
                               MembershipJobResult),
+    "membership_merge": JobContract("genleak.v1.AttackerService/StartMembershipMerge", MembershipParams,
+                                    MembershipJobResult),
     "score_texts": JobContract("genleak.v1.AttackerService/ScoreTexts", ScoreTextsParams, None),
+    "pii_scan": JobContract("genleak.v1.AttackerService/StartPIIScan", PIIScanParams, PIIScanResult),
+    "detect_pii": JobContract("genleak.v1.AttackerService/DetectPII", DetectPIIParams, None),
+    "lab_build": JobContract("genleak.v1.FinetunerService/StartLabBuild", LabBuildParams, LabBuildResult),
 }

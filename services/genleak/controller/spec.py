@@ -20,7 +20,8 @@ from genleak.contracts.finetune import DataFormat, FineTuneParams, TrainConfig
 from genleak.contracts.generation import GenerationParams
 from genleak.contracts.lab import LabBuildParams
 from genleak.contracts.membership import MembershipParams
-from genleak.contracts.pii import ScrubConfig
+from genleak.contracts.pii import AnalyzerConfig, ScrubConfig
+from genleak.contracts.pii_scan import DetectionParams, PIISampling, PIIScanParams
 from genleak.controller.sweep import Setting, expand
 from genleak.core.builtin_data import BUILTIN_FEW_SHOT, is_builtin_few_shot
 from genleak.core.errors import InvalidSpec
@@ -230,6 +231,15 @@ class LeakageSpec(Spec):
     scan_training_data: bool = Field(True, description="Also scan the generated conditions' training data")
     n_process: int = Field(1, ge=1, le=64, description="Analyzer processes (spawned)")
     reveal: bool = Field(False, description="Write raw values to the scan artifacts (reports stay masked)")
+
+    def params(self, engine: EngineConfig) -> PIIScanParams:
+        """The PII-scan job's params: unconditioned samples, the counted entity types, the model's engine."""
+        sampling = {"temperature": self.temperature, "top_k": self.top_k, "max_new_tokens": self.max_new_tokens,
+                    "n": 1, "seed": self.seed}
+        return PIIScanParams(engine=engine, samples=PIISampling(n_unconditioned=self.n_samples, prefix=self.prefix,
+                                                                 sampling=sampling),
+                             analyzer=AnalyzerConfig(entities=tuple(self.entities)),
+                             detection=DetectionParams(n_process=self.n_process), reveal=self.reveal)
 
 
 class PositiveControlSpec(Spec):

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from google.protobuf import json_format
-
 from genleak.contracts.engine import EngineConfig
 from genleak.contracts.extraction import ExtractionJobResult
 from genleak.contracts.lab import LabBuildParams, LabBuildResult
@@ -17,25 +15,13 @@ from genleak.contracts.generation import GenerationParams, generation_result_typ
 from genleak.contracts.membership import MembershipJobResult
 from genleak.controller.spec import AttackSpec, FineTuneSpec, GeneratorSpec, LeakageSpec, MembershipSpec
 from genleak.controller.sweep import Setting
-from genleak.contracts.pii import AnalyzerConfig
+from genleak.contracts.pii_scan import PIIScanResult
 from genleak.rpc.retry import run_job
 from genleak.core.store import ArtifactRef
 from genleak.rpc.convert import params_to_struct, ref_from_proto, restore_ints, result_from_job, struct_to_dict
 from genleak.v1 import attacker_pb2, common_pb2, finetuner_pb2, generator_pb2
 
 OnUpdate = Callable[[common_pb2.Job], None]
-
-
-def _engine(spec: EngineConfig) -> common_pb2.EngineParams:
-    params = common_pb2.EngineParams(name=spec.name, dtype=spec.dtype, batch_size=spec.batch_size,
-                                     kv_cache_gib=spec.kv_cache_gib)
-    if spec.max_model_len is not None:
-        params.max_model_len = spec.max_model_len
-    return params
-
-
-def _analyzer(config: AnalyzerConfig) -> common_pb2.PIIAnalyzerParams:
-    return json_format.ParseDict(config.model_dump(mode="json"), common_pb2.PIIAnalyzerParams())
 
 
 def build_lab(stub, lab: LabBuildParams, on_update: OnUpdate) -> tuple[dict[str, ArtifactRef], dict[str, Any]]:
@@ -129,19 +115,13 @@ def leakage_scan(stub, spec: LeakageSpec, engine: EngineConfig, model_uri: str, 
                  on_update: OnUpdate) -> dict[str, Any]:
     """Untargeted PII scan of one model's unconditioned samples (and, given, of its training texts).
     The result holds counts only; values stay in the (masked unless `reveal`) findings artifact."""
-    sampling = common_pb2.SamplingParams(temperature=spec.temperature, top_k=spec.top_k,
-                                         max_new_tokens=spec.max_new_tokens, n=1, seed=spec.seed)
-    request = attacker_pb2.StartPIIScanRequest(
-        model=common_pb2.ModelRef(uri=model_uri), engine=_engine(engine),
-        samples=attacker_pb2.PIISampleParams(n_unconditioned=spec.n_samples, prefix=spec.prefix, sampling=sampling),
-        finetune=finetune, analyzer=_analyzer(AnalyzerConfig(entities=tuple(spec.entities))),
-        params=attacker_pb2.PIIDetectionParams(n_process=spec.n_process), reveal=spec.reveal)
+    request = attacker_pb2.StartPIIScanRequest(model=common_pb2.ModelRef(uri=model_uri), finetune=finetune,
+                                               params=params_to_struct(spec.params(engine)))
     if people is not None:
         request.inventory.CopyFrom(attacker_pb2.PIIInventory(people=people))
     if training_texts is not None:
         request.texts.CopyFrom(training_texts)
-        request.text_field = "text"
     job = run_job(lambda: stub.StartPIIScan(request), stub, on_update)
-    result = restore_ints(struct_to_dict(job.result))  # counts come back as doubles from the Struct
+    result = result_from_job(PIIScanResult, job).model_dump(mode="json", exclude_unset=True)
     result["findings_uri"] = job.artifacts["findings"].uri
     return result

@@ -93,14 +93,6 @@ class ScoreTextsResponse(_message.Message):
     texts: _containers.RepeatedCompositeFieldContainer[TextScores]
     def __init__(self, texts: _Optional[_Iterable[_Union[TextScores, _Mapping]]] = ...) -> None: ...
 
-class PIIDetectionParams(_message.Message):
-    __slots__ = ("batch_size", "n_process")
-    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
-    N_PROCESS_FIELD_NUMBER: _ClassVar[int]
-    batch_size: int
-    n_process: int
-    def __init__(self, batch_size: _Optional[int] = ..., n_process: _Optional[int] = ...) -> None: ...
-
 class PIIInventory(_message.Message):
     __slots__ = ("people", "people_fields", "corpus", "corpus_field")
     class PeopleFieldsEntry(_message.Message):
@@ -121,18 +113,14 @@ class PIIInventory(_message.Message):
     def __init__(self, people: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., people_fields: _Optional[_Mapping[str, str]] = ..., corpus: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., corpus_field: _Optional[str] = ...) -> None: ...
 
 class DetectPIIRequest(_message.Message):
-    __slots__ = ("texts", "analyzer", "inventory", "params", "reveal")
+    __slots__ = ("texts", "inventory", "params")
     TEXTS_FIELD_NUMBER: _ClassVar[int]
-    ANALYZER_FIELD_NUMBER: _ClassVar[int]
     INVENTORY_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
-    REVEAL_FIELD_NUMBER: _ClassVar[int]
     texts: _containers.RepeatedScalarFieldContainer[str]
-    analyzer: _common_pb2.PIIAnalyzerParams
     inventory: PIIInventory
-    params: PIIDetectionParams
-    reveal: bool
-    def __init__(self, texts: _Optional[_Iterable[str]] = ..., analyzer: _Optional[_Union[_common_pb2.PIIAnalyzerParams, _Mapping]] = ..., inventory: _Optional[_Union[PIIInventory, _Mapping]] = ..., params: _Optional[_Union[PIIDetectionParams, _Mapping]] = ..., reveal: _Optional[bool] = ...) -> None: ...
+    params: _struct_pb2.Struct
+    def __init__(self, texts: _Optional[_Iterable[str]] = ..., inventory: _Optional[_Union[PIIInventory, _Mapping]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class PIIEntity(_message.Message):
     __slots__ = ("type", "start", "end", "score", "recognizer", "masked", "value_id", "real", "value")
@@ -168,44 +156,16 @@ class DetectPIIResponse(_message.Message):
     texts: _containers.RepeatedCompositeFieldContainer[TextPII]
     def __init__(self, texts: _Optional[_Iterable[_Union[TextPII, _Mapping]]] = ...) -> None: ...
 
-class PIISampleParams(_message.Message):
-    __slots__ = ("n_unconditioned", "prefix", "prompts", "prompt_field", "n_prompted", "sampling")
-    N_UNCONDITIONED_FIELD_NUMBER: _ClassVar[int]
-    PREFIX_FIELD_NUMBER: _ClassVar[int]
-    PROMPTS_FIELD_NUMBER: _ClassVar[int]
-    PROMPT_FIELD_FIELD_NUMBER: _ClassVar[int]
-    N_PROMPTED_FIELD_NUMBER: _ClassVar[int]
-    SAMPLING_FIELD_NUMBER: _ClassVar[int]
-    n_unconditioned: int
-    prefix: str
-    prompts: _common_pb2.ArtifactRef
-    prompt_field: str
-    n_prompted: int
-    sampling: _common_pb2.SamplingParams
-    def __init__(self, n_unconditioned: _Optional[int] = ..., prefix: _Optional[str] = ..., prompts: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., prompt_field: _Optional[str] = ..., n_prompted: _Optional[int] = ..., sampling: _Optional[_Union[_common_pb2.SamplingParams, _Mapping]] = ...) -> None: ...
-
 class StartPIIScanRequest(_message.Message):
-    __slots__ = ("model", "engine", "samples", "texts", "text_field", "inventory", "finetune", "finetune_fields", "analyzer", "params", "reveal")
+    __slots__ = ("model", "texts", "inventory", "finetune", "params")
     MODEL_FIELD_NUMBER: _ClassVar[int]
-    ENGINE_FIELD_NUMBER: _ClassVar[int]
-    SAMPLES_FIELD_NUMBER: _ClassVar[int]
     TEXTS_FIELD_NUMBER: _ClassVar[int]
-    TEXT_FIELD_FIELD_NUMBER: _ClassVar[int]
     INVENTORY_FIELD_NUMBER: _ClassVar[int]
     FINETUNE_FIELD_NUMBER: _ClassVar[int]
-    FINETUNE_FIELDS_FIELD_NUMBER: _ClassVar[int]
-    ANALYZER_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
-    REVEAL_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelRef
-    engine: _common_pb2.EngineParams
-    samples: PIISampleParams
     texts: _common_pb2.ArtifactRef
-    text_field: str
     inventory: PIIInventory
     finetune: _containers.RepeatedCompositeFieldContainer[_common_pb2.ArtifactRef]
-    finetune_fields: _containers.RepeatedScalarFieldContainer[str]
-    analyzer: _common_pb2.PIIAnalyzerParams
-    params: PIIDetectionParams
-    reveal: bool
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., engine: _Optional[_Union[_common_pb2.EngineParams, _Mapping]] = ..., samples: _Optional[_Union[PIISampleParams, _Mapping]] = ..., texts: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., text_field: _Optional[str] = ..., inventory: _Optional[_Union[PIIInventory, _Mapping]] = ..., finetune: _Optional[_Iterable[_Union[_common_pb2.ArtifactRef, _Mapping]]] = ..., finetune_fields: _Optional[_Iterable[str]] = ..., analyzer: _Optional[_Union[_common_pb2.PIIAnalyzerParams, _Mapping]] = ..., params: _Optional[_Union[PIIDetectionParams, _Mapping]] = ..., reveal: _Optional[bool] = ...) -> None: ...
+    params: _struct_pb2.Struct
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelRef, _Mapping]] = ..., texts: _Optional[_Union[_common_pb2.ArtifactRef, _Mapping]] = ..., inventory: _Optional[_Union[PIIInventory, _Mapping]] = ..., finetune: _Optional[_Iterable[_Union[_common_pb2.ArtifactRef, _Mapping]]] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...

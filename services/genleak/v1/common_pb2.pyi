@@ -3,7 +3,7 @@ from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from collections.abc import Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -111,62 +111,3 @@ class CancelJobRequest(_message.Message):
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     def __init__(self, job_id: _Optional[str] = ...) -> None: ...
-
-class SamplingParams(_message.Message):
-    __slots__ = ("temperature", "top_k", "top_p", "max_new_tokens", "n", "seed")
-    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
-    TOP_K_FIELD_NUMBER: _ClassVar[int]
-    TOP_P_FIELD_NUMBER: _ClassVar[int]
-    MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
-    N_FIELD_NUMBER: _ClassVar[int]
-    SEED_FIELD_NUMBER: _ClassVar[int]
-    temperature: float
-    top_k: int
-    top_p: float
-    max_new_tokens: int
-    n: int
-    seed: int
-    def __init__(self, temperature: _Optional[float] = ..., top_k: _Optional[int] = ..., top_p: _Optional[float] = ..., max_new_tokens: _Optional[int] = ..., n: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
-
-class EngineParams(_message.Message):
-    __slots__ = ("name", "dtype", "batch_size", "max_model_len", "kv_cache_gib")
-    NAME_FIELD_NUMBER: _ClassVar[int]
-    DTYPE_FIELD_NUMBER: _ClassVar[int]
-    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
-    MAX_MODEL_LEN_FIELD_NUMBER: _ClassVar[int]
-    KV_CACHE_GIB_FIELD_NUMBER: _ClassVar[int]
-    name: str
-    dtype: str
-    batch_size: int
-    max_model_len: int
-    kv_cache_gib: float
-    def __init__(self, name: _Optional[str] = ..., dtype: _Optional[str] = ..., batch_size: _Optional[int] = ..., max_model_len: _Optional[int] = ..., kv_cache_gib: _Optional[float] = ...) -> None: ...
-
-class PIIAnalyzerParams(_message.Message):
-    __slots__ = ("nlp_engine", "model", "language", "score_threshold", "entities", "recognizers", "phone_regions", "trim_newlines", "resolve_overlaps")
-    class RecognizersEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: bool
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[bool] = ...) -> None: ...
-    NLP_ENGINE_FIELD_NUMBER: _ClassVar[int]
-    MODEL_FIELD_NUMBER: _ClassVar[int]
-    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
-    SCORE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
-    ENTITIES_FIELD_NUMBER: _ClassVar[int]
-    RECOGNIZERS_FIELD_NUMBER: _ClassVar[int]
-    PHONE_REGIONS_FIELD_NUMBER: _ClassVar[int]
-    TRIM_NEWLINES_FIELD_NUMBER: _ClassVar[int]
-    RESOLVE_OVERLAPS_FIELD_NUMBER: _ClassVar[int]
-    nlp_engine: str
-    model: str
-    language: str
-    score_threshold: float
-    entities: _containers.RepeatedScalarFieldContainer[str]
-    recognizers: _containers.ScalarMap[str, bool]
-    phone_regions: _containers.RepeatedScalarFieldContainer[str]
-    trim_newlines: bool
-    resolve_overlaps: bool
-    def __init__(self, nlp_engine: _Optional[str] = ..., model: _Optional[str] = ..., language: _Optional[str] = ..., score_threshold: _Optional[float] = ..., entities: _Optional[_Iterable[str]] = ..., recognizers: _Optional[_Mapping[str, bool]] = ..., phone_regions: _Optional[_Iterable[str]] = ..., trim_newlines: _Optional[bool] = ..., resolve_overlaps: _Optional[bool] = ...) -> None: ...

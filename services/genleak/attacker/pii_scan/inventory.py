@@ -16,37 +16,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from pydantic import Field, field_validator, model_validator
 
 from genleak.core.errors import InvalidSpec
-from genleak.core.pii_mask import EMAIL, PERSON, PHONE, STREET_ADDRESS, normalize_pii
-from genleak.core.specs import ArtifactSpec, Spec
+from genleak.core.pii_mask import EMAIL, PHONE, STREET_ADDRESS, normalize_pii
 
-DEFAULT_PEOPLE_FIELDS = {EMAIL: "email", PHONE: "phone", PERSON: "name", STREET_ADDRESS: "address"}
 _EMAIL_RE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE_RE = re.compile(r"(?<!\d)(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\d)")
-
-
-class InventorySpec(Spec):
-    """Where the real PII comes from: a people dataset, a private corpus (via Presidio), or both (union)."""
-
-    people: ArtifactSpec | None = Field(None, description="Dataset of people records: exact values per type")
-    people_fields: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PEOPLE_FIELDS),
-                                          description="Entity type -> people record field (empty = the lab's)")
-    corpus: ArtifactSpec | None = Field(None, description="Private corpus dataset: Presidio over it builds the "
-                                                          "inventory")
-    corpus_field: str = Field("text", min_length=1, description="Record field holding the corpus text")
-
-    @field_validator("people_fields", mode="before")
-    @classmethod
-    def _default_fields(cls, value: Any) -> Any:
-        return value or dict(DEFAULT_PEOPLE_FIELDS)
-
-    @model_validator(mode="after")
-    def _a_source(self) -> "InventorySpec":
-        if self.people is None and self.corpus is None:
-            raise InvalidSpec("needs a people dataset, a corpus dataset, or both", field="inventory")
-        return self
 
 
 @dataclass(frozen=True)

@@ -15,23 +15,24 @@ from typing import Any, Sequence
 
 from pydantic import Field, model_validator
 
-from genleak.presidio.analyzer import PIIAnalyzer, get_analyzer
-from genleak.contracts.pii import AnalyzerConfig
 from genleak.attacker.pii_scan.inventory import (
-    FinetuneIndex, Inventory, InventorySpec, field_texts, inventory_from_detections, inventory_from_people,
-    record_texts,
+    FinetuneIndex, Inventory, field_texts, inventory_from_detections, inventory_from_people, record_texts,
 )
-from genleak.attacker.pii_scan.sampling import PIISampling, Sample, generate_samples
+from genleak.attacker.pii_scan.sampling import Sample, generate_samples
 from genleak.attacker.pii_scan.scan import Finding, count_by_type, match_findings, planted_recall, table
+from genleak.contracts.pii_scan import (
+    DetectionParams, DetectPIIParams, InventorySpec, PIISampling, PIIScanParams, PIIScanResult,
+)
 from genleak.core.datasets import load_records, publish_records, require_dataset
 from genleak.core.errors import InvalidSpec
 from genleak.core.jobs import JobOutput
 from genleak.core.models import require_model, resolve_model
 from genleak.core.pii_mask import mask_value, pii_id, salt_fingerprint
 from genleak.core.progress import NULL_REPORTER, Reporter
-from genleak.core.specs import ArtifactSpec, ModelSpec, Spec
+from genleak.core.specs import ArtifactSpec, ModelSpec
 from genleak.core.store import ArtifactRef, ArtifactStore
-from genleak.engines import EngineCache, EngineConfig
+from genleak.engines import EngineCache
+from genleak.presidio.analyzer import PIIAnalyzer, get_analyzer
 
 log = logging.getLogger(__name__)
 
@@ -41,26 +42,15 @@ _MAX_INVENTORIES = 4
 _INVENTORY_LOCK = threading.Lock()
 
 
-class DetectionParams(Spec):
-    batch_size: int = Field(32, ge=1, description="Texts per spaCy batch")
-    n_process: int = Field(1, ge=1, le=64, description="Analyzer processes (spawned; each loads spaCy): 1 = in-process")
+class PIIScanJobSpec(PIIScanParams):
+    """The PII-scan contract's params plus what the job reads."""
 
-
-class PIIScanJobSpec(Spec):
     model: ModelSpec | None = Field(None, description="Model to sample (unconditioned and/or prompted)")
-    engine: EngineConfig = EngineConfig()
-    samples: PIISampling | None = Field(None, description="What to sample; defaults apply when a model is given")
     texts: ArtifactSpec | None = Field(None, description="Dataset to scan as is (e.g. the corpus: recall is reported)")
-    text_field: str = Field("text", min_length=1, description="Record field of `texts` to scan")
     inventory: InventorySpec | None = Field(None, description="Real PII; without it only detections are counted")
     finetune: list[ArtifactSpec] = Field(default_factory=list,
                                          description="Fine-tuning datasets: real values absent from them leaked "
                                                      "from pretraining")
-    finetune_fields: list[str] = Field(default_factory=list, description="Fields of finetune records searched; "
-                                                                         "empty = every string field")
-    analyzer: AnalyzerConfig = AnalyzerConfig()
-    params: DetectionParams = DetectionParams()
-    reveal: bool = Field(False, description="Write raw values and sample texts to the artifacts (they hold PII)")
 
     @model_validator(mode="after")
     def _sources(self) -> "PIIScanJobSpec":
@@ -73,12 +63,9 @@ class PIIScanJobSpec(Spec):
         return self
 
 
-class DetectPIISpec(Spec):
+class DetectPIISpec(DetectPIIParams):
     texts: list[str] = Field(min_length=1, max_length=256)
-    analyzer: AnalyzerConfig = AnalyzerConfig()
     inventory: InventorySpec | None = None
-    params: DetectionParams = DetectionParams()
-    reveal: bool = False
 
 
 def preflight_pii_scan(store: ArtifactStore, spec: PIIScanJobSpec) -> None:
@@ -96,11 +83,11 @@ def run_pii_scan(store: ArtifactStore, engines: EngineCache, spec: PIIScanJobSpe
     seconds["sample"] = time.perf_counter() - started
     sources = _texts_by_source(store, spec, samples)
     analyzer = get_analyzer(spec.analyzer)
-    inventory = load_inventory(store, spec.inventory, analyzer, spec.params, reporter) if spec.inventory else None
+    inventory = load_inventory(store, spec.inventory, analyzer, spec.detection, reporter) if spec.inventory else None
     finetune = _finetune_index(store, spec) if spec.finetune else None
     started = time.perf_counter()
     all_texts = [t for texts in sources.values() for t in texts]
-    detections = analyzer.detect(all_texts, spec.params.batch_size, spec.params.n_process, reporter)
+    detections = analyzer.detect(all_texts, spec.detection.batch_size, spec.detection.n_process, reporter)
     seconds["detect"] = time.perf_counter() - started
     findings = match_findings(detections, inventory, finetune)
     by_source = _split(findings, sources)
@@ -111,7 +98,8 @@ def run_pii_scan(store: ArtifactStore, engines: EngineCache, spec: PIIScanJobSpe
         artifacts["samples"] = publish_records(
             store, [{"source": s.source, "row": s.row, "prompt": s.prompt, "text": s.text} for s in samples],
             f"{root}/samples", meta={"contains_pii": True})
-    result = _summary(spec, sources, by_source, inventory, finetune, analyzer, salt, seconds)
+    result = PIIScanResult.model_validate(_summary(spec, sources, by_source, inventory, finetune, analyzer, salt,
+                                                   seconds)).model_dump(mode="json", exclude_unset=True)
     log.info("pii scan: %s", {src: {t: (r["detected"], r["real"]) for t, r in v["entities"].items()}
                               for src, v in result["sources"].items()})
     return JobOutput(artifacts=artifacts, result=result)
@@ -128,12 +116,12 @@ def detect_pii(store: ArtifactStore, spec: DetectPIISpec, salt: str,
         with _INVENTORY_LOCK:
             inventory = _INVENTORIES.get(key)
         if inventory is None:
-            inventory = load_inventory(store, spec.inventory, analyzer, spec.params, reporter)
+            inventory = load_inventory(store, spec.inventory, analyzer, spec.detection, reporter)
             with _INVENTORY_LOCK:
                 _INVENTORIES[key] = inventory
                 while len(_INVENTORIES) > _MAX_INVENTORIES:
                     del _INVENTORIES[next(iter(_INVENTORIES))]
-    detections = analyzer.detect(spec.texts, spec.params.batch_size, spec.params.n_process, reporter)
+    detections = analyzer.detect(spec.texts, spec.detection.batch_size, spec.detection.n_process, reporter)
     return [[entity_row(f, salt, spec.reveal) for f in per_text]
             for per_text in match_findings(detections, inventory, None)]
 

@@ -13,43 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from pydantic import Field, field_validator, model_validator
 
+from genleak.contracts.pii_scan import PIISampling
 from genleak.core.errors import InvalidSpec
 from genleak.core.progress import Reporter
-from genleak.core.specs import ArtifactSpec, Spec
-from genleak.engines import GenerationEngine, SamplingConfig
+from genleak.engines import GenerationEngine
 
 SAMPLE_STAGE = "sample"
 UNCONDITIONED = "unconditioned"
 PROMPTED = "prompted"
-# Carlini et al. 2021 sample unconditioned with top-k 40; 128 new tokens fit the lab models' 256 positions.
-DEFAULT_SAMPLING = SamplingConfig(temperature=1.0, top_k=40, max_new_tokens=128)
-
-
-class PIISampling(Spec):
-    """How many samples of which kind; `sampling.n` is samples per drawn prompt."""
-
-    n_unconditioned: int = Field(100, ge=0, description="Samples generated from the BOS token (or `prefix`)")
-    prefix: str = Field("", description="Unconditioned prompt; empty = the tokenizer's BOS token alone")
-    prompts: ArtifactSpec | None = Field(None, description="Dataset whose records hold prompts")
-    prompt_field: str = Field("prompt", min_length=1, description="Record field holding the prompt")
-    n_prompted: int = Field(100, ge=0, description="Prompts drawn (seeded, without replacement; all when fewer)")
-    sampling: SamplingConfig = Field(DEFAULT_SAMPLING, description="Decoding (defaults: T=1, top-k 40, 128 tokens)")
-
-    @field_validator("sampling", mode="before")
-    @classmethod
-    def _over_defaults(cls, value: Any) -> Any:
-        # A request naming only a temperature keeps the scan's other defaults (top-k 40, 128 tokens).
-        if isinstance(value, Mapping):
-            return {**DEFAULT_SAMPLING.model_dump(), **value}
-        return value
-
-    @model_validator(mode="after")
-    def _something(self) -> "PIISampling":
-        if self.n_unconditioned == 0 and (self.prompts is None or self.n_prompted == 0):
-            raise InvalidSpec("asks for no samples: set n_unconditioned or prompts with n_prompted", field="samples")
-        return self
 
 
 @dataclass(frozen=True)
