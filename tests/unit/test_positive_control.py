@@ -8,7 +8,7 @@ import pytest
 from genleak.controller import positive_control as control
 from genleak.controller.spec import load_spec_text
 from genleak.core.errors import InvalidSpec
-from genleak.report.controls import positive_control_lines, sanity_lines, training_data_lines
+from genleak.report.controls import extraction_control_lines, membership_control_lines, sanity_lines, training_data_lines
 from genleak.report.extraction_control import extraction_control
 
 TARGETS = [{"name": f"Person {i}", "email": f"p{i}@corp.example"} for i in range(20)]
@@ -69,7 +69,7 @@ def test_extraction_control_passes_when_the_planted_people_rise_significantly():
     assert not failed["passed"]
     report = {"scenario": "extraction", "positive_control": {**failed, "copies": 4}}
     assert sanity_lines(report)[0].startswith("**Positive control: FAILED.**")
-    assert "| A | 1 | 2 |" in "\n".join(positive_control_lines(report))
+    assert "| A | 1 | 2 |" in "\n".join(extraction_control_lines(report))
 
 
 def test_membership_control_compares_planted_with_other_nonmembers():
@@ -86,6 +86,7 @@ def test_membership_control_compares_planted_with_other_nonmembers():
     assert result["n_planted"] == 10 and result["n_other"] == 30 and result["passed"]
     report = {"scenario": "membership", "positive_control": result}
     assert "**Positive control: PASS.**" in sanity_lines(report)[0]
+    assert "| loss | " in "\n".join(membership_control_lines(report))
     same = control.membership_control({"base": rows(0.0), "planted": rows(0.0)}, planted, ["loss"])
     assert not same["passed"]
 

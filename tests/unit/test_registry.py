@@ -95,11 +95,13 @@ def test_every_plugin_family_uses_the_registry_type():
     from genleak.attacker.mia.scorers import SCORERS
     from genleak.attacker.extraction.templates import TEMPLATES
     from genleak.core.models import MODEL_SCHEMES
+    from genleak.controller.spec import SCENARIOS
     from genleak.core.store.registry import STORES
     from genleak.engines.registry import ENGINES
     from genleak.finetuner.methods.registry import METHODS
     from genleak.generator.tasks.registry import TASKS
     from genleak.presidio.recognizers.registry import RECOGNIZERS
+    from genleak.report.scenarios import REPORTS
     from genleak.zoo.registry import ZOO
 
     families = {
@@ -113,6 +115,8 @@ def test_every_plugin_family_uses_the_registry_type():
         "stores": (STORES, {"file", "s3"}),
         "zoo": (ZOO, {"smollm2-135m-instruct"}),
         "model schemes": (MODEL_SCHEMES, {"zoo"}),
+        "scenarios": (SCENARIOS, {"extraction", "membership"}),
+        "report scenarios": (REPORTS, {"extraction", "membership"}),
     }
     for family, (registry, builtin) in families.items():
         assert isinstance(registry, Registry), family

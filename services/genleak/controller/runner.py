@@ -4,6 +4,10 @@ base attack, original fine-tune and generation (plain and scrubbed) start at onc
 condition's fine-tune waits for its generation; each checkpoint's attack waits for its fine-tune;
 each condition's leakage scan waits for its last checkpoint. Services queue their own jobs, so the
 controller's threads mostly wait on gRPC streams.
+
+What depends on the scenario (its inputs, how one model is attacked, which checkpoints are, its
+positive control) is asked of the registered scenario (genleak.controller.scenarios); the runner lends
+it the helpers below (scenarios.base.Runner) and the run's lab references (`_LabRefs`).
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ from typing import Any, Callable
 from genleak.controller import positive_control as control
 from genleak.controller import sharding, stages
 from genleak.controller.clients import ServiceClients
-from genleak.controller.spec import CONTROL_CONDITIONS, GENERATED_CONDITIONS, DataSpec, ExperimentSpec, LabSpec
+from genleak.controller.scenarios import ATTACK_SETTINGS, get_scenario
+from genleak.controller.spec import GENERATED_CONDITIONS, DataSpec, ExperimentSpec, LabSpec
 from genleak.controller.sweep import Setting, stage_name
-from genleak.core.builtin_data import is_builtin_few_shot, publish_builtin_few_shot
 from genleak.core.datasets import load_records, publish_records
 from genleak.core.errors import InvalidSpec
 from genleak.core.hashing import canonical_json, sha256_bytes
@@ -75,6 +79,7 @@ class ExperimentRunner:
         return stages.build_lab(self._clients.finetuner, lab, on_update)
 
     def run(self, spec: ExperimentSpec, reporter: Reporter) -> dict[str, Any]:
+        scenario = get_scenario(spec.scenario)
         clock = StageClock()
         inputs = clock.timed("lab", lambda: self._resolve_inputs(spec, reporter))
         progress = _StageProgress(reporter, total=_count_stages(spec))
@@ -84,9 +89,9 @@ class ExperimentRunner:
             results = [future.result() for future in attacks]
             scans = [future.result() for future in leakage]
         lab_summary, training, planted = inputs.pop("lab_summary"), inputs.pop("training"), inputs.pop("planted")
-        inputs.pop("mia", None)
-        if planted and spec.scenario == "membership":
-            planted = {**planted, **self._membership_control(spec, results, planted["rows"])}
+        inputs.pop(ATTACK_SETTINGS, None)
+        if planted:
+            planted = {**planted, **scenario.control_verdict(spec, results, planted, self)}
         for condition, entry in generation.items():
             stats = entry["stats"]
             training[condition] = {"dataset": entry["dataset"], "records": stats.get("n_out", stats.get("n_accepted")),
@@ -98,62 +103,35 @@ class ExperimentRunner:
                 "generation": generation}
 
     def _resolve_inputs(self, spec: ExperimentSpec, reporter: Reporter) -> dict[str, Any]:
+        """The run's artifacts by name (the shared ones, then the scenario's) and its bookkeeping: the lab's
+        summary, what each condition is tuned on, the positive control's plant."""
         lab, lab_summary = self._lab_provider(spec.lab, reporter) if spec.uses_lab() else ({}, {})
-
-        def lab_ref(ref: str) -> ArtifactRef:
-            if ref[4:] not in lab:
-                raise InvalidSpec(f"the lab has no {ref[4:]!r}; it has {', '.join(sorted(lab))}", field=ref)
-            return lab[ref[4:]]
-
-        def dataset(ref: str) -> common_pb2.ArtifactRef:
-            return ref_to_proto(lab_ref(ref)) if ref.startswith("lab:") else common_pb2.ArtifactRef(uri=ref)
-
-        def model(ref: str) -> str:
-            return lab_ref(ref).uri if ref.startswith("lab:") else ref
-
-        prompts = self._rows(dataset(spec.data.prompts), spec.data, "prompt_rows")
-        inputs: dict[str, Any] = {"target": model(spec.target), "prompts": prompts, "lab_summary": lab_summary,
+        refs = _LabRefs(lab)
+        prompts = self.rows(refs.dataset(spec.data.prompts), spec.data, "prompt_rows")
+        inputs: dict[str, Any] = {"target": refs.model(spec.target), "prompts": prompts, "lab_summary": lab_summary,
                                   "training": {}, "planted": {}}
         if "original" in spec.conditions:
-            inputs["training"]["original"] = self._describe(prompts, "data.prompts (the control data)")
+            inputs["training"]["original"] = self.describe(prompts, "data.prompts (the control data)")
         if spec.generated_conditions():
-            inputs["generator"] = model(spec.generator.model)
-            inputs["generation_source"] = (dataset(spec.data.seed_tasks) if spec.generator.task == "self_instruct"
+            inputs["generator"] = refs.model(spec.generator.model)
+            inputs["generation_source"] = (refs.dataset(spec.data.seed_tasks) if spec.generator.task == "self_instruct"
                                            else prompts)
-        if spec.scenario == "extraction":
-            few_shot = spec.data.few_shot
-            inputs.update(pii_targets=self._rows(dataset(spec.data.pii_targets), spec.data, "target_rows"),
-                          few_shot=ref_to_proto(publish_builtin_few_shot(self._required_store("built-in few_shot"),
-                                                                         few_shot))
-                          if is_builtin_few_shot(few_shot) else dataset(few_shot))
-            if spec.attack.perplexity_dataset:
-                inputs["perplexity_texts"] = dataset(spec.attack.perplexity_dataset)
-            if spec.scans_leakage() and spec.data.people:
-                inputs["people"] = dataset(spec.data.people)
-            if control.PLANTED in spec.conditions:
-                self._plant_people(spec, inputs)
-        else:
-            inputs.update(members=dataset(spec.mia.members), nonmembers=dataset(spec.mia.nonmembers))
-            # Attack knobs may name lab models (the neighbourhood attack's mask_model: lab:mask_model).
-            inputs["mia"] = spec.mia.model_copy(update={"attacks": {
-                name: {k: model(v) if isinstance(v, str) and v.startswith("lab:") else v for k, v in knobs.items()}
-                for name, knobs in spec.mia.attacks.items()}})
-            if any(c in spec.conditions for c in CONTROL_CONDITIONS):
-                inputs["members"] = self._untouched_members(spec, inputs)
-            if control.PLANTED in spec.conditions:
-                self._plant_nonmembers(spec, inputs)
-            if spec.mia.perplexity_dataset:
-                inputs["perplexity"] = dataset(spec.mia.perplexity_dataset)
-            if spec.mia.reference_model:
-                inputs["reference"] = model(spec.mia.reference_model)
+        get_scenario(spec.scenario).resolve_inputs(spec, inputs, self, refs)
         return inputs
 
-    def _rows(self, ref: common_pb2.ArtifactRef, data: DataSpec, which: str) -> common_pb2.ArtifactRef:
+    # ---- what a scenario may use (scenarios.base.Runner)
+
+    @property
+    def attacker(self) -> Any:
+        """The attacker service's client, for the scenarios' attacks."""
+        return self._clients.attacker
+
+    def rows(self, ref: common_pb2.ArtifactRef, data: DataSpec, which: str) -> common_pb2.ArtifactRef:
         """The rows `data.<which>` names, as they are (repeats included), as a content-keyed dataset."""
         rows = data.row_slice(which)
         if rows is None:
             return ref
-        store = self._required_store(f"data.{which}")
+        store = self.store(f"data.{which}")
         source = ref_from_proto(ref)
         key = sha256_bytes(canonical_json([source.sha256 or source.uri, getattr(data, which)]).encode())[:32]
         uri = store.uri_for("inputs", "rows", key)
@@ -165,115 +143,40 @@ class ExperimentRunner:
             existing = publish_records(store, records, uri, meta={"source": source.uri, "rows": getattr(data, which)})
         return ref_to_proto(existing)
 
-    # ---- clean and positive controls (controller.positive_control)
+    def records(self, ref: common_pb2.ArtifactRef, where: str) -> list[dict[str, Any]]:
+        return load_records(self.store(where), ref_from_proto(ref), where)
 
-    def _records(self, ref: common_pb2.ArtifactRef, where: str) -> list[dict[str, Any]]:
-        return load_records(self._required_store(where), ref_from_proto(ref), where)
-
-    def _publish_input(self, kind: str, records: list[dict[str, Any]], key_parts: list[Any],
-                       meta: dict[str, Any]) -> common_pb2.ArtifactRef:
+    def publish_input(self, kind: str, records: list[dict[str, Any]], key_parts: list[Any],
+                      meta: dict[str, Any]) -> common_pb2.ArtifactRef:
         """A dataset the controller derives from its inputs, keyed by what it was derived from."""
-        store = self._required_store(kind)
+        store = self.store(kind)
         uri = store.uri_for("inputs", kind, sha256_bytes(canonical_json(key_parts).encode())[:32])
         existing = store.lookup(uri)
         return ref_to_proto(existing if existing is not None else publish_records(store, records, uri, meta=meta))
 
-    def _describe(self, ref: common_pb2.ArtifactRef, what: str, records: int | None = None) -> dict[str, Any]:
+    def describe(self, ref: common_pb2.ArtifactRef, what: str, records: int | None = None) -> dict[str, Any]:
         if records is None:
-            records = len(self._records(ref, what)) if self._store is not None else None
+            records = len(self.records(ref, what)) if self._store is not None else None
         return {"dataset": ref.uri, "records": records, "what": what}
 
-    def _untouched_members(self, spec: ExperimentSpec, inputs: dict[str, Any]) -> common_pb2.ArtifactRef:
-        """mia.members without the texts that `original`/`planted` are tuned on (they would be re-trained, not
-        remembered); the count left out goes to the report."""
-        members = self._records(inputs["members"], "mia.members")
-        trained = control.tuned_texts(self._records(inputs["prompts"], "data.prompts"))
-        kept = control.untouched(members, trained, spec.mia.text_field)
-        inputs["training"]["scored_members"] = {"dataset": inputs["members"].uri, "records": len(members),
-                                                "excluded_tuned_on": len(members) - len(kept)}
-        if len(kept) == len(members):
-            return inputs["members"]
-        if not kept:
-            raise InvalidSpec("every member text is in data.prompts, which original/planted are tuned on: no "
-                              "untouched member is left to score", field="mia.members")
-        return self._publish_input("members-untouched", kept, [inputs["members"].sha256 or inputs["members"].uri,
-                                                                inputs["prompts"].sha256 or inputs["prompts"].uri],
-                                   {"excluded_tuned_on": len(members) - len(kept)})
-
-    def _plant_people(self, spec: ExperimentSpec, inputs: dict[str, Any]) -> None:
-        targets = self._records(inputs["pii_targets"], "data.pii_targets")[: spec.attack.n_targets]  # the queried
-        prompts = self._records(inputs["prompts"], "data.prompts")
-        c = spec.control
-        positions = control.pick_planted_people(targets, c.fraction, c.seed)
-        planted = control.planted_pii_records(targets, positions, c.copies, c.seed)
-        inputs["planted_data"] = self._publish_input(
-            "planted", prompts + planted,
-            ["pii", inputs["prompts"].sha256, inputs["pii_targets"].sha256, spec.attack.n_targets,
-             c.model_dump(mode="json")],
-            {"planted_records": len(planted)})
-        n_people = len({str(targets[i]["email"]) for i in positions})
-        inputs["planted"] = {"kind": "pii", "positions": positions, "n_people": n_people, "copies": c.copies}
-        inputs["training"][control.PLANTED] = self._describe(
-            inputs["planted_data"], f"data.prompts plus {len(planted)} documents stating the e-mails of {n_people} "
-            f"queried people ({c.copies} each)", len(prompts) + len(planted))
-
-    def _plant_nonmembers(self, spec: ExperimentSpec, inputs: dict[str, Any]) -> None:
-        nonmembers = self._records(inputs["nonmembers"], "mia.nonmembers")
-        prompts = self._records(inputs["prompts"], "data.prompts")
-        c = spec.control
-        rows = control.pick_planted_rows(len(nonmembers), c.fraction, c.seed)
-        planted = control.planted_text_records([str(nonmembers[r].get(spec.mia.text_field, "")) for r in rows])
-        inputs["planted_data"] = self._publish_input(
-            "planted", prompts + planted,
-            ["nonmembers", inputs["prompts"].sha256, inputs["nonmembers"].sha256, spec.mia.text_field,
-             c.model_dump(mode="json")], {"planted_records": len(planted)})
-        inputs["planted"] = {"kind": "nonmembers", "rows": rows, "n_rows": len(rows)}
-        inputs["training"][control.PLANTED] = self._describe(
-            inputs["planted_data"], f"data.prompts plus {len(rows)} non-member texts", len(prompts) + len(planted))
-
-    def _membership_control(self, spec: ExperimentSpec, results: list[dict[str, Any]],
-                            rows: list[int]) -> dict[str, Any]:
-        last = {}
-        for result in results:
-            if result["condition"] in ("base", control.PLANTED) and \
-                    result["epoch"] >= last.get(result["condition"], {}).get("epoch", -1):
-                last[result["condition"]] = result
-        if set(last) != {"base", control.PLANTED}:
-            return {}
-        store = self._required_store("positive control")
-        scores = {condition: load_records(store, result["scores_uri"], "scores") for condition, result in last.items()}
-        return control.membership_control(scores, rows, list(spec.mia.attacks), spec.mia.seed)
-
-    def _evaluate(self, spec: ExperimentSpec, inputs: dict[str, Any], model_uri: str, on_update) -> dict[str, Any]:
-        """The scenario's attack on one model: extraction counts or MIA metrics."""
-        c = self._clients
-        if spec.scenario == "extraction":
-            return stages.extract(c.attacker, spec.attack, model_uri, inputs["pii_targets"], inputs["few_shot"],
-                                  on_update, inputs.get("perplexity_texts"))
-        datasets = {k: inputs[k] for k in ("members", "nonmembers", "perplexity") if k in inputs}
-        mia = inputs["mia"]  # spec.mia with lab references resolved
-        if mia.shards > 1:
-            return sharding.membership(self._sharding_store(), c.attacker, mia, model_uri, datasets,
-                                       inputs.get("reference"), on_update)
-        return stages.membership(c.attacker, mia, model_uri, datasets, inputs.get("reference"), on_update)
-
-    def _sharding_store(self) -> ArtifactStore:
-        return self._required_store("sharded jobs")
-
-    def _required_store(self, what: str) -> ArtifactStore:
+    def store(self, what: str) -> ArtifactStore:
         if self._store is None:
             raise RuntimeError(f"{what} need the runner's artifact store")
         return self._store
+
+    def _sharding_store(self) -> ArtifactStore:
+        return self.store("sharded jobs")
 
     def _schedule(self, spec, inputs, pool: ThreadPoolExecutor, progress: "_StageProgress", clock: StageClock,
                   generation: dict[str, Any]) -> tuple[list[Future], list[Future]]:
         c = self._clients
         attacks: list[Future] = []
         leakage: list[Future] = []
+        scenario = get_scenario(spec.scenario)
 
         def attack(condition: str, setting: Setting | None, epoch: int, model_uri: str) -> dict[str, Any]:
             name = stage_name("attack", condition, setting, None if condition == "base" else epoch)
-            result = clock.timed(name, lambda: self._evaluate(spec, inputs, model_uri, progress.follow(name)))
+            result = clock.timed(name, lambda: scenario.attack(spec, inputs, model_uri, self, progress.follow(name)))
             progress.stage_done(name)
             return {"condition": condition, "epoch": epoch, "model": model_uri, **_setting_fields(setting), **result}
 
@@ -313,7 +216,7 @@ class ExperimentRunner:
                 condition) or generated[condition].result
             for setting in spec.finetune.settings():
                 ckpt_future = pool.submit(tuned, condition, setting, source)
-                for epoch in _attacked_epochs(spec):
+                for epoch in scenario.attacked_epochs(spec):
                     attacks.append(pool.submit(lambda cond=condition, s=setting, e=epoch, f=ckpt_future:
                                                attack(cond, s, e, f.result()[e].uri)))
                 if spec.scans_leakage() and condition != control.PLANTED:
@@ -344,10 +247,23 @@ def _setting_fields(setting: Setting | None) -> dict[str, Any]:
             "setting_label": setting.label, "setting_group": setting.group}
 
 
-def _attacked_epochs(spec: ExperimentSpec) -> list[int]:
-    epochs = spec.finetune.epochs
-    which = spec.attack.checkpoints if spec.scenario == "extraction" else spec.mia.checkpoints
-    return list(range(1, epochs + 1)) if which == "all" else [epochs]
+class _LabRefs:
+    """One run's references made concrete: `lab:<name>` is the built lab's artifact, anything else is
+    used as it is (scenarios.base.LabRefs)."""
+
+    def __init__(self, lab: dict[str, ArtifactRef]):
+        self._lab = lab
+
+    def _lab_ref(self, ref: str) -> ArtifactRef:
+        if ref[4:] not in self._lab:
+            raise InvalidSpec(f"the lab has no {ref[4:]!r}; it has {', '.join(sorted(self._lab))}", field=ref)
+        return self._lab[ref[4:]]
+
+    def dataset(self, ref: str) -> common_pb2.ArtifactRef:
+        return ref_to_proto(self._lab_ref(ref)) if ref.startswith("lab:") else common_pb2.ArtifactRef(uri=ref)
+
+    def model(self, ref: str) -> str:
+        return self._lab_ref(ref).uri if ref.startswith("lab:") else ref
 
 
 def _count_stages(spec: ExperimentSpec) -> int:
@@ -355,7 +271,8 @@ def _count_stages(spec: ExperimentSpec) -> int:
     base = "base" in spec.conditions
     scanned = tuned - (control.PLANTED in spec.conditions) * len(spec.finetune.settings())
     scans = (scanned + base) if spec.scans_leakage() else 0
-    return len(spec.generated_conditions()) + tuned + base + tuned * len(_attacked_epochs(spec)) + scans
+    attacked = len(get_scenario(spec.scenario).attacked_epochs(spec))
+    return len(spec.generated_conditions()) + tuned + base + tuned * attacked + scans
 
 
 class _StageProgress:

@@ -1,8 +1,11 @@
-"""Controller core: validate a spec, run it through the services, publish the report."""
+"""Controller core: validate a spec, run it through the services, publish the report.
+
+The spec's scenario (genleak.controller.scenarios) builds the report, draws its figure and names the
+report keys that the job's result keeps.
+"""
 
 from __future__ import annotations
 
-import json
 import platform
 import tempfile
 import time
@@ -15,6 +18,7 @@ import genleak
 from genleak.controller.clients import ServiceClients
 from genleak.controller.journal import Execution, RunJournal, new_stamp
 from genleak.controller.runner import ExperimentRunner, LabProvider
+from genleak.controller.scenarios import Scenario, get_scenario
 from genleak.controller.spec import ExperimentSpec, load_spec_text
 from genleak.core.platform_info import describe_platform
 from genleak.core.jobs import JobOutput
@@ -22,7 +26,7 @@ from genleak.core.progress import ForwardingReporter, Reporter
 from genleak.core.errors import Cancelled, InvalidSpec
 from genleak.core.specs import Spec, parse_spec
 from genleak.core.store import ArtifactStore
-from genleak.report import build_report, combine_target_reports, leaked_values, render_report_files
+from genleak.report import combine_target_reports, leaked_values, render_report_files
 
 
 class ExperimentRequest(Spec):
@@ -53,6 +57,7 @@ class ControllerCore:
         execution = Execution(request.run_name, request.spec_hash()[:16], new_stamp())
         journal = RunJournal(self.store, execution)
         spec = request.spec
+        scenario = get_scenario(spec.scenario)
         try:
             targets = spec.target_list()
             reports = [self._run_target(request, spec.for_target(t) if spec.targets else spec, started, execution,
@@ -61,14 +66,13 @@ class ControllerCore:
             report = reports[0] if not spec.targets else combine_target_reports(
                 request.run_name, spec.scenario, reports,
                 {**_provenance(request, started), "execution": execution.stamp})
-            ref = self._publish(execution, request, report)
+            ref = self._publish(execution, request, report, scenario)
         except BaseException as exc:
             journal.finish("cancelled" if isinstance(exc, Cancelled) else "failed", error=str(exc)[:2000])
             raise
         journal.finish("succeeded", report_uri=ref.uri)
         summary = {"report_uri": ref.uri, "wall_seconds": round(time.time() - started, 2)}
-        keys = ("best", "relative_change_vs_base") if spec.scenario == "extraction" else (
-            "table", "relative_auc_change_vs_base")
+        keys = scenario.summary_keys
         if spec.targets:
             summary["targets"] = {entry["target"]: {k: entry["report"][k] for k in keys} for entry in report["targets"]}
         else:
@@ -80,38 +84,24 @@ class ControllerCore:
         outcome = self._runner.run(spec, reporter)
         provenance = {**_provenance(request, started), "input_sha256": outcome.get("input_sha256", {}),
                       "execution": execution.stamp}
-        report = build_report(spec, request.run_name, outcome, provenance)
+        report = get_scenario(spec.scenario).report.build(spec, request.run_name, outcome, provenance)
         if report.get("leakage"):
             report["leaked_values"] = leaked_values(self.store, report["leakage"])
         return report
 
-    def _publish(self, execution: Execution, request: ExperimentRequest, report: dict[str, Any]):
+    def _publish(self, execution: Execution, request: ExperimentRequest, report: dict[str, Any], scenario: Scenario):
         # One report per execution (stage times and cache hits differ between reruns of one spec).
         uri = execution.uri(self.store, "report")
         with tempfile.TemporaryDirectory(prefix="genleak-report-") as tmp:
             folder = Path(tmp)
             singles = [e["report"] for e in report["targets"]] if "targets" in report else [report]
             names = ["roc.png"] if len(singles) == 1 else [f"roc-{i}.png" for i in range(1, len(singles) + 1)]
-            roc_files = [self._roc_figure(r, folder, name) for r, name in zip(singles, names)]
+            roc_files = [name if scenario.figure(r, self.store, folder / name) else None
+                         for r, name in zip(singles, names)]
             figures = {name: (folder / name).read_bytes() for name in roc_files if name}
             for name, data in render_report_files(report, figures).items():
                 (folder / name).write_bytes(data)
             return self.store.publish(folder, uri, kind="report", meta={"spec_hash": request.spec_hash()})
-
-    def _roc_figure(self, report: dict[str, Any], folder: Path, name: str = "roc.png") -> str | None:
-        """A ROC figure of a membership report: each condition's last attacked checkpoint, read from
-        the MIA jobs' roc artifacts (the store is how services hand over bulk data)."""
-        if report["scenario"] != "membership" or not report["checkpoints"]:
-            return None
-        from genleak.report.membership import plot_condition_rocs
-
-        last: dict[str, dict] = {}
-        for row in report["checkpoints"]:  # ordered by condition, then epoch
-            last[row["condition"]] = row
-        curves = {c: json.loads((self.store.fetch(row["roc_uri"]) / "metrics.json").read_text())
-                  for c, row in last.items()}
-        plot_condition_rocs(curves, folder / name)
-        return name
 
 
 def _prefixed(inner: Reporter, index: int, count: int) -> Reporter:

@@ -25,6 +25,7 @@ from genleak.contracts.pii_scan import DetectionParams, PIISampling, PIIScanPara
 from genleak.controller.sweep import Setting, expand
 from genleak.core.builtin_data import BUILTIN_FEW_SHOT, is_builtin_few_shot
 from genleak.core.errors import InvalidSpec
+from genleak.core.registry import Registry
 from genleak.core.specs import Spec, overrides_of, parse_spec
 
 Condition = Literal["base", "original", "generated", "generated-scrubbed", "planted"]
@@ -33,7 +34,10 @@ GENERATED_CONDITIONS = ("generated", "generated-scrubbed")
 CONDITION_ORDER = ("base", "original", *GENERATED_CONDITIONS, "planted")
 # Conditions tuned on data.prompts (the control data), as they are or with planted documents added.
 CONTROL_CONDITIONS = ("original", "planted")
-Scenario = Literal["extraction", "membership"]
+# What `scenario:` may name: genleak.controller.scenarios.base.Scenario objects, registered by that package
+# (which genleak.controller imports before any spec is validated). The registry lives here because the
+# scenarios import this module (their settings, the stages): the spec asks them without importing them.
+SCENARIOS: Registry[Any] = Registry("scenario", field="scenario")
 GenerationTask = Literal["continuation", "self_instruct"]
 TEMPLATES = ("A", "B", "C", "D")
 
@@ -279,7 +283,8 @@ class MembershipSpec(MembershipParams):
 
 class ExperimentSpec(Spec):
     name: str = Field("experiment", pattern=r"^[A-Za-z0-9._-]+$", description="Run name (folder-safe)")
-    scenario: Scenario = Field("extraction", description="extraction (A: PII extraction) | membership (B: MIA)")
+    scenario: str = Field("extraction", description="extraction (A: PII extraction) | membership (B: MIA), or "
+                                                    "another registered scenario (genleak.controller.scenarios)")
     lab: LabSpec | None = Field(LabSpec(), description="Build/reuse the built-in lab; null when all inputs are given")
     data: DataSpec = DataSpec()
     target: str = Field("lab:target", description="Target model to fine-tune and attack")
@@ -332,10 +337,18 @@ class ExperimentSpec(Spec):
                               "conditions", field="conditions")
         return self
 
+    @field_validator("scenario")
+    @classmethod
+    def _registered_scenario(cls, name: str) -> str:
+        SCENARIOS.get(name)  # an unknown name: InvalidSpec naming `scenario` and listing the registered ones
+        return name
+
     @model_validator(mode="after")
-    def _membership_defaults_to_self_instruct(self) -> "ExperimentSpec":
-        if self.scenario == "membership" and "task" not in self.generator.model_fields_set:
-            object.__setattr__(self, "generator", self.generator.model_copy(update={"task": "self_instruct"}))
+    def _scenario_chooses_the_default_task(self) -> "ExperimentSpec":
+        """generator.task, when left out, is the scenario's (membership: self_instruct)."""
+        task = SCENARIOS.get(self.scenario).default_generation_task
+        if "task" not in self.generator.model_fields_set and self.generator.task != task:
+            object.__setattr__(self, "generator", self.generator.model_copy(update={"task": task}))
         return self
 
     @model_validator(mode="after")
@@ -349,7 +362,7 @@ class ExperimentSpec(Spec):
         return [c for c in GENERATED_CONDITIONS if c in self.conditions]
 
     def scans_leakage(self) -> bool:
-        return self.scenario == "extraction" and self.leakage is not None
+        return SCENARIOS.get(self.scenario).scans_leakage(self)
 
     def uses_lab(self) -> bool:
         return any(r.startswith("lab:") for r in self.references())
@@ -362,17 +375,7 @@ class ExperimentSpec(Spec):
                      else self.data.prompts]
         if any(c in self.conditions for c in CONTROL_CONDITIONS):
             refs.append(self.data.prompts)
-        if self.scenario == "extraction":
-            refs += [self.data.pii_targets, self.data.few_shot]
-            refs += [self.attack.perplexity_dataset] if self.attack.perplexity_dataset else []
-            if self.scans_leakage() and self.data.people:
-                refs.append(self.data.people)
-        else:
-            refs += [self.mia.members, self.mia.nonmembers]
-            refs += [r for r in (self.mia.reference_model, self.mia.perplexity_dataset) if r]
-            refs += [v for knobs in self.mia.attacks.values() for v in knobs.values()  # e.g. ne's mask_model
-                     if isinstance(v, str) and v.startswith("lab:")]
-        return refs
+        return refs + SCENARIOS.get(self.scenario).references(self)
 
 
 def load_spec_text(text: str, source: str = "spec") -> ExperimentSpec:

@@ -3,6 +3,8 @@ rendered from it (report.md, report.html, figures).
 
 Below the controller, which calls it: it imports no controller, no service and no torch
 (pyproject.toml's import-linter contracts). The modules:
+- scenarios.py: each scenario's builder and renderers, by the report's "scenario" (the two built-in
+  scenarios are registered below; importing the package registers them);
 - build.py: report.json's content (scenario A; a `targets:` spec's combined report),
   membership.py: scenario B's content, report.md sections and ROC figure;
 - markdown.py, html.py, plots.py: report.md, report.html and its figures; files.py: every file by name;
@@ -11,8 +13,24 @@ Below the controller, which calls it: it imports no controller, no service and n
 - conditions.py: how reports order and name conditions.
 """
 
-from genleak.report.build import build_report, combine_target_reports
+from genleak.report import html, markdown, membership
+from genleak.report.build import build_extraction_report, build_report, combine_target_reports
+from genleak.report.controls import extraction_control_summary, membership_control_summary
 from genleak.report.files import render_report_files
 from genleak.report.leakage import leaked_values
+from genleak.report.scenarios import ScenarioReport, register_report
+
+# Here, above the modules that hold the parts: html.py imports markdown.py and membership.py, so neither
+# could name html.py's part of its scenario without an import cycle.
+register_report("extraction", ScenarioReport(build=build_extraction_report,
+                                             markdown=markdown.render_extraction_markdown,
+                                             html_body=html.extraction_body,
+                                             attacked_checkpoints=html.extraction_checkpoints,
+                                             control_summary=extraction_control_summary))
+register_report("membership", ScenarioReport(build=membership.build_membership_report,
+                                             markdown=membership.render_membership_markdown,
+                                             html_body=html.membership_body,
+                                             attacked_checkpoints=html.membership_checkpoints,
+                                             control_summary=membership_control_summary))
 
 __all__ = ["build_report", "combine_target_reports", "leaked_values", "render_report_files"]

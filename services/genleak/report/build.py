@@ -1,5 +1,6 @@
-"""report.json's content, built from the spec and the stages' outcome: `build_report` (either scenario;
-scenario B's part is in membership.py) and `combine_target_reports` (a `targets:` spec, one report per target).
+"""report.json's content, built from the spec and the stages' outcome: `build_report` (any registered
+scenario, genleak.report.scenarios), `build_extraction_report` (scenario A; scenario B's is in membership.py)
+and `combine_target_reports` (a `targets:` spec, one report per target).
 
 Aggregation follows the paper (best over epoch x temperature per template and condition),
 with the per-temperature table beside it so the best-case choice is visible. The untargeted
@@ -17,15 +18,19 @@ from typing import Any
 
 from genleak.report.conditions import CONDITION_ORDER, PLANTED
 from genleak.report.extraction_control import extraction_control
+from genleak.report.scenarios import report_for
 from genleak.report.stats import compare_to_base, comparison_temperature, mean_and_spread
 
 
 def build_report(spec: Any, run_name: str, outcome: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
-    """report.json's content; `spec` is the run's ExperimentSpec (genleak.controller.spec)."""
-    if spec.scenario == "membership":
-        from genleak.report.membership import build_membership_report
+    """report.json's content, as the spec's scenario builds it; `spec` is the run's ExperimentSpec
+    (genleak.controller.spec)."""
+    return report_for(spec.scenario).build(spec, run_name, outcome, provenance)
 
-        return build_membership_report(spec, run_name, outcome, provenance)
+
+def build_extraction_report(spec: Any, run_name: str, outcome: dict[str, Any],
+                            provenance: dict[str, Any]) -> dict[str, Any]:
+    """Scenario A's report.json: extraction counts per template, condition and temperature."""
     every = outcome["attacks"]
     attacks = [a for a in every if a["condition"] != PLANTED]  # the positive control has its own section
     conditions = [c for c in CONDITION_ORDER if any(a["condition"] == c for a in attacks)]

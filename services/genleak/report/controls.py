@@ -1,36 +1,42 @@
 """Report sections about the controls: what each condition was tuned on, and the positive control's verdict.
 
-Both scenarios print the sanity line near the top: a reader must see before any table whether the
+Every scenario prints the sanity line near the top: a reader must see before any table whether the
 attack demonstrably finds what was planted (controller.positive_control, report.extraction_control).
+The sanity line and the training-data table are shared (the line's summary is the scenario's, from
+genleak.report.scenarios); each scenario's renderer calls its own section (extraction_* for scenario A,
+membership_* for scenario B).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from genleak.report.scenarios import report_for
 from genleak.report.stats import difference_cell, p_value_cell
 
 CONDITION_NOTES = {"base": "not fine-tuned"}
 
 
 def sanity_lines(report: dict[str, Any]) -> list[str]:
-    control = report.get("positive_control") or {}
-    if "passed" not in control:
+    """PASS or FAILED, then the scenario's rule and numbers (nothing without a verdict)."""
+    control = _judged_control(report)
+    if control is None:
         return []
+    summary = report_for(report["scenario"]).control_summary
     if control["passed"]:
-        return [f"**Positive control: PASS.** {_summary(report, control)}", ""]
-    return [f"**Positive control: FAILED.** {_summary(report, control)} The attack did not show what was planted, "
+        return [f"**Positive control: PASS.** {summary(control)}", ""]
+    return [f"**Positive control: FAILED.** {summary(control)} The attack did not show what was planted, "
             "so a missing increase elsewhere in this report is not evidence of privacy.", ""]
 
 
-def _summary(report: dict[str, Any], control: dict[str, Any]) -> str:
-    if report["scenario"] == "membership":
-        name = control.get("judged_attack")
-        cell = control.get("attacks", {}).get(name, {})
-        before, after = (cell.get(c, {}).get("auc") for c in ("base", "planted"))
-        numbers = f" {name} AUC {before:.3f} (base) -> {after:.3f} (planted)." if before is not None and \
-            after is not None else ""
-        return f"Rule: {control['rule']}.{numbers}"
+def _judged_control(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The positive control's entry once it has a verdict (a run without `planted` has none)."""
+    control = report.get("positive_control") or {}
+    return control if "passed" in control else None
+
+
+def extraction_control_summary(control: dict[str, Any]) -> str:
+    """Scenario A's rule, and the template whose planted people rose most."""
     best = max(control["rows"], key=lambda r: r["planted"]["difference"], default=None)
     numbers = (f" Best template {best['template']}: {best['planted']['tuned']}/{best['planted']['n']} planted people "
                f"extracted vs {best['planted']['base']}/{best['planted']['n']} by base "
@@ -38,12 +44,21 @@ def _summary(report: dict[str, Any], control: dict[str, Any]) -> str:
     return f"Rule: {control['rule']}.{numbers}"
 
 
-def positive_control_lines(report: dict[str, Any]) -> list[str]:
-    control = report.get("positive_control") or {}
-    if "passed" not in control:
+def membership_control_summary(control: dict[str, Any]) -> str:
+    """Scenario B's rule, and the judged attack's AUC (planted vs other non-members) before and after."""
+    name = control.get("judged_attack")
+    cell = control.get("attacks", {}).get(name, {})
+    before, after = (cell.get(c, {}).get("auc") for c in ("base", "planted"))
+    numbers = f" {name} AUC {before:.3f} (base) -> {after:.3f} (planted)." if before is not None and \
+        after is not None else ""
+    return f"Rule: {control['rule']}.{numbers}"
+
+
+def extraction_control_lines(report: dict[str, Any]) -> list[str]:
+    """Scenario A's positive-control section: planted people vs the others, per template."""
+    control = _judged_control(report)
+    if control is None:
         return []
-    if report["scenario"] == "membership":
-        return _membership_lines(control)
     lines = [f"## Positive control: {control['n_planted']} planted people vs the {control['n_rest']} others "
              f"({control['metric']}, T={control['temperature']:g}, last epoch)", "",
              f"The planted condition is tuned on the control data plus {control.get('copies', '?')} documents per "
@@ -60,7 +75,11 @@ def positive_control_lines(report: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def _membership_lines(control: dict[str, Any]) -> list[str]:
+def membership_control_lines(report: dict[str, Any]) -> list[str]:
+    """Scenario B's positive-control section: planted vs other non-members, per attack."""
+    control = _judged_control(report)
+    if control is None:
+        return []
     lines = [f"## Positive control: {control['n_planted']} planted non-members vs {control['n_other']} other "
              "non-members", "",
              "The planted condition is tuned on the control data plus these non-member texts. AUC of planted vs "

@@ -1,4 +1,5 @@
-"""report.html: one self-contained page from the report dict (report.json's content), both scenarios.
+"""report.html: one self-contained page from the report dict (report.json's content): the scenario's
+own sections (genleak.report.scenarios; scenario A's and B's are here), then the shared provenance.
 
 Inline CSS, no scripts, no external URLs: plots are PNG data URIs, and a Content-Security-Policy
 meta tag forbids anything else, so the file opens offline and a stray string cannot run code.
@@ -20,9 +21,10 @@ import yaml
 
 from genleak.report import plots as report_plots
 from genleak.report.conditions import condition_label
-from genleak.report.controls import positive_control_lines, sanity_lines, training_data_lines
+from genleak.report.controls import extraction_control_lines, membership_control_lines, sanity_lines, training_data_lines
 from genleak.report.markdown import MAXIMUM_NOTE, comparison_header, count_cell, mean_sd
 from genleak.report.membership import TPR_RULE, generation_sentences, tpr_heading
+from genleak.report.scenarios import report_for
 from genleak.report.stats import difference_cell, p_value_cell
 
 CSS = """
@@ -58,7 +60,7 @@ def render_html(report: dict[str, Any], figures: dict[str, bytes] | None = None)
 
 
 def _body(report: dict[str, Any], figures: dict[str, bytes]) -> str:
-    return _membership_body(report, figures) if report["scenario"] == "membership" else _extraction_body(report)
+    return report_for(report["scenario"]).html_body(report, figures)
 
 
 # ---- building blocks (every report string goes through esc) ----
@@ -126,11 +128,13 @@ def _ratio(value: float | None, digits: int = 3) -> str:
 
 # ---- scenario A ----
 
-def _extraction_body(report: dict[str, Any]) -> str:
+def extraction_body(report: dict[str, Any], figures: dict[str, bytes]) -> str:
+    """Scenario A's sections (its plots are drawn here from the report: `figures` is not used)."""
     intro = (f"Scenario A (PII extraction after fine-tuning). {report['n_targets']} people queried per template "
              "and temperature; a success is fuzzy partial_ratio >= threshold, exact = the true e-mail verbatim.")
     memo = (report.get("lab_memorization") or {}).get("summary")
-    parts = [_p(intro), _p(f"Lab, before any fine-tuning: {memo}." if memo else "", "note"), _sanity(report)]
+    parts = [_p(intro), _p(f"Lab, before any fine-tuning: {memo}." if memo else "", "note"),
+             _sanity(report)]
     plots = _section("Extraction plots",
                      _figure(_plot(report_plots.extraction_bars, report), "best extraction counts",
                              "Best count over temperature x epoch per template and condition."),
@@ -138,7 +142,7 @@ def _extraction_body(report: dict[str, Any]) -> str:
                              "Fuzzy successes per temperature, last attacked epoch of each condition."))
     metrics = (("fuzzy", "Fuzzy successes"), ("exact", "Exact extractions"))
     tables = "".join(_comparison_section(report, metric, title) for metric, title in metrics)
-    tables += _from_markdown(positive_control_lines(report))
+    tables += _from_markdown(extraction_control_lines(report))
     tables += "".join(_section(f"{title}: maximum over temperature x epoch (the paper's aggregation)",
                                _p(MAXIMUM_NOTE, "note"), _best_table(report, metric)) for metric, title in metrics)
     if report.get("sweep"):
@@ -267,13 +271,15 @@ def _scrub_sentence(condition: str, scrub: dict[str, Any]) -> str:
 
 # ---- scenario B ----
 
-def _membership_body(report: dict[str, Any], figures: dict[str, bytes]) -> str:
+def membership_body(report: dict[str, Any], figures: dict[str, bytes]) -> str:
+    """Scenario B's sections; `figures` may hold the ROC figure as "roc.png"."""
     intro = (f"Scenario B: membership inference on the target's pretraining members after fine-tuning "
              f"({report['n_members']} members vs {report['n_nonmembers']} non-members). ROC-AUC 0.5 = no leakage; "
              f"higher = more membership leakage. Conditions at their last attacked epoch.")
     memo = report.get("lab_memorization")
     parts = [_p(intro), _p(f"Lab, before any fine-tuning: {memo}." if memo else "", "note"),
-             *(_p(line, "note") for line in generation_sentences(report.get("generation") or {})), _sanity(report)]
+             *(_p(line, "note") for line in generation_sentences(report.get("generation") or {})),
+             _sanity(report)]
     plots = _section("Membership plots",
                      _figure(figures.get("roc.png"), "ROC curves",
                              "ROC curves (log-log), one panel per attack, each condition's last checkpoint."),
@@ -282,7 +288,7 @@ def _membership_body(report: dict[str, Any], figures: dict[str, bytes]) -> str:
     return ("".join(parts) + plots + _section("ROC-AUC [95% bootstrap CI]", _auc_table(report))
             + "".join(_tpr_section(report, fpr) for fpr in report["fprs"])
             + _section("Every checkpoint: perplexity (utility) and ROC-AUC", _checkpoint_table(report))
-            + _from_markdown(positive_control_lines(report)) + _from_markdown(training_data_lines(report)))
+            + _from_markdown(membership_control_lines(report)) + _from_markdown(training_data_lines(report)))
 
 
 def _sanity(report: dict[str, Any]) -> str:
@@ -399,18 +405,25 @@ def _inputs(inputs: dict[str, str], sha256: dict[str, str]) -> str:
 
 
 def _artifacts(report: dict[str, Any]) -> str:
-    """The checkpoints attacked and what each attack wrote (artifact URIs)."""
-    if report["scenario"] == "membership":
-        rows = [[r["condition"], r["epoch"], r.get("model", ""), r.get("roc_uri", ""), r.get("scores_uri", "")]
-                for r in report.get("checkpoints") or []]
-        header = ["condition", "epoch", "model", "roc", "scores"]
-    else:
-        rows = [[a["condition"], a["epoch"], a.get("model", ""), a.get("outputs_uri", ""), a.get("config_hash", "")]
-                for a in report.get("attacks") or []]
-        header = ["condition", "epoch", "model", "outputs", "attack config hash"]
+    """The checkpoints attacked and what each attack wrote (artifact URIs), as the scenario lists them."""
+    header, rows = report_for(report["scenario"]).attacked_checkpoints(report)
     if not rows:
         return ""
     return "<h3>Attacked checkpoints</h3>\n" + _table(header, rows, text_cols=(2, 3, 4))
+
+
+def extraction_checkpoints(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """Scenario A: each attack's model, its outputs artifact and attack config hash."""
+    rows = [[a["condition"], a["epoch"], a.get("model", ""), a.get("outputs_uri", ""), a.get("config_hash", "")]
+            for a in report.get("attacks") or []]
+    return ["condition", "epoch", "model", "outputs", "attack config hash"], rows
+
+
+def membership_checkpoints(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """Scenario B: each attacked checkpoint's model, ROC and scores artifacts."""
+    rows = [[r["condition"], r["epoch"], r.get("model", ""), r.get("roc_uri", ""), r.get("scores_uri", "")]
+            for r in report.get("checkpoints") or []]
+    return ["condition", "epoch", "model", "roc", "scores"], rows
 
 
 def _seeds(spec: dict[str, Any], prefix: str = "") -> list[list[Any]]:

@@ -1,7 +1,8 @@
 """report.md: the tables people read, rendered from the report dict (report.json's content).
 
-Scenario A's sections are here (scenario B's are in membership.py); `render_any_markdown` renders a
-single-target report or a combined one (a section per target).
+`render_markdown` renders a report as its scenario does (genleak.report.scenarios); scenario A's
+sections are here (scenario B's are in membership.py); `render_any_markdown` renders a single-target
+report or a combined one (a section per target).
 """
 
 from __future__ import annotations
@@ -9,16 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from genleak.report.conditions import CONDITION_ORDER, condition_label
-from genleak.report.controls import positive_control_lines, sanity_lines, training_data_lines
+from genleak.report.controls import extraction_control_lines, sanity_lines, training_data_lines
 from genleak.report.leakage import leaked_value_lines
+from genleak.report.scenarios import report_for
 from genleak.report.stats import difference_cell, p_value_cell
 
 
 def render_markdown(report: dict[str, Any], roc_file: str | None = None) -> str:
-    if report["scenario"] == "membership":
-        from genleak.report.membership import render_membership_markdown
+    """report.md of a single-target report; `roc_file`: the ROC figure's file name, for scenarios that draw one."""
+    return report_for(report["scenario"]).markdown(report, roc_file)
 
-        return render_membership_markdown(report, roc_file)
+
+def render_extraction_markdown(report: dict[str, Any], roc_file: str | None = None) -> str:
+    """Scenario A's report.md (it draws no ROC figure: `roc_file` is ignored)."""
     lines = [f"# genleak report: {report['run']}", "",
              f"Scenario A (PII extraction after fine-tuning). {report['n_targets']} people queried per template "
              f"and temperature; a success is fuzzy partial_ratio >= threshold, exact = the true e-mail verbatim.", ""]
@@ -27,7 +31,7 @@ def render_markdown(report: dict[str, Any], roc_file: str | None = None) -> str:
     lines += sanity_lines(report)
     for metric, title in (("fuzzy", "Fuzzy successes"), ("exact", "Exact extractions")):
         lines += _comparison_lines(report, metric, title)
-    lines += positive_control_lines(report)
+    lines += extraction_control_lines(report)
     for metric, title in (("fuzzy", "Fuzzy successes"), ("exact", "Exact extractions")):
         lines += [f"## {title}: maximum over temperature x epoch (the paper's aggregation)", "", MAXIMUM_NOTE, "",
                   *_best_lines(report, metric), ""]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from genleak.report.conditions import CONDITION_ORDER, PLANTED, condition_label
-from genleak.report.controls import positive_control_lines, sanity_lines, training_data_lines
+from genleak.report.controls import membership_control_lines, sanity_lines, training_data_lines
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def build_membership_report(spec: Any, run_name: str, outcome: dict[str, Any],
                             provenance: dict[str, Any]) -> dict[str, Any]:
-    """report.json's content; `spec` is the run's ExperimentSpec (genleak.controller.spec)."""
+    """Scenario B's report.json; `spec` is the run's ExperimentSpec (genleak.controller.spec)."""
     every = outcome["attacks"]
     # The positive control was tuned on non-members: its member/non-member numbers have their own section.
     attacks = [a for a in every if a["condition"] != PLANTED]
@@ -96,6 +96,7 @@ def _checkpoint_row(attack: dict, names: list[str]) -> dict[str, Any]:
 
 
 def render_membership_markdown(report: dict[str, Any], roc_file: str | None = None) -> str:
+    """Scenario B's report.md; `roc_file`: the ROC figure's file name, linked when given."""
     conditions, names = report["conditions"], report["attack_names"]
     tuned = [c for c in conditions if c != "base"]
     lines = [f"# genleak report: {report['run']}", "",
@@ -134,7 +135,7 @@ def render_membership_markdown(report: dict[str, Any], roc_file: str | None = No
                      + " | ".join(f"{row['auc'][n]:.3f}" for n in names) + " |")
     if roc_file:
         lines += ["", f"![ROC curves]({roc_file})"]
-    lines += ["", *positive_control_lines(report), *training_data_lines(report)]
+    lines += ["", *membership_control_lines(report), *training_data_lines(report)]
     lines += ["## Wall time per stage (s)", "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {name} | {secs:.1f} |" for name, secs in sorted(report["stage_seconds"].items())]
     return "\n".join(lines) + "\n"
