@@ -68,6 +68,9 @@ def test_mia_job_reports_auc_with_ci_and_publishes_scores_and_roc(world):
     assert loss["auc"] > 0.55 and loss["auc_ci_low"] <= loss["auc"] <= loss["auc_ci_high"]
     assert set(loss["tpr_at_fpr"]) == {"0.01", "0.001"}
     assert result["perplexity"]["nonmembers"] > 1 and result["perplexity"]["heldout"] > 1
+    compute = result["compute"]  # the hf scorer, in float32 ("auto"), on this machine's CPU
+    assert compute["device_type"] == "cpu" and compute["precision"] == "float32" and compute["peak_memory_bytes"] > 0
+    assert compute["tokens_per_second"] == result["tokens_per_second"] > 0 and "torch" in compute["versions"]
 
     rows = [json.loads(line) for line in (store.fetch(job.artifacts["scores"].uri) / "data.jsonl").read_text().splitlines()]
     assert len(rows) == 80 and {r["side"] for r in rows} == {"member", "nonmember"}

@@ -101,6 +101,8 @@ def test_corpus_scan_finds_planted_emails_and_phones(world):
     request.params.update({"reveal": True})
     job = wait_for_job(stub, stub.StartPIIScan(request))
     table = struct_to_dict(job.result)["sources"]["texts"]["entities"]
+    compute = struct_to_dict(job.result)["compute"]  # no model: only Presidio computed, on the CPU
+    assert compute["device_type"] == "cpu" and compute["precision"] is None and compute["peak_memory_bytes"] > 0
     for entity in ("EMAIL_ADDRESS", "PHONE_NUMBER"):
         row = table[entity]
         print(entity, {k: row[k] for k in ("planted", "found", "recall", "detected", "real", "precision")})
@@ -128,6 +130,8 @@ def test_pii_scan_samples_the_tiny_target_and_publishes_masked_findings(world):
         for row in source["entities"].values():
             assert row["real_not_in_finetune"] <= row["real"] <= row["detected"]
     assert result["inventory"]["source"] == "people" and result["masked"] is True
+    compute = result["compute"]  # the hf engine that sampled, in this process
+    assert compute["device_type"] == "cpu" and compute["precision"] == "float32" and compute["peak_memory_bytes"] > 0
     rows, meta = _findings(world, job)
     assert meta["contains_pii"] is False and "samples" not in job.artifacts
     assert rows, "the tiny target writes mail headers, so some PII-like spans are detected"

@@ -87,6 +87,11 @@ def test_generation_job_streams_progress_and_is_idempotent(world):
     folder = world["store"].fetch(done.artifacts["dataset"].uri)
     lines = (folder / "data.jsonl").read_text().splitlines()
     assert len(lines) == 6 and '"text"' in lines[0]
+    result = struct_to_dict(done.result)
+    compute, engine = result["compute"], result["engine"]
+    assert compute["device_type"] == engine["device"] == "cpu" and compute["precision"] == "float32"
+    assert compute["peak_memory_bytes"] > 0 and compute["tokens_per_second"] == result["tokens_per_second"]
+    assert engine["device_record"]["device_name"] == compute["device_name"]  # the hf engine ran in this process
     again = stub.StartGeneration(_gen_request(world, temperature=0.75, top_k=100, seed=1))
     assert again.job_id == first.job_id and again.artifacts["dataset"].sha256 == done.artifacts["dataset"].sha256
 
@@ -141,6 +146,11 @@ def test_finetune_then_attack_the_checkpoint(world):
     assert {"epoch-1/merged", "epoch-2/merged", "epoch-2/adapter"} <= set(job.artifacts)
     merged = world["store"].fetch(job.artifacts["epoch-2/merged"].uri)
     assert (merged / "model.safetensors").exists() and not list(merged.glob("*.bin"))
+    trained = struct_to_dict(job.result)
+    compute = trained["compute"]
+    assert compute["device_type"] == "cpu" and compute["precision"] == "float32" and compute["peak_memory_bytes"] > 0
+    assert compute["tokens_per_second"] == round(trained["summary"]["useful_tokens_per_s"], 1)
+    assert {"torch", "transformers", "peft", "accelerate"} <= set(compute["versions"])
 
     att = attacker_pb2_grpc.AttackerServiceStub(world["channels"]["attacker"])
     attack = attacker_pb2.StartExtractionRequest(
@@ -156,6 +166,9 @@ def test_finetune_then_attack_the_checkpoint(world):
     assert set(counts.keys()) == {"A", "D"} and set(counts["A"].keys()) == {"0.2", "1.0"}
     assert counts["D"]["1.0"]["n"] == 2
     assert "jane.doe@enron.com" not in str(result.result)  # PII stays in the artifact
+    compute = struct_to_dict(result.result)["compute"]
+    assert compute["device_type"] == "cpu" and compute["precision"] == "float32" and compute["peak_memory_bytes"] > 0
+    assert compute["tokens_per_second"] is None  # the attack counts hits, not tokens
 
 
 def test_failed_job_reports_code(world):

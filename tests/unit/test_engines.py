@@ -54,6 +54,14 @@ def test_same_seed_gives_same_outputs(hf_engine):
     assert first != hf_engine.generate(PROMPTS, sampled(seed=4))
 
 
+def test_hf_engine_names_its_device_and_keeps_the_model_there(hf_engine):
+    from genleak.compute.device import device_record, pick_device
+
+    assert hf_engine.device == pick_device() and hf_engine._model.device == hf_engine.device
+    assert hf_engine.provenance["device"] == hf_engine.device.type
+    assert hf_engine.provenance["device_record"] == device_record(hf_engine.device)
+
+
 def test_n_samples_per_prompt(hf_engine):
     out = hf_engine.generate(PROMPTS, sampled(n=3))
     assert [len(samples) for samples in out] == [3, 3, 3]

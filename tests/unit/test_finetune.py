@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 peft = pytest.importorskip("peft")
 
+from genleak.contracts.finetune import FineTuneJobResult
 from genleak.core.errors import Cancelled, InvalidSpec, ModelNotFound, UnsafeArtifact
 from genleak.core.progress import Reporter
 from genleak.finetuner import FineTuneSpec, finetune, method_names
@@ -158,6 +159,28 @@ def test_metrics_json_reports_throughput_and_padding(lora_run):
     assert summary["useful_tokens"] <= summary["padded_tokens"] < summary["pad_to_max_tokens"]
     assert summary["useful_fraction"] > 0.8  # length grouping keeps padding small
     assert [e["epoch"] for e in data["epochs"]] == [1, 2] and data["spec_hash"] == result.spec_hash
+    assert data["compute"] == result.compute.model_dump(mode="json")
+
+
+def test_the_run_records_what_computed_where(lora_run):
+    """No GPU here: the CPU, in the spec's float32, at the run's useful tokens per second."""
+    result, _ = lora_run
+    compute = result.compute
+    assert compute.device_type == "cpu" and compute.device_name and compute.device_count == 1
+    assert compute.precision == "float32" and compute.peak_memory_bytes > 0
+    assert compute.tokens_per_second == round(result.metrics.summary()["useful_tokens_per_s"], 1) > 0
+    assert {"torch", "transformers", "peft", "accelerate"} <= set(compute.versions)
+    job = FineTuneJobResult.model_validate({**result.metrics.to_json(), "compute": compute})
+    assert job.model_dump(mode="json")["compute"]["device_type"] == "cpu"
+
+
+def test_an_explicit_device_is_where_training_runs(neox_dir, tmp_path):
+    result = finetune(neox_dir, make_records(16), tiny_spec(epochs=1), tmp_path, Reporter(), device="cpu")
+    assert result.compute.device_type == "cpu"
+    with pytest.raises(InvalidSpec) as err:  # a GPU that is not there is refused before anything loads
+        finetune(neox_dir, make_records(16), tiny_spec(epochs=1), tmp_path / "gpu", Reporter(),
+                 device=f"cuda:{torch.cuda.device_count()}")
+    assert err.value.field == "device"
 
 
 @pytest.mark.parametrize("method", method_names())
@@ -180,7 +203,7 @@ def test_bfloat16_run_with_grad_accum_and_warmup(llama_dir, tmp_path):
     batches = -(-50 // 8)  # 50 texts of near-equal length: one mega-batch, 7 batches
     assert steps[-1] == (2 * -(-batches // 2), 2 * -(-batches // 2))
     merged = transformers.AutoModelForCausalLM.from_pretrained(result.final.merged_dir)
-    assert merged.dtype == torch.bfloat16
+    assert merged.dtype == torch.bfloat16 and result.compute.precision == "bfloat16"
     assert all(torch.isfinite(torch.tensor(e.step_losses)).all() for e in result.metrics.epochs)
 
 
@@ -243,6 +266,7 @@ def test_interrupted_run_resumes_to_the_same_adapter(neox_dir, lora_run, tmp_pat
 
     again = finetune(neox_dir, make_records(), tiny_spec(), tmp_path, Reporter())
     assert all(c.resumed for c in again.checkpoints)
+    assert again.compute.device_type == "cpu" and again.compute.tokens_per_second is None  # nothing trained
 
 
 def test_out_dir_of_another_run_is_refused(lora_run, neox_dir):

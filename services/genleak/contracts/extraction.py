@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 
 from pydantic import Field, field_validator
 
+from genleak.contracts.compute import ComputeRecord
 from genleak.contracts.engine import EngineConfig, SamplingConfig
 from genleak.core.specs import Spec
 
@@ -167,3 +168,5 @@ class ExtractionJobResult(Spec):
     hits: dict[str, dict[str, HitPositions]]
     totals: ExtractionTotals
     perplexity: Perplexity | None = None
+    compute: ComputeRecord | None = Field(None, description="Where the job computed: device, "
+                                          "precision, peak memory, library versions")

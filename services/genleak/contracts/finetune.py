@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from genleak.contracts.compute import ComputeRecord
 from genleak.core.specs import Spec
 
 
@@ -156,3 +157,5 @@ class FineTuneJobResult(Spec):
     n_examples: int
     n_truncated: int
     max_length: int
+    compute: ComputeRecord | None = Field(None, description="Where the job computed: device, "
+                                          "precision, peak memory, library versions")

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
+from genleak.contracts.compute import ComputeRecord
 from genleak.contracts.engine import EngineConfig, SamplingConfig
 from genleak.contracts.pii import ScrubConfig
 from genleak.core.specs import Spec
@@ -52,6 +53,8 @@ class GenerationOutcome(Spec):
                                    "reduced-precision check, when one ran)")
     scrub: dict[str, Any] | None = Field(None, description="The scrub's counts per entity type (no values)")
     seconds: float = Field(description="Wall time of the task")
+    compute: ComputeRecord | None = Field(None, description="Where the job computed: device, "
+                                          "precision, peak memory, library versions")
 
 
 class ContinuationResult(GenerationOutcome):

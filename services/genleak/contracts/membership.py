@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from genleak.contracts.compute import ComputeRecord
 from genleak.contracts.engine import EngineConfig
 from genleak.contracts.text_selection import TextSelection
 from genleak.core.specs import Spec
@@ -93,3 +94,5 @@ class MembershipJobResult(Spec):
     tokens_scored: int
     seconds: dict[str, float]
     tokens_per_second: float
+    compute: ComputeRecord | None = Field(None, description="Where the job computed: device, "
+                                          "precision, peak memory, library versions")

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from pydantic import Field, field_validator, model_validator
 
+from genleak.contracts.compute import ComputeRecord
 from genleak.contracts.engine import EngineConfig, SamplingConfig
 from genleak.contracts.pii import AnalyzerConfig
 from genleak.core.errors import InvalidSpec
@@ -126,3 +127,5 @@ class PIIScanResult(Spec):
     pii_salt: str = Field(description="Fingerprint of the salt of the value ids (never the salt)")
     masked: bool
     seconds: dict[str, float]
+    compute: ComputeRecord | None = Field(None, description="Where the job computed: device, "
+                                          "precision, peak memory, library versions")

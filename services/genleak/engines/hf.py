@@ -1,7 +1,9 @@
 """Hugging Face transformers engine.
 
 Exact and simple; on CPU it is the faster engine for tiny models (vLLM's per-step
-overhead dominates below ~25M parameters, docs/platform.md).
+overhead dominates below ~25M parameters, docs/platform.md). The model and its inputs live on
+`genleak.compute.device.pick_device()`'s device (a GPU when one is visible); on a CPU that is
+where they always were, so CPU runs generate exactly what they did.
 """
 
 from __future__ import annotations
@@ -44,11 +46,15 @@ class HFEngine:
         self.model_dir = check_model_dir(model_dir)
         self.config = config
         self._torch, transformers = _import_torch_transformers()
+        from genleak.compute.device import ENGINE_DEVICE_KEY, device_record, pick_device  # torch-side
+
         started = time.perf_counter()
+        self.device = pick_device()
         self._tokenizer = _load_tokenizer(transformers, self.model_dir, config)
-        self._model = _load_model(self._torch, transformers, self.model_dir, config)
+        self._model = _load_model(self._torch, transformers, self.model_dir, config).to(self.device)
         self._transformers = transformers
-        self.provenance = {"engine": "hf", "dtype": resolved_dtype(config), "device": "cpu"}
+        self.provenance = {"engine": "hf", "dtype": resolved_dtype(config), "device": self.device.type,
+                           ENGINE_DEVICE_KEY: device_record(self.device)}
         self._max_len = config.max_model_len or getattr(self._model.config, "max_position_embeddings", None)
         self.startup_seconds = time.perf_counter() - started
         log.info("hf engine ready for %s in %.1fs", self.model_dir, self.startup_seconds)
@@ -83,7 +89,7 @@ class HFEngine:
         gc.collect()
 
     def _generate_batch(self, ids: list[list[int]], sampling: SamplingConfig) -> tuple[list[str], int]:
-        enc = self._tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")
+        enc = self._tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt").to(self.device)
         input_len = enc["input_ids"].shape[1]
         gen_config = self._generation_config(sampling, self._new_token_budget(input_len, sampling))
         extra: dict[str, Any] = {}
@@ -93,7 +99,7 @@ class HFEngine:
         if sampling.stop:
             extra["tokenizer"] = self._tokenizer  # StopStringCriteria maps the strings onto its vocabulary
         out = self._model.generate(**enc, generation_config=gen_config, **extra)
-        new = out[:, input_len:]
+        new = out[:, input_len:].cpu()  # decoding reads token ids on the host
         n_tokens = int((new != self._tokenizer.pad_token_id).sum())
         texts = [cut_at_stop(t, sampling.stop) for t in self._tokenizer.batch_decode(new, skip_special_tokens=True)]
         if sampling.greedy and sampling.n > 1:
@@ -188,7 +194,8 @@ def _load_model(torch: Any, transformers: Any, model_dir: Path, config: EngineCo
 
 
 def resolved_dtype(config: EngineConfig) -> str:
-    # This engine computes on the CPU, where "auto" is float32: the same numbers on every CPU.
+    # "auto" is float32 wherever this engine runs, a GPU included: the same numbers on every CPU, and a
+    # GPU's generations comparable to them (the checkpoint's dtype on a GPU would be a choice of its own).
     return resolve_dtype(config.dtype, on_gpu=False)
 
 

@@ -8,6 +8,9 @@
 Each folder is built under a hidden temp name and renamed into place, so an `epoch-{k}`
 that exists is complete. A cancelled run removes its temp folder; a killed one may leave a
 hidden `.epoch-*` folder, which the next run clears.
+
+The train state is saved from host copies of the weights and optimizer state (the very tensors
+when training runs on the CPU) and loaded back onto the model's device.
 """
 
 from __future__ import annotations
@@ -146,11 +149,13 @@ def _publish(tmp: Path, final: Path) -> None:
 
 def save_train_state(model: torch.nn.Module, loop: TrainLoop, dest: Path) -> None:
     dest.mkdir(parents=True)
-    trainable = {name: p.detach().contiguous() for name, p in model.named_parameters() if p.requires_grad}
+    trainable = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
     save_file(trainable, str(dest / "trainable.safetensors"))
     optim = loop.optimizer.state_dict()
     tensors = {
-        f"{idx}.{key}": value.contiguous() for idx, state in optim["state"].items() for key, value in state.items()
+        f"{idx}.{key}": value.cpu().contiguous()
+        for idx, state in optim["state"].items()
+        for key, value in state.items()
     }
     save_file(tensors, str(dest / "optimizer.safetensors"))
     state = {
@@ -168,12 +173,13 @@ def load_train_state(model: torch.nn.Module, loop: TrainLoop, src: Path) -> None
         raise InvalidSpec(f"train state in {src} does not match the model's trainable parameters", field="out_dir")
     with torch.no_grad():
         for name, value in weights.items():
-            params[name].copy_(value)
+            params[name].copy_(value)  # copy_ moves host tensors onto the parameter's device
     state = json.loads((src / "state.json").read_text())
     per_param: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in load_file(str(src / "optimizer.safetensors")).items():
         idx, name = key.split(".", 1)
         per_param.setdefault(int(idx), {})[name] = value
+    # load_state_dict moves each moment to its parameter's device and dtype (the step count stays on the host)
     loop.optimizer.load_state_dict({"state": per_param, "param_groups": state["param_groups"]})
     loop.scheduler.load_state_dict(state["scheduler"])
     loop.global_step = state["global_step"]

@@ -1,7 +1,8 @@
 """Load a base model and tokenizer safely, and export a merged model as a plain HF folder.
 
 Safety: weights only from safetensors (a pickle checkpoint can run code when loaded), no
-hub access, and remote code only when the spec opts in.
+hub access, and remote code only when the spec opts in. The base model is loaded on the host and
+then moved to the training device (on a CPU the move is a no-op).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def pad_token_id(tokenizer: Any) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
 
 
-def load_base_model(model_dir: Path, dtype: str, trust_remote_code: bool) -> torch.nn.Module:
+def load_base_model(model_dir: Path, dtype: str, trust_remote_code: bool,
+                    device: str | torch.device = "cpu") -> torch.nn.Module:
     from transformers import AutoModelForCausalLM
 
     with MODEL_LOAD_LOCK:
@@ -62,7 +64,9 @@ def load_base_model(model_dir: Path, dtype: str, trust_remote_code: bool) -> tor
             trust_remote_code=trust_remote_code,
             local_files_only=True,
         )
-    log.info("loaded %s from %s (%.2fM params, %s)", type(model).__name__, model_dir, _millions(model), dtype)
+    model = model.to(device)
+    log.info("loaded %s from %s (%.2fM params, %s, on %s)", type(model).__name__, model_dir, _millions(model), dtype,
+             device)
     return model
 
 

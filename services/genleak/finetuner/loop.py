@@ -1,5 +1,7 @@
 """The plain torch training loop: AdamW, warmup + decay schedule, gradient accumulation.
 
+Batches are built on the host and moved to the model's device (on a CPU the move is a no-op).
+
 Loss is summed over tokens and divided by the label tokens of the whole accumulation
 group, so every token weighs the same whatever the batch widths (a per-micro-batch mean
 would over-weight short batches, which length grouping makes common).
@@ -26,9 +28,16 @@ STAGE = "train"
 
 class TrainLoop:
     def __init__(
-        self, model: torch.nn.Module, config: TrainConfig, data: EncodedDataset, pad_id: int, reporter: Reporter
+        self,
+        model: torch.nn.Module,
+        config: TrainConfig,
+        data: EncodedDataset,
+        pad_id: int,
+        reporter: Reporter,
+        device: str | torch.device = "cpu",
     ):
         self.model = model
+        self.device = torch.device(device)
         self.config = config
         self.data = data
         self.pad_id = pad_id
@@ -88,7 +97,7 @@ class TrainLoop:
         return metrics
 
     def _optimizer_step(self, group: list[list[int]], recorder: EpochRecorder) -> float:
-        batches = [collate([self.data.ids[i] for i in idx], self.pad_id) for idx in group]
+        batches = [self._on_device(collate([self.data.ids[i] for i in idx], self.pad_id)) for idx in group]
         group_tokens = max(sum(_target_count(b["labels"]) for b in batches), 1)
         loss_total = 0.0
         for batch in batches:
@@ -104,6 +113,9 @@ class TrainLoop:
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         return loss_total / group_tokens
+
+    def _on_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {name: tensor.to(self.device) for name, tensor in batch.items()}
 
     def _forward_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
         logits = self.model(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from genleak.contracts.compute import ComputeRecord
 from genleak.finetuner.metrics import TrainMetrics
 
 
@@ -32,6 +33,8 @@ class FineTuneResult:
     checkpoints: tuple[EpochCheckpoint, ...]
     metrics: TrainMetrics
     metrics_path: Path
+    compute: ComputeRecord
+    """Where the run computed: device, dtype, peak memory, useful tokens per second, library versions."""
 
     @property
     def final(self) -> EpochCheckpoint:

@@ -58,4 +58,5 @@ class FinetunerCore:
                     kind = "adapter" if role == "adapter" else "model"
                     artifacts[f"epoch-{ckpt.epoch}/{role}"] = self.store.publish(
                         folder, f"{root}/epoch-{ckpt.epoch}/{role}", kind=kind, meta={**meta, "epoch": ckpt.epoch})
-        return JobOutput(artifacts=artifacts, result=FineTuneJobResult.model_validate(result.metrics.to_json()).model_dump(mode="json"))
+        summary = {**result.metrics.to_json(), "compute": result.compute}
+        return JobOutput(artifacts=artifacts, result=FineTuneJobResult.model_validate(summary).model_dump(mode="json"))

@@ -1,4 +1,9 @@
-"""`finetune`: train a causal LM on records and write one checkpoint per epoch."""
+"""`finetune`: train a causal LM on records and write one checkpoint per epoch.
+
+The model and its batches live on `genleak.compute.device.pick_device()`'s device (a GPU when one
+is visible, or the caller's `device`); on a CPU that is where they always were, so CPU runs train
+exactly as before. The result records what ran where (`ComputeRecord`).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ from typing import Any
 
 import torch
 
+from genleak.compute.device import ComputeMeter, pick_device
+from genleak.contracts.compute import ComputeRecord
 from genleak.core.hashing import canonical_json, sha256_bytes, sha256_file
 from genleak.core.models import check_model_dir
 from genleak.core.progress import Reporter
@@ -38,9 +45,11 @@ def finetune(
     spec: FineTuneSpec | dict[str, Any],
     out_dir: Path,
     reporter: Reporter,
+    device: str | torch.device | None = None,
 ) -> FineTuneResult:
     """Fine-tune `model_dir` on `records`; checkpoints go to out_dir/epoch-{k}/.
 
+    `device` overrides where training runs (default: accelerate's choice, a GPU when one is visible).
     Raises InvalidSpec, ModelNotFound, UnsafeArtifact, and Cancelled (from the reporter)
     in which case no incomplete epoch folder is left under its final name.
     """
@@ -50,8 +59,8 @@ def finetune(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt.clear_leftovers(out_dir)
-    with torch_threads(spec.train.num_threads):
-        return _finetune(model_dir, records, spec, out_dir, reporter, started)
+    with torch_threads(spec.train.num_threads), ComputeMeter(pick_device(device)) as meter:
+        return _finetune(model_dir, records, spec, out_dir, reporter, started, meter)
 
 
 def _finetune(
@@ -61,6 +70,7 @@ def _finetune(
     out_dir: Path,
     reporter: Reporter,
     started: float,
+    meter: ComputeMeter,
 ) -> FineTuneResult:
     tokenizer = load_tokenizer(model_dir, spec.trust_remote_code)
     examples = record_examples(select_records(records, spec.train.last_n), spec.data, tokenizer)
@@ -73,7 +83,8 @@ def _finetune(
     prior = [EpochMetrics.from_json(found[k]["metrics"]) for k in sorted(found) if k <= start]
     kept = [ckpt.checkpoint_from_info(out_dir, found[k], resumed=True) for k in sorted(found) if k <= start]
     if start < spec.train.epochs:
-        new_metrics, new_ckpts = _train(model_dir, tokenizer, data, spec, out_dir, run_key, start, reporter)
+        new_metrics, new_ckpts = _train(model_dir, tokenizer, data, spec, out_dir, run_key, start, reporter,
+                                        meter.device)
         prior, kept = prior + new_metrics, kept + new_ckpts
     else:
         log.info("all %d epochs already complete in %s", start, out_dir)
@@ -81,9 +92,17 @@ def _finetune(
     metrics = TrainMetrics(
         tuple(prior), len(data), data.n_truncated, spec.train.max_length, time.perf_counter() - started
     )
-    summary = {"spec_hash": spec.spec_hash(), "run_key": run_key, **metrics.to_json()}
+    compute = _compute_record(meter, spec, metrics)
+    summary = {"spec_hash": spec.spec_hash(), "run_key": run_key, **metrics.to_json(),
+               "compute": compute.model_dump(mode="json")}
     metrics_path = _write_json_atomic(out_dir / METRICS_FILE, summary)
-    return FineTuneResult(out_dir, spec.spec_hash(), run_key, tuple(kept), metrics, metrics_path)
+    return FineTuneResult(out_dir, spec.spec_hash(), run_key, tuple(kept), metrics, metrics_path, compute)
+
+
+def _compute_record(meter: ComputeMeter, spec: FineTuneSpec, metrics: TrainMetrics) -> ComputeRecord:
+    """The model computed in the spec's dtype; its throughput is useful (non-padding) tokens per second of
+    the epochs trained now (None when every epoch was found complete)."""
+    return meter.record(spec.train.dtype, tokens_per_second=metrics.summary()["useful_tokens_per_s"])
 
 
 def _train(
@@ -95,17 +114,19 @@ def _train(
     run_key: str,
     start_epoch: int,
     reporter: Reporter,
+    device: torch.device,
 ) -> tuple[list[EpochMetrics], list[EpochCheckpoint]]:
     train = spec.train
     method = spec.plugin().build(spec.method_config)
-    base = load_base_model(model_dir, train.dtype, spec.trust_remote_code)
+    # On the device before the method wraps it: adapters (and PiSSA's SVD) are built where the weights are.
+    base = load_base_model(model_dir, train.dtype, spec.trust_remote_code, device)
     if train.gradient_checkpointing:
         # Non-reentrant checkpointing: gradients reach adapters of frozen layers without enable_input_require_grads.
         base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     with tempfile.TemporaryDirectory(prefix="genleak-finetune-") as scratch:
         _seed_everything(train.seed)  # adapter init draws from the RNG
         model = method.wrap(base, Path(scratch))
-        loop = TrainLoop(model, train, data, pad_token_id(tokenizer), reporter)
+        loop = TrainLoop(model, train, data, pad_token_id(tokenizer), reporter, device)
         writer = ckpt.CheckpointWriter(out_dir, run_key, method, model_dir, train.save_merged, train.save_train_state)
         if start_epoch:
             ckpt.load_train_state(model, loop, ckpt.epoch_dir(out_dir, start_epoch) / ckpt.TRAIN_STATE)
@@ -139,7 +160,8 @@ def _log_plan(model: torch.nn.Module, loop: TrainLoop, data: EncodedDataset) -> 
     trainable = sum(p.numel() for p in loop.params)
     total = sum(p.numel() for p in model.parameters())
     log.info(
-        "training %d examples (%d truncated), %d batches/epoch, %d steps, %.3fM of %.3fM params trainable, %d threads",
+        "training %d examples (%d truncated), %d batches/epoch, %d steps, %.3fM of %.3fM params trainable, "
+        "%d threads, on %s",
         len(data),
         data.n_truncated,
         loop.batches_per_epoch,
@@ -147,6 +169,7 @@ def _log_plan(model: torch.nn.Module, loop: TrainLoop, data: EncodedDataset) -> 
         trainable / 1e6,
         total / 1e6,
         torch.get_num_threads(),
+        loop.device,
     )
 
 

@@ -1,7 +1,10 @@
-"""Generator core: synthetic training data from a prompts dataset, generator model per request."""
+"""Generator core: synthetic training data from a prompts dataset, generator model per request.
+
+A generation job's result names the engine that wrote the data and its compute (`ComputeRecord`:
+device, dtype, peak memory, tokens per second where the task counts them).
+"""
 
 from __future__ import annotations
-
 
 from pydantic import Field
 
@@ -73,6 +76,8 @@ class GeneratorCore:
         return self.engines.unload(model_dir, None if all_engines else _engine_config(spec))
 
     def _generate_dataset(self, spec: GenerationSpec, root: str, reporter: Reporter) -> JobOutput:
+        from genleak.compute.device import ComputeMeter, pick_device  # torch-side: loaded when a job runs
+
         task = get_task(spec.task)
         config = spec.task_config()
         records = load_records(self.store, ArtifactRef(spec.dataset.uri, spec.dataset.sha256, "dataset"), "dataset")
@@ -80,10 +85,12 @@ class GeneratorCore:
         if spec.scrub is not None:
             records, scrub_stats = scrub_records(records, spec.scrub, task.text_fields(config), reporter)
         model_dir = resolve_model(self.store, spec.model)
-        with self.engines.lease(model_dir, _engine_config(spec)) as engine:
+        with ComputeMeter(pick_device()) as meter, self.engines.lease(model_dir, _engine_config(spec)) as engine:
             out, stats = task.run(engine, model_dir, records, config, reporter)
             # Which engine, dtype and device wrote the data (and the reduced-precision check, if one ran).
-            stats = {**stats, "engine": getattr(engine, "provenance", {"engine": spec.engine.name})}
+            provenance = getattr(engine, "provenance", {"engine": spec.engine.name})
+            stats = {**stats, "engine": provenance}
+        stats["compute"] = meter.engine_record(provenance, stats.get("tokens_per_second")).model_dump(mode="json")
         if scrub_stats is not None:
             stats = {**stats, "scrub": scrub_stats}
         stats = generation_result_type(spec.task).model_validate(stats).model_dump(mode="json", exclude_none=True)

@@ -2,7 +2,8 @@
 
 Outputs: an `outputs` dataset (one row per queried target and template, with the generated text: it
 holds real PII, so it stays in the store, never in RPC results or reports) and a small result (counts
-per template x temperature; the model's held-out perplexity beside them when a dataset is named).
+per template x temperature; the model's held-out perplexity beside them when a dataset is named; the
+job's compute: the engine's device and dtype, and the peak memory).
 """
 
 from __future__ import annotations
@@ -42,18 +43,24 @@ def preflight_extraction(store: ArtifactStore, spec: ExtractionJobSpec) -> None:
 
 def run_extraction_job(store: ArtifactStore, engines: EngineCache, spec: ExtractionJobSpec, root: str,
                        reporter: Reporter) -> JobOutput:
+    from genleak.compute.device import ComputeMeter, pick_device  # torch-side: loaded when a job runs
+
     targets = load_records(store, _ref(spec.targets), "targets")
     few_shot = load_records(store, _ref(spec.few_shot), "few_shot")
     model_dir = resolve_model(store, spec.model)
     engine_config = spec.engine.model_copy(update={"trust_remote_code": spec.model.trust_remote_code})
-    with engines.lease(model_dir, engine_config) as engine:
-        result = run_extraction(engine, targets, few_shot, spec.attack, reporter)
-    # The per-target rows hold real PII: they stay in the store, never in RPC results or reports.
-    outputs = publish_records(store, result.row_dicts(), f"{root}/outputs",
-                              meta={"contains_pii": True, "model": spec.model.uri})
-    summary = result.summary()
-    if spec.perplexity_dataset is not None:
-        summary["perplexity"] = heldout_perplexity(store, spec, model_dir, reporter)
+    with ComputeMeter(pick_device()) as meter:
+        with engines.lease(model_dir, engine_config) as engine:
+            result = run_extraction(engine, targets, few_shot, spec.attack, reporter)
+            provenance = getattr(engine, "provenance", {"engine": engine_config.name})
+        # The per-target rows hold real PII: they stay in the store, never in RPC results or reports.
+        outputs = publish_records(store, result.row_dicts(), f"{root}/outputs",
+                                  meta={"contains_pii": True, "model": spec.model.uri})
+        summary = result.summary()
+        if spec.perplexity_dataset is not None:  # the HF scorer, on the same device as an hf engine
+            summary["perplexity"] = heldout_perplexity(store, spec, model_dir, reporter)
+    # The engine's device and dtype; no token rate: the attack counts hits, not tokens.
+    summary["compute"] = meter.engine_record(provenance)
     return JobOutput(artifacts={"outputs": outputs},
                      result=ExtractionJobResult.model_validate(summary).model_dump(mode="json"))
 

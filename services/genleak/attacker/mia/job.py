@@ -2,7 +2,8 @@
 
 Outputs: a `scores` dataset (one row per scored text: side, source row, tokens, every attack's
 score; never the text, which may hold PII), a `roc` artifact (roc.png + metrics.json with the
-full curves), and a small result (AUC with CI, TPR@FPR, PR-AUC per attack; perplexity).
+full curves), and a small result (AUC with CI, TPR@FPR, PR-AUC per attack; perplexity; the
+scoring's compute: device, dtype, peak memory, tokens per second).
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ import json
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from genleak.attacker.mia import attack_names, get_attack, plot_roc
 from genleak.attacker.mia.evaluate import MetricOptions, MIAOutcome, evaluate_membership, required_extras
+from genleak.attacker.mia.logprobs import scoring_dtype
 from genleak.attacker.mia.registry import parse_attack_config
 from genleak.contracts.text_selection import SelectedTexts, select_texts
+from genleak.contracts.compute import ComputeRecord
 from genleak.contracts.engine import EngineConfig
 from genleak.contracts.membership import MembershipJobResult, MembershipParams, MIAAttackChoice, ScoreTextsParams
 from genleak.core.errors import InvalidSpec
@@ -28,6 +31,9 @@ from genleak.core.models import require_model, resolve_model
 from genleak.core.progress import Reporter
 from genleak.core.specs import ArtifactSpec, ModelSpec
 from genleak.core.store import ArtifactRef, ArtifactStore
+
+if TYPE_CHECKING:
+    from genleak.compute.device import ComputeMeter
 
 # Attacks run when a request names none: every one that needs no second model.
 DEFAULT_ATTACKS = ("loss", "zlib", "min_k", "min_k_plus_plus")
@@ -111,6 +117,8 @@ def preflight_mia(store: ArtifactStore, spec: MIAJobSpec) -> None:
 
 
 def run_membership_inference(store: ArtifactStore, spec: MIAJobSpec, root: str, reporter: Reporter) -> JobOutput:
+    from genleak.compute.device import ComputeMeter, pick_device  # torch-side: loaded when a job runs
+
     params = spec.selection()
     members = select_texts(load_records(store, _ref(spec.members), "members"), params, "members")
     nonmembers = select_texts(load_records(store, _ref(spec.nonmembers), "nonmembers"), params, "nonmembers")
@@ -121,13 +129,31 @@ def run_membership_inference(store: ArtifactStore, spec: MIAJobSpec, root: str, 
                                heldout_sel, "perplexity_dataset").texts
     reference_dir = (resolve_model(store, spec.reference_model, "reference_model.uri")
                      if spec.reference_model is not None else None)
-    outcome = evaluate_membership(
-        resolve_model(store, spec.model),
-        members.texts, nonmembers.texts, resolve_attack_models(store, spec.attack_configs()),
-        spec.scoring_engine(), spec.max_tokens, reference_dir,
-        MetricOptions(tuple(spec.fprs), spec.n_bootstrap, spec.seed), reporter, heldout)
+    with ComputeMeter(pick_device()) as meter:
+        outcome = evaluate_membership(
+            resolve_model(store, spec.model),
+            members.texts, nonmembers.texts, resolve_attack_models(store, spec.attack_configs()),
+            spec.scoring_engine(), spec.max_tokens, reference_dir,
+            MetricOptions(tuple(spec.fprs), spec.n_bootstrap, spec.seed), reporter, heldout)
     artifacts = publish_mia_outputs(store, outcome, members, nonmembers, root, spec.model.uri)
-    return JobOutput(artifacts=artifacts, result=mia_summary(spec.engine.name, outcome, members, nonmembers))
+    compute = scoring_compute(meter, spec.engine, scoring_rate(outcome))
+    return JobOutput(artifacts=artifacts, result=mia_summary(spec.engine.name, outcome, members, nonmembers, compute))
+
+
+def scoring_compute(meter: ComputeMeter, engine: EngineConfig, tokens_per_second: float) -> ComputeRecord:
+    """The record of the scoring `meter` measured. Every scorer computes "auto" in float32; the hf scorer runs
+    in this process, on the meter's device, while vLLM runs in processes of its own (on the same kind of
+    device), whose memory this process does not see."""
+    precision = scoring_dtype(engine.dtype)
+    if engine.name == "hf":
+        return meter.record(precision, tokens_per_second)
+    return meter.engine_record({"dtype": precision, "device": meter.device.type}, tokens_per_second)
+
+
+def scoring_rate(outcome: MIAOutcome) -> float:
+    """Tokens scored per second of scoring (the target's pass and the reference model's)."""
+    total_s = sum(v for k, v in outcome.seconds.items() if k.startswith("score"))
+    return round(outcome.tokens_scored / total_s, 1) if total_s > 0 else 0.0
 
 
 def publish_mia_outputs(store: ArtifactStore, outcome: MIAOutcome, members: SelectedTexts, nonmembers: SelectedTexts,
@@ -138,7 +164,8 @@ def publish_mia_outputs(store: ArtifactStore, outcome: MIAOutcome, members: Sele
             "roc": _publish_roc(store, outcome, f"{root}/roc")}
 
 
-def mia_summary(engine: str, outcome: MIAOutcome, members: SelectedTexts, nonmembers: SelectedTexts) -> dict:
+def mia_summary(engine: str, outcome: MIAOutcome, members: SelectedTexts, nonmembers: SelectedTexts,
+                compute: ComputeRecord | dict | None = None) -> dict:
     attacks = {name: {"auc": m.auc, "auc_ci_low": m.auc_ci[0], "auc_ci_high": m.auc_ci[1], "pr_auc": m.pr_auc,
                       "pr_auc_mimir": m.pr_auc_mimir,
                       "tpr_at_fpr": {str(f): tpr for f, tpr in m.tpr_at_fpr.items()},
@@ -147,12 +174,11 @@ def mia_summary(engine: str, outcome: MIAOutcome, members: SelectedTexts, nonmem
     perplexity = {"nonmembers": outcome.nonmember_perplexity}
     if outcome.heldout_perplexity is not None:
         perplexity["heldout"] = outcome.heldout_perplexity
-    total_s = sum(v for k, v in outcome.seconds.items() if k.startswith("score"))
     return MembershipJobResult.model_validate({
         "attacks": attacks, "n_members": len(members.texts), "n_nonmembers": len(nonmembers.texts),
         "dropped_too_short": {"members": members.n_too_short, "nonmembers": nonmembers.n_too_short},
         "perplexity": perplexity, "engine": engine, "tokens_scored": outcome.tokens_scored, "seconds": outcome.seconds,
-        "tokens_per_second": round(outcome.tokens_scored / total_s, 1) if total_s > 0 else 0.0,
+        "tokens_per_second": scoring_rate(outcome), "compute": compute,
     }).model_dump(mode="json")
 
 

@@ -3,8 +3,9 @@
 Each text gets ONE forward pass per model (one per window for texts longer than the model's
 context, as MIMIR scores them: `windows`); all attacks (loss, zlib, Min-K%, Min-K%++,
 reference, lowercase) are then cheap functions of these arrays. torch/transformers (and
-genleak.compute, which pads the batches) are imported only inside `score_texts_hf`, so attacks and
-metrics import without them.
+genleak.compute, which picks the device and pads the batches) are imported only inside
+`score_texts_hf`, so attacks and metrics import without them. The model and each batch go to the
+device (a GPU when one is visible), the results come back as CPU numpy arrays.
 """
 
 from __future__ import annotations
@@ -74,15 +75,17 @@ def score_texts_hf(
         import transformers
 
         from genleak.compute.batching import chunks
+        from genleak.compute.device import pick_device
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ImportError("score_texts_hf needs torch and transformers: pip install 'genleak[hf]'") from exc
     reporter = reporter or NULL_REPORTER
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
-    torch_dtype = torch.bfloat16 if dtype == "bfloat16" else torch.float32
+    torch_dtype = getattr(torch, scoring_dtype(dtype))
     with MODEL_LOAD_LOCK:
         model = transformers.AutoModelForCausalLM.from_pretrained(
             model_dir, use_safetensors=True, dtype=torch_dtype, trust_remote_code=trust_remote_code
         ).eval()
+    model = model.to(pick_device())
     context = model_context(model.config, max_model_len)
     encoded = encode_for_scoring(tokenizer, texts, max_length)
     windows = plan_windows(encoded, context)
@@ -108,6 +111,11 @@ def score_texts_hf(
                  long, len(texts), context, len(windows), context // 2)
     stitched = stitch(windows, per_window, len(texts))
     return [_make_result(texts[i], encoded[i], *stitched[i]) for i in range(len(texts))]
+
+
+def scoring_dtype(dtype: str) -> str:
+    """The dtype a scorer's math runs in: "auto" (and anything but bfloat16) scores in float32."""
+    return "bfloat16" if dtype == "bfloat16" else "float32"
 
 
 def model_context(config: Any, max_model_len: int | None = None) -> int:
@@ -138,7 +146,7 @@ def _score_batch(model: Any, batch_ids: list[list[int]], pad_id: int, torch: Any
     sigma None without `vocab_stats`)."""
     from genleak.compute.batching import pad_right  # torch-side: imported with torch, not with this module
 
-    input_ids, mask = pad_right(batch_ids, pad_id)
+    input_ids, mask = (t.to(model.device) for t in pad_right(batch_ids, pad_id))
     with torch.no_grad():
         logits = model(input_ids=input_ids, attention_mask=mask).logits[:, :-1].float()
         if vocab_stats:
@@ -146,10 +154,11 @@ def _score_batch(model: Any, batch_ids: list[list[int]], pad_id: int, torch: Any
         else:
             target = logits.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
             mu = sigma = None
+    on_host = [None if t is None else t.cpu() for t in (target, mu, sigma)]  # one copy per batch off a GPU
     rows = []
     for row, ids in enumerate(batch_ids):
         n = max(len(ids) - 1, 0)
-        rows.append(tuple(None if t is None else t[row, :n].double().numpy() for t in (target, mu, sigma)))
+        rows.append(tuple(None if t is None else t[row, :n].double().numpy() for t in on_host))
     return rows
 
 

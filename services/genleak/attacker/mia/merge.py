@@ -6,7 +6,8 @@ selects nothing) and asks for this merge: the shards' score rows are concatenate
 which is the unsharded order, and AUC, its bootstrap interval, TPR@FPR and PR-AUC are computed here
 over the merged scores, so the same scores give the same metrics as one job. The non-member
 perplexity is pooled over the shards by tokens; the held-out perplexity is shard 0's (it scores all
-held-out texts).
+held-out texts), and so is the compute record (every shard runs the same engine spec; the merge itself
+is a little numpy on the attacker's CPU).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def run_membership_merge(store: ArtifactStore, spec: MIAMergeJobSpec, root: str,
     outcome = merge_scores(spec, shard_rows, results, with_heldout="heldout" in results[0].get("perplexity", {}))
     reporter.update(MERGE_STAGE, len(spec.shards), len(spec.shards), "metrics computed")
     artifacts = publish_mia_outputs(store, outcome, members, nonmembers, root, spec.model.uri)
-    return JobOutput(artifacts=artifacts, result=mia_summary(results[0]["engine"], outcome, members, nonmembers))
+    return JobOutput(artifacts=artifacts, result=mia_summary(results[0]["engine"], outcome, members, nonmembers,
+                                                             results[0].get("compute")))
 
 
 def merge_scores(params: MembershipParams, shard_rows: list[list[dict[str, Any]]], results: list[dict[str, Any]],

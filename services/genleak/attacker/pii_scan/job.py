@@ -3,7 +3,8 @@
 Job outputs: a `findings` dataset (one row per detection: source, row, type, span, score,
 masked value, salted value id, real, in fine-tuning data; raw values and texts only with
 `reveal`), with `reveal` also a `samples` dataset of the generations, and a result holding the
-per-source, per-type table (counts only). Nothing in the result or logs shows a raw value.
+per-source, per-type table (counts only) and the job's compute (the sampling engine's device and
+dtype; the CPU when only a dataset is scanned). Nothing in the result or logs shows a raw value.
 """
 
 from __future__ import annotations
@@ -77,18 +78,27 @@ def preflight_pii_scan(store: ArtifactStore, spec: PIIScanJobSpec) -> None:
 
 def run_pii_scan(store: ArtifactStore, engines: EngineCache, spec: PIIScanJobSpec, salt: str, root: str,
                  reporter: Reporter) -> JobOutput:
+    from genleak.compute.device import ComputeMeter, pick_device  # torch-side: loaded when a job runs
+
     seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    samples = _sample(store, engines, spec, reporter) if spec.model is not None else []
-    seconds["sample"] = time.perf_counter() - started
-    sources = _texts_by_source(store, spec, samples)
-    analyzer = get_analyzer(spec.analyzer)
-    inventory = load_inventory(store, spec.inventory, analyzer, spec.detection, reporter) if spec.inventory else None
-    finetune = _finetune_index(store, spec) if spec.finetune else None
-    started = time.perf_counter()
-    all_texts = [t for texts in sources.values() for t in texts]
-    detections = analyzer.detect(all_texts, spec.detection.batch_size, spec.detection.n_process, reporter)
-    seconds["detect"] = time.perf_counter() - started
+    samples: list[Sample] = []
+    provenance = None  # the sampling engine's, when a model is sampled
+    # Without a model only Presidio computes, and spaCy runs on the CPU.
+    with ComputeMeter(pick_device() if spec.model is not None else "cpu") as meter:
+        started = time.perf_counter()
+        if spec.model is not None:
+            samples, provenance = _sample(store, engines, spec, reporter)
+        seconds["sample"] = time.perf_counter() - started
+        sources = _texts_by_source(store, spec, samples)
+        analyzer = get_analyzer(spec.analyzer)
+        inventory = (load_inventory(store, spec.inventory, analyzer, spec.detection, reporter)
+                     if spec.inventory else None)
+        finetune = _finetune_index(store, spec) if spec.finetune else None
+        started = time.perf_counter()
+        all_texts = [t for texts in sources.values() for t in texts]
+        detections = analyzer.detect(all_texts, spec.detection.batch_size, spec.detection.n_process, reporter)
+        seconds["detect"] = time.perf_counter() - started
+    compute = meter.engine_record(provenance) if provenance is not None else meter.record(precision=None)
     findings = match_findings(detections, inventory, finetune)
     by_source = _split(findings, sources)
     artifacts = {"findings": publish_records(
@@ -98,8 +108,9 @@ def run_pii_scan(store: ArtifactStore, engines: EngineCache, spec: PIIScanJobSpe
         artifacts["samples"] = publish_records(
             store, [{"source": s.source, "row": s.row, "prompt": s.prompt, "text": s.text} for s in samples],
             f"{root}/samples", meta={"contains_pii": True})
-    result = PIIScanResult.model_validate(_summary(spec, sources, by_source, inventory, finetune, analyzer, salt,
-                                                   seconds)).model_dump(mode="json", exclude_unset=True)
+    summary = {**_summary(spec, sources, by_source, inventory, finetune, analyzer, salt, seconds),
+               "compute": compute.model_dump(mode="json")}
+    result = PIIScanResult.model_validate(summary).model_dump(mode="json", exclude_unset=True)
     log.info("pii scan: %s", {src: {t: (r["detected"], r["real"]) for t, r in v["entities"].items()}
                               for src, v in result["sources"].items()})
     return JobOutput(artifacts=artifacts, result=result)
@@ -164,14 +175,17 @@ def _check_people_fields(people: Sequence[dict], fields: dict[str, str]) -> None
                               field="inventory.people_fields")
 
 
-def _sample(store: ArtifactStore, engines: EngineCache, spec: PIIScanJobSpec, reporter: Reporter) -> list[Sample]:
+def _sample(store: ArtifactStore, engines: EngineCache, spec: PIIScanJobSpec,
+            reporter: Reporter) -> tuple[list[Sample], dict[str, Any]]:
+    """The model's samples, and the engine's provenance (which engine, dtype and device wrote them)."""
     assert spec.model is not None and spec.samples is not None
     prompts = (load_records(store, _ref(spec.samples.prompts), "samples.prompts")
                if spec.samples.prompts is not None else None)
     model_dir = resolve_model(store, spec.model)
     engine_config = spec.engine.model_copy(update={"trust_remote_code": spec.model.trust_remote_code})
     with engines.lease(model_dir, engine_config) as engine:
-        return generate_samples(engine, model_dir, spec.samples, prompts, engine_config.batch_size, reporter)
+        samples = generate_samples(engine, model_dir, spec.samples, prompts, engine_config.batch_size, reporter)
+        return samples, getattr(engine, "provenance", {"engine": engine_config.name})
 
 
 def _texts_by_source(store: ArtifactStore, spec: PIIScanJobSpec, samples: list[Sample]) -> dict[str, list[str]]:
