@@ -35,6 +35,11 @@ def test_run_tiny_spec_prints_report_and_writes_files(tmp_path):
     assert "**Positive control: " in proc.stdout and "## Positive control: 3 planted people" in proc.stdout
     assert report["training_data"]["planted"]["records"] == 40 + 3 * 4
     assert "leakage[planted]" not in report["stage_seconds"]  # the tiny lab's held-out texts (up to 200)
+    # What ran where: every generate, fine-tune, attack and leakage stage recorded its device (a CPU here).
+    assert set(report["compute"]) == set(report["stage_seconds"]) - {"lab"}
+    assert report["provenance"]["compute"]["devices"][0].startswith("cpu (")
+    assert report["provenance"]["compute"]["precisions"] == ["float32"]
+    assert "## Where it ran" in (out / "report.md").read_text()
     assert all(1 < a["perplexity"]["heldout"] < 1e4 for a in report["attacks"])
     # Scrubbing replaced the names and e-mails of the prompts: no real e-mail reaches the scrubbed
     # training text, while the plain generated text carries them (its prompts are real mail).

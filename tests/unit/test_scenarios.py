@@ -113,7 +113,7 @@ def test_a_taken_name_is_refused():
 
 def test_the_runner_asks_the_registered_scenario(toy, monkeypatch):
     """Its inputs, its attack on base and on the epochs it chose (1 of 2), its report's inputs."""
-    def finetune(stub, spec, setting, model_uri, dataset, data_format, on_update):
+    def finetune(stub, spec, setting, model_uri, dataset, data_format, on_update, on_compute=None):
         return {e: common_pb2.ArtifactRef(uri=f"file:///ckpt/{e}") for e in range(1, spec.epochs + 1)}
 
     monkeypatch.setattr(stages, "finetune", finetune)

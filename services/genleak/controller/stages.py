@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from genleak.contracts.engine import EngineConfig
 from genleak.contracts.extraction import ExtractionJobResult
+from genleak.contracts.finetune import FineTuneJobResult
 from genleak.contracts.lab import LabBuildParams, LabBuildResult
 from genleak.contracts.generation import GenerationParams, generation_result_type
 from genleak.contracts.membership import MembershipJobResult
@@ -56,12 +57,16 @@ def generation_result(struct, task: str) -> dict[str, Any]:
 
 
 def finetune(stub, spec: FineTuneSpec, setting: Setting, model_uri: str, dataset: common_pb2.ArtifactRef,
-             data_format: str, on_update: OnUpdate) -> dict[int, common_pb2.ArtifactRef]:
+             data_format: str, on_update: OnUpdate,
+             on_compute: Callable[[dict[str, Any] | None], None] | None = None) -> dict[int, common_pb2.ArtifactRef]:
     """One fine-tune of a sweep `setting` (method, learning rate, seed); returns the merged
-    checkpoint of every epoch, by epoch number."""
+    checkpoint of every epoch, by epoch number (`on_compute` gets the job's record of what ran where)."""
     request = finetuner_pb2.StartFineTuneRequest(model=common_pb2.ModelRef(uri=model_uri), dataset=dataset,
                                                  params=params_to_struct(spec.params(setting, data_format)))
     job = run_job(lambda: stub.StartFineTune(request), stub, on_update)
+    if on_compute is not None:
+        record = result_from_job(FineTuneJobResult, job).compute
+        on_compute(record.model_dump(mode="json") if record is not None else None)
     return {int(role.split("/")[0].split("-")[1]): ref for role, ref in job.artifacts.items() if role.endswith("/merged")}
 
 

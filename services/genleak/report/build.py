@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from genleak.report.compute import compute_summary
 from genleak.report.conditions import CONDITION_ORDER, PLANTED
 from genleak.report.extraction_control import extraction_control
 from genleak.report.scenarios import report_for
@@ -63,7 +64,8 @@ def build_extraction_report(spec: Any, run_name: str, outcome: dict[str, Any],
         "lab_memorization": _lab_memorization(outcome.get("lab") or {}),
         "stage_seconds": outcome["stage_seconds"],
         "inputs": outcome["inputs"],
-        "provenance": provenance,
+        "provenance": {**provenance, "compute": compute_summary(outcome.get("compute") or {})},
+        "compute": outcome.get("compute") or {},
         "spec": spec.model_dump(mode="json"),
     }
 

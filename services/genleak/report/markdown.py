@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from genleak.report.compute import compute_lines
 from genleak.report.conditions import CONDITION_ORDER, condition_label
 from genleak.report.controls import extraction_control_lines, sanity_lines, training_data_lines
 from genleak.report.leakage import leaked_value_lines
@@ -45,6 +46,7 @@ def render_extraction_markdown(report: dict[str, Any], roc_file: str | None = No
     lines += leaked_value_lines(report.get("leaked_values") or {})
     lines += _training_data_lines(report.get("leakage") or [], report.get("generation") or {})
     lines += training_data_lines(report)
+    lines += compute_lines(report)
     lines += ["## Wall time per stage (s)", "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {name} | {secs:.1f} |" for name, secs in sorted(report["stage_seconds"].items())]
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from genleak.report.compute import compute_lines, compute_summary
 from genleak.report.conditions import CONDITION_ORDER, PLANTED, condition_label
 from genleak.report.controls import membership_control_lines, sanity_lines, training_data_lines
 
@@ -47,7 +48,8 @@ def build_membership_report(spec: Any, run_name: str, outcome: dict[str, Any],
         "lab_memorization": (outcome.get("lab") or {}).get("memorization", {}).get("summary", ""),
         "stage_seconds": outcome["stage_seconds"],
         "inputs": outcome["inputs"],
-        "provenance": provenance,
+        "provenance": {**provenance, "compute": compute_summary(outcome.get("compute") or {})},
+        "compute": outcome.get("compute") or {},
         "spec": spec.model_dump(mode="json"),
         "roc_uris": {f"{condition_label(a)}@{a['epoch']}": a["roc_uri"] for a in every},
     }
@@ -136,6 +138,7 @@ def render_membership_markdown(report: dict[str, Any], roc_file: str | None = No
     if roc_file:
         lines += ["", f"![ROC curves]({roc_file})"]
     lines += ["", *membership_control_lines(report), *training_data_lines(report)]
+    lines += compute_lines(report)
     lines += ["## Wall time per stage (s)", "", "| stage | seconds |", "|---|---|"]
     lines += [f"| {name} | {secs:.1f} |" for name, secs in sorted(report["stage_seconds"].items())]
     return "\n".join(lines) + "\n"
