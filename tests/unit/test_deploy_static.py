@@ -42,6 +42,15 @@ PORTS = {"controller": 50050, "generator": 50051, "finetuner": 50052, "attacker"
 K8S_VERSIONS = ("1.30.0", "1.37.0")
 SECRET_KEYS = {"genleak-secrets": {"auth-token", "s3-access-key", "s3-secret-key"},
                "genleak-minio": {"root-user", "root-password"}, "genleak-tls": {"tls.crt", "tls.key", "ca.crt"}}
+# GENLEAK_* variables the deployment sets ahead of the code that reads them: the finetuner's GPU count
+# (issue 15; its data-parallel launch will read it). Drop a name here once Settings reads it.
+AHEAD_OF_SETTINGS = {"GENLEAK_FINETUNE_GPUS"}
+FINETUNE_GPUS = "GENLEAK_FINETUNE_GPUS"
+GPU = "nvidia.com/gpu"
+
+
+def _known_env_names() -> set[str]:
+    return settings_env_names() | AHEAD_OF_SETTINGS
 
 
 def _containers(docs):
@@ -137,7 +146,7 @@ def test_config_addresses_point_at_services_and_scaled_ones_are_headless(target)
 
 @pytest.mark.parametrize("target", render_targets())
 def test_genleak_env_names_exist_in_settings(target):
-    known = settings_env_names()
+    known = _known_env_names()
     docs = rendered(target)
     names = {k for k in of_kind(docs, "ConfigMap")["genleak-config"]["data"]} | {e["name"] for _, e in _env(docs)}
     assert {n for n in names if n.startswith("GENLEAK_")} - known == set()
@@ -234,8 +243,60 @@ def test_gpus_only_in_the_gpu_overlays_and_only_for_workers():
         "ReadWriteMany"]
 
 
+_QUANTITY = {"": 1, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9}
+
+
+def _quantity_bytes(quantity) -> int:
+    number, unit = re.fullmatch(r"(\d+)([A-Za-z]*)", str(quantity)).groups()
+    return int(number) * _QUANTITY[unit]
+
+
+def _gpu_overlays() -> list[str]:
+    return [t for t in render_targets() if t.startswith("overlays/gpu")]
+
+
+@pytest.mark.parametrize("target", _gpu_overlays())
+def test_gpu_deployments_roll_without_a_spare_gpu(target):
+    deployments = of_kind(rendered(target), "Deployment")
+    gpu_deployments = {n for n, d in deployments.items() if any(GPU in c["resources"].get("limits", {})
+                                                                for c in d["spec"]["template"]["spec"]["containers"])}
+    assert gpu_deployments == set(WORKERS)
+    for name in gpu_deployments:
+        # No strategy means RollingUpdate with maxSurge 25%, rounded up: one extra pod, which waits for a free GPU.
+        strategy = deployments[name]["spec"].get("strategy", {"type": "RollingUpdate"})
+        if strategy["type"] == "Recreate":
+            continue
+        rolling = strategy.get("rollingUpdate", {})
+        assert str(rolling.get("maxSurge")) in ("0", "0%"), f"{name}: a roll must not need a spare GPU"
+        assert str(rolling.get("maxUnavailable")) not in ("0", "0%", "None"), f"{name}: maxSurge 0 needs maxUnavailable"
+
+
+@pytest.mark.parametrize("target", _gpu_overlays())
+def test_gpu_pods_get_a_memory_backed_dev_shm_and_the_finetuner_its_gpu_count(target):
+    for name, (_, spec) in pod_specs(rendered(target)).items():
+        container = spec["containers"][0]
+        resources = container["resources"]
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        if GPU not in resources["limits"]:
+            assert FINETUNE_GPUS not in env, name
+            continue
+        # Extended resources cannot be overcommitted: a request, where given, must equal the limit.
+        assert str(resources["requests"].get(GPU, resources["limits"][GPU])) == str(resources["limits"][GPU]), name
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert "/dev/shm" in mounts, f"{name}: NCCL / vLLM need more than the runtime's 64 MiB /dev/shm"
+        shm = volumes[mounts["/dev/shm"]]["emptyDir"]
+        assert shm["medium"] == "Memory" and _quantity_bytes(shm["sizeLimit"]) >= 4 * 2**30, (name, shm)
+        assert _quantity_bytes(shm["sizeLimit"]) < _quantity_bytes(resources["limits"]["memory"]), name
+        if name == "finetuner":
+            # One number (components/gpu/finetuner-gpu.yaml) sets both: the processes it launches = its GPUs.
+            assert env[FINETUNE_GPUS] == str(resources["limits"][GPU]) and int(env[FINETUNE_GPUS]) >= 1
+        else:
+            assert FINETUNE_GPUS not in env, name
+
+
 def test_tls_overlay_mounts_the_certificates_and_probes_over_tls():
-    known = settings_env_names()
+    known = _known_env_names()
     for name, container in _containers(rendered("overlays/gpu-tls")):
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert {"GENLEAK_TLS_CERT", "GENLEAK_TLS_KEY", "GENLEAK_TLS_CLIENT_CA", "GENLEAK_TLS_CA"} <= set(env) <= known
@@ -289,8 +350,69 @@ def test_compose_services_commands_ports_healthchecks_and_gpus():
     assert not [n for n in WORKERS if "deploy" in cpu[n]] and {cpu[n]["build"]["target"] for n in WORKERS} == {"cpu"}
 
 
+_INTERPOLATION = re.compile(r"\$\{(\w+)(?:(:?)-([^}]*))?\}")
+_SIZE = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "m": 2**20, "mb": 2**20, "g": 2**30, "gb": 2**30}
+
+
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ${VAR}, ${VAR-default} (unset) and ${VAR:-default} (unset or empty)."""
+    def one(match):
+        name, colon, default = match.groups()
+        if default is None:
+            return env.get(name, "")
+        return env[name] if name in env and (env[name] or not colon) else default
+    return _INTERPOLATION.sub(one, value)
+
+
+def _gpu_ids(service: dict, env: dict[str, str]) -> list[str]:
+    ids = []
+    for device in service["deploy"]["resources"]["reservations"]["devices"]:
+        if "gpu" in device["capabilities"]:
+            # `count` (alone, Docker takes GPUs 0..count-1, so every worker gets GPU 0; with ids, an error)
+            assert "count" not in device, "reserve GPUs by device_ids"
+            for raw in device["device_ids"]:
+                assert _INTERPOLATION.fullmatch(raw), f"{raw}: one GPU id per element, from a variable"
+                ids.append(_interpolate(raw, env))
+    return ids
+
+
+def _size_bytes(size) -> int:
+    number, unit = re.fullmatch(r"(\d+)\s*([a-zA-Z]*)", str(size)).groups()
+    return int(number) * _SIZE[unit.lower()]
+
+
+def test_compose_workers_reserve_disjoint_gpus_and_the_finetuner_gets_its_count_and_shm():
+    services = _compose()["services"]
+    ids = {name: _gpu_ids(services[name], {}) for name in WORKERS}
+    taken = [i for name in WORKERS for i in ids[name]]
+    assert all(ids.values()) and len(taken) == len(set(taken)), f"workers share a GPU by default: {ids}"
+    assert set(taken) <= {"0", "1", "2", "3"}, "the defaults fit a 4-GPU host"
+    assert all(re.fullmatch(r"\d+", i) for i in taken), ids
+    moved = {"GENLEAK_GENERATOR_GPU": "5", "GENLEAK_ATTACKER_GPU": "6",
+             "GENLEAK_FINETUNER_GPU_0": "7", "GENLEAK_FINETUNER_GPU_1": "4"}
+    assert {n: _gpu_ids(services[n], moved) for n in WORKERS} == {
+        "generator": ["5"], "attacker": ["6"], "finetuner": ["7", "4"]}
+    finetuner = services["finetuner"]
+    assert int(finetuner["environment"][FINETUNE_GPUS]) == len(ids["finetuner"]) >= 2
+    assert not [n for n in SERVICES if n != "finetuner" and FINETUNE_GPUS in (services[n].get("environment") or {})]
+    assert _size_bytes(finetuner["shm_size"]) >= 4 * 2**30, "NCCL needs /dev/shm beyond Docker's 64 MB"
+    assert "ipc" not in finetuner, "the ranks share the container's IPC namespace; the host's is not needed"
+    cpu = _compose("deploy/compose.cpu.yml")["services"]["finetuner"]
+    assert FINETUNE_GPUS not in cpu["environment"] and "deploy" not in cpu
+
+
+def test_compose_gpu_variables_are_documented():
+    text = (ROOT / "docker-compose.yml").read_text()
+    variables = {m.group(1) for m in _INTERPOLATION.finditer(text)}
+    assert {"GENLEAK_GENERATOR_GPU", "GENLEAK_ATTACKER_GPU", "GENLEAK_FINETUNER_GPU_0"} <= variables
+    example, readme = (DEPLOY / "compose.env.example").read_text(), (DEPLOY / "README.md").read_text()
+    for name in variables | {FINETUNE_GPUS}:
+        assert name in example and name in readme, name
+    assert "## GPUs" in readme
+
+
 def test_compose_env_names_exist_in_settings_and_credentials_stay_out_of_git():
-    known = settings_env_names()
+    known = _known_env_names()
     doc = _compose("deploy/compose.tls.yml")
     names = {k for s in doc["services"].values() for k in (s.get("environment") or {})}
     example = env_file_names(DEPLOY / "compose.env.example")
