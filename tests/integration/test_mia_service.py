@@ -19,7 +19,7 @@ from genleak.v1 import attacker_pb2, attacker_pb2_grpc, common_pb2
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from torch_threads import torch_threads
+    from genleak.compute.threads import torch_threads
     from genleak.lab.publish import ensure_lab
 
     root = tmp_path_factory.mktemp("mia")

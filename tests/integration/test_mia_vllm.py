@@ -25,7 +25,7 @@ from genleak.core.errors import Cancelled, InvalidSpec  # noqa: E402
 from genleak.core.progress import Reporter  # noqa: E402
 from genleak.engines import EngineConfig  # noqa: E402
 from genleak.engines.probe_model import build_tiny_model  # noqa: E402
-from torch_threads import torch_threads  # noqa: E402
+from genleak.compute.threads import torch_threads  # noqa: E402
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 

@@ -22,7 +22,7 @@ TEXT = ("Thanks,\nMegan Chang\n212-778-0167\n48764 Howard Forge Apt. 421, Vaness
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from torch_threads import torch_threads
+    from genleak.compute.threads import torch_threads
     from genleak.lab.publish import ensure_lab
 
     root = tmp_path_factory.mktemp("pii")

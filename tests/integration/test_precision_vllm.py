@@ -24,7 +24,7 @@ from genleak.engines import EngineConfig, SamplingConfig, create_engine  # noqa:
 from genleak.engines import precision  # noqa: E402
 from genleak.engines.precision import PrecisionMismatch, set_precision_cache_dir  # noqa: E402
 from genleak.engines.probe_model import build_tiny_model  # noqa: E402
-from torch_threads import torch_threads  # noqa: E402
+from genleak.compute.threads import torch_threads  # noqa: E402
 from genleak.rpc.channels import RemoteJobError, open_channel, wait_for_job  # noqa: E402
 from genleak.rpc.convert import struct_to_dict  # noqa: E402
 from genleak.rpc.server import start_server  # noqa: E402

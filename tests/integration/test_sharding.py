@@ -19,7 +19,7 @@ from genleak.core.progress import NULL_REPORTER
 from genleak.core.settings import Settings, StoreSettings
 from genleak.core.store import ArtifactStore
 from genleak.engines.probe_model import build_tiny_model
-from torch_threads import torch_threads
+from genleak.compute.threads import torch_threads
 from genleak.rpc.balancing import JobAffinityChannel
 from genleak.rpc.channels import open_channel
 from genleak.rpc.convert import dict_to_struct, ref_to_proto

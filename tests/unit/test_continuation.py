@@ -10,7 +10,7 @@ from genleak.core.errors import InvalidSpec
 from genleak.core.progress import Reporter
 from genleak.engines import EngineConfig, create_engine
 from genleak.engines.probe_model import build_tiny_model
-from torch_threads import torch_threads
+from genleak.compute.threads import torch_threads
 from genleak.generator.tasks import ContinuationConfig, generate_continuations, get_task
 
 RECORDS = [

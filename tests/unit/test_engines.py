@@ -16,7 +16,7 @@ from genleak.core.progress import Reporter
 from genleak.core.specs import parse_spec
 from genleak.engines import EngineCache, EngineConfig, SamplingConfig, create_engine, engine_names
 from genleak.engines.probe_model import build_tiny_model
-from torch_threads import torch_threads
+from genleak.compute.threads import torch_threads
 from genleak.engines.vllm_engine import set_cpu_env_defaults
 
 PROMPTS = [

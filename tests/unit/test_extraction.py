@@ -24,7 +24,7 @@ from genleak.core.errors import InvalidSpec
 from genleak.core.specs import parse_spec
 from genleak.engines import EngineConfig, create_engine
 from genleak.engines.probe_model import build_tiny_model
-from torch_threads import torch_threads
+from genleak.compute.threads import torch_threads
 
 # Made-up people for the attack runs below.
 FEW_SHOT = [

@@ -133,7 +133,7 @@ def test_every_train_field_is_described():
 
 
 def test_thread_count_follows_the_cgroup_quota(tmp_path, monkeypatch):
-    from genleak.finetuner import threads
+    from genleak.compute import threads
 
     cpu_max = tmp_path / "cpu.max"
     monkeypatch.setattr(threads, "CGROUP_V2_CPU_MAX", cpu_max)

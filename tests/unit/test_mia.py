@@ -32,7 +32,7 @@ def _tlp(logprobs, text="some text", mu=None, sigma=None) -> TokenLogProbs:
 def tiny_model(tmp_path_factory):
     pytest.importorskip("torch")
     from genleak.engines.probe_model import build_tiny_model
-    from torch_threads import torch_threads
+    from genleak.compute.threads import torch_threads
 
     with torch_threads(1):
         yield build_tiny_model(tmp_path_factory.mktemp("mia") / "neox", arch="gpt_neox")
@@ -59,7 +59,7 @@ def _reference_scores(model_dir, text: str) -> dict[str, float]:
 
 def test_batched_scores_match_independent_recomputation(tiny_model):
     from genleak.attacker.mia import score_texts_hf
-    from torch_threads import torch_threads
+    from genleak.compute.threads import torch_threads
 
     texts = [t for t in TEXTS if len(t) > 10]
     with torch_threads(1):
@@ -75,7 +75,7 @@ def test_batched_scores_match_independent_recomputation(tiny_model):
 
 def test_padding_does_not_change_scores_and_order_is_kept(tiny_model):
     from genleak.attacker.mia import score_texts_hf
-    from torch_threads import torch_threads
+    from genleak.compute.threads import torch_threads
 
     with torch_threads(1):
         one = score_texts_hf(tiny_model, TEXTS, batch_size=1)
@@ -94,7 +94,7 @@ def test_vocab_stats_only_where_asked_and_log_probs_unchanged(tiny_model):
     """Texts that feed no Min-K%++ skip the full-vocabulary stats (most of the scoring time on
     small models); their target log-probs are the same as with the stats."""
     from genleak.attacker.mia import score_texts_hf
-    from torch_threads import torch_threads
+    from genleak.compute.threads import torch_threads
 
     flags = [i % 2 == 0 for i in range(len(TEXTS))]
     with torch_threads(1):
@@ -286,7 +286,7 @@ def test_long_texts_are_scored_in_mimirs_windows_and_match_a_plain_recomputation
     from genleak.attacker.mia import score_texts_hf
     from genleak.attacker.mia.windows import plan_windows
     from genleak.engines.probe_model import build_tiny_model
-    from torch_threads import torch_threads
+    from genleak.compute.threads import torch_threads
 
     model_dir = build_tiny_model(tmp_path / "short", arch="gpt_neox", max_positions=64, init_std=0.2)
     tok = transformers.AutoTokenizer.from_pretrained(model_dir)

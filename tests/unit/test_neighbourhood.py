@@ -16,7 +16,7 @@ from genleak.core.errors import InvalidSpec
 from genleak.core.progress import Reporter
 from genleak.engines import EngineConfig
 from genleak.engines.probe_model import build_tiny_model
-from torch_threads import torch_threads
+from genleak.compute.threads import torch_threads
 
 TEXTS = [
     "please send the quarterly gas price report to Mary Kate before the meeting tomorrow morning",

@@ -22,7 +22,7 @@ from genleak.engines.precision import (PrecisionMismatch, ParityReport, ProbePar
                                        measure_parity, model_content_hash, needs_check, resolve_dtype,
                                        set_precision_cache_dir)
 from genleak.engines.probe_model import build_tiny_model
-from torch_threads import torch_threads
+from genleak.compute.threads import torch_threads
 
 
 class TransformersAsVLLM:

@@ -784,7 +784,7 @@ def test_self_instruct_job_through_generator_core(tiny_dir: Path, lab_splits, tm
     from genleak.core.specs import ArtifactSpec, ModelSpec
     from genleak.core.store import ArtifactStore
     from genleak.engines import EngineCache, EngineConfig
-    from torch_threads import torch_threads
+    from genleak.compute.threads import torch_threads
     from genleak.generator.service import GenerationSpec, GeneratorCore
     from genleak.lab.seed_tasks import build_seed_tasks
 

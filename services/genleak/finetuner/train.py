@@ -32,7 +32,7 @@ from genleak.finetuner.loop import TrainLoop
 from genleak.finetuner.metrics import EpochMetrics, TrainMetrics
 from genleak.finetuner.result import EpochCheckpoint, FineTuneResult
 from genleak.finetuner.spec import FineTuneSpec
-from genleak.finetuner.threads import torch_threads
+from genleak.compute.threads import torch_threads
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
+from genleak.compute.threads import torch_threads
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.lab.config import LabConfig
 from genleak.lab.datasets import dataset_rows, write_datasets
@@ -36,7 +36,7 @@ def build_lab(config: LabConfig, out_dir: Path, reporter: Reporter | None = None
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / LAB_JSON).unlink(missing_ok=True)
     phases: dict[str, float] = {}
-    with _torch_threads(config.pretrain.threads):
+    with torch_threads(config.pretrain.threads):
         with _timed(phases, "corpus"):
             splits = make_lab_datasets(config, out_dir / "datasets", reporter)
         with _timed(phases, "tokenizer"):
@@ -119,13 +119,3 @@ def _timed(phases: dict[str, float], phase: str) -> Iterator[None]:
     finally:
         phases[phase] = time.perf_counter() - started
         log.info("lab phase %s took %.1fs wall, %.1fs cpu", phase, phases[phase], time.process_time() - cpu_started)
-
-
-@contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

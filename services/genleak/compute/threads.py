@@ -1,4 +1,5 @@
-"""How many CPU threads torch should use: the cores this process may really run on.
+"""How many CPU threads torch should use: the cores this process may really run on (the finetuner, the
+lab's pretraining and the tests all set it here).
 
 os.cpu_count() and even the affinity mask over-count inside a container with a CPU quota;
 more intra-op threads than cores makes OpenMP threads wait on each other at every op,
