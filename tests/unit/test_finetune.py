@@ -287,3 +287,62 @@ def test_pickle_only_model_folder_is_refused(neox_dir, tmp_path):
 def test_missing_model_folder_names_the_path(tmp_path):
     with pytest.raises(ModelNotFound, match="nowhere"):
         finetune(tmp_path / "nowhere", make_records(), tiny_spec(), tmp_path / "out", Reporter())
+
+
+def test_bf16_mixed_precision_trains_float32_weights_and_says_so(llama_dir, tmp_path):
+    result = finetune(llama_dir, make_records(24), tiny_spec(epochs=1, mixed_precision="bf16"), tmp_path, Reporter())
+    plain = finetune(llama_dir, make_records(24), tiny_spec(epochs=1), tmp_path / "plain", Reporter())
+    mixed_losses, plain_losses = result.metrics.epochs[0].step_losses, plain.metrics.epochs[0].step_losses
+    assert mixed_losses != plain_losses  # the forward pass really ran in bfloat16 ...
+    np.testing.assert_allclose(mixed_losses, plain_losses, rtol=2e-2)  # ... and trains the same model
+    assert result.compute.precision == "bf16 mixed precision over float32 weights"
+    merged = transformers.AutoModelForCausalLM.from_pretrained(result.final.merged_dir)
+    assert merged.dtype == torch.float32
+
+
+def test_fp16_mixed_precision_is_refused_on_a_cpu_before_anything_loads(llama_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr("genleak.finetuner.train.load_base_model", _must_not_load)
+    with pytest.raises(InvalidSpec) as err:
+        finetune(llama_dir, make_records(8), tiny_spec(epochs=1, mixed_precision="fp16"), tmp_path, Reporter())
+    assert err.value.field == "train.mixed_precision" and "GPU" in str(err.value)
+
+
+def test_a_float16_base_trains_float32_adapters(llama_dir, tmp_path):
+    result = finetune(llama_dir, make_records(24), tiny_spec(epochs=1, dtype="float16"), tmp_path, Reporter())
+    adapter = peft.PeftModel.from_pretrained(
+        transformers.AutoModelForCausalLM.from_pretrained(llama_dir, dtype=torch.float16), result.final.adapter_dir)
+    assert {p.dtype for n, p in adapter.named_parameters() if "lora_" in n} == {torch.float32}
+    assert all(np.isfinite(result.metrics.epochs[0].step_losses)) and result.compute.precision == "float16"
+    with pytest.raises(ValueError, match="mixed_precision: fp16"):  # full fine-tuning would lose small updates
+        tiny_spec("full", epochs=1, dtype="float16")
+
+
+def test_a_run_that_cannot_fit_is_refused_naming_its_memory(llama_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr("genleak.finetuner.memory.device_capacity", lambda device: 64 << 10)
+    monkeypatch.setattr("genleak.finetuner.train.load_base_model", _must_not_load)
+    with pytest.raises(InvalidSpec) as err:
+        finetune(llama_dir, make_records(24), tiny_spec("full", epochs=1), tmp_path, Reporter())
+    message = str(err.value)
+    assert err.value.field == "train" and "cannot fit on cpu" in message
+    for part in ("weights", "gradients + AdamW state", "activations", "micro-batch 8 x", "gradient_checkpointing"):
+        assert part in message
+    assert not list(tmp_path.glob("epoch-*"))
+
+
+@pytest.mark.parametrize("method", method_names())
+def test_the_memory_bound_counts_exactly_the_parameters_training_holds(method, llama_dir, tmp_path):
+    from genleak.finetuner.memory import estimate_memory, meta_model
+
+    spec = tiny_spec(method, epochs=1)
+    plugin = spec.plugin()
+    real = plugin.build(spec.method_config).wrap(transformers.AutoModelForCausalLM.from_pretrained(llama_dir), tmp_path)
+    meta = meta_model(llama_dir, torch.float32, False, plugin.build(spec.method_config))
+    bound = estimate_memory(meta, spec.train, rows=8, width=64)
+    assert bound.total_params == sum(p.numel() for p in real.parameters())
+    assert bound.trainable_params == sum(p.numel() for p in real.parameters() if p.requires_grad)
+    checkpointed = estimate_memory(meta, spec.train.model_copy(update={"gradient_checkpointing": True}), 8, 64)
+    assert checkpointed.activation_bytes < bound.activation_bytes
+
+
+def _must_not_load(*args, **kwargs):
+    raise AssertionError("the base model was loaded although the run was refused")

@@ -83,7 +83,8 @@ def test_nested_spec_errors_name_the_full_path():
     [
         ({"train": {"learning_rate": -1e-4}}, "train.learning_rate"),
         ({"train": {"epochs": 0}}, "train.epochs"),
-        ({"train": {"dtype": "float16"}}, "train.dtype"),
+        ({"train": {"dtype": "float64"}}, "train.dtype"),
+        ({"train": {"mixed_precision": "fp8"}}, "train.mixed_precision"),
         ({"method": "lora", "method_config": {"r": 0}}, "method_config.r"),
         ({"method": "full", "method_config": {"r": 8}}, "method_config.r"),
         ({"data": {"format": "sharegpt"}}, "data.format"),

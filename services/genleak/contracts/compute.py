@@ -22,6 +22,8 @@ class ComputeRecord(Spec):
                                                       "on a GPU)")
     device_count: int | None = Field(None, description="Devices of this type visible to the process (1 for the "
                                                        "CPU, which torch treats as one device)")
+    processes: int = Field(1, ge=1, description="Processes that computed the job together: the data-parallel ranks "
+                                                "of a fine-tune (one GPU each on GPUs); 1 otherwise")
     total_memory_bytes: int | None = Field(None, description="Memory of one such device (the machine's RAM for the "
                                                              "CPU)")
     precision: str | None = Field(None, description="The dtype the model's math ran in (float32, bfloat16); None "

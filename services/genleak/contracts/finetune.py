@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from genleak.contracts.compute import ComputeRecord
 from genleak.core.specs import Spec
@@ -21,8 +21,13 @@ class TrainConfig(Spec):
     learning_rate: float = Field(
         2e-6, gt=0.0, le=1.0, description="Peak AdamW learning rate (paper: 2e-6; tiny test models need ~1e-3)"
     )
-    batch_size: int = Field(8, ge=1, le=4096, description="Sequences per forward pass (micro-batch)")
-    grad_accum: int = Field(1, ge=1, le=1024, description="Micro-batches accumulated per optimizer step")
+    batch_size: int = Field(8, ge=1, le=4096, description="Sequences per forward pass at most (micro-batch)")
+    grad_accum: int = Field(
+        1, ge=1, le=1024,
+        description="Micro-batches per optimizer step, counted over all processes: every step sees batch_size x "
+        "grad_accum sequences whatever the number of GPUs, which only share them out, so results do not depend on "
+        "the GPU count (the paper's per-device 1 x accumulation 8 x 4 GPUs is batch_size 1, grad_accum 32)",
+    )
     max_length: int = Field(
         2048,
         ge=2,
@@ -51,8 +56,16 @@ class TrainConfig(Spec):
     last_n: int | None = Field(
         None, ge=1, description="Train on the last N records only (the paper uses the last 2,220); None = all"
     )
-    dtype: Literal["float32", "bfloat16"] = Field(
-        "float32", description="Dtype the base model is loaded and trained in"
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32",
+        description="Dtype the base model is loaded in (transformers' torch_dtype); adapters train in float32 over a "
+        "bfloat16/float16 base, full fine-tuning trains the weights in this dtype (float16 is refused there: "
+        "float16 weights without float32 master copies lose small updates; use mixed_precision fp16)",
+    )
+    mixed_precision: Literal["no", "fp16", "bf16"] = Field(
+        "no",
+        description="Autocast the forward pass to float16 (with dynamic loss scaling, the paper's fp16=True) or "
+        "bfloat16 while the trained weights stay in `dtype`; fp16 needs a GPU, bf16 runs on GPUs and CPUs",
     )
     gradient_checkpointing: bool = Field(
         False, description="Recompute activations in the backward pass instead of keeping them (less memory for a "
@@ -118,6 +131,14 @@ class FineTuneParams(Spec):
     )
     train: TrainConfig = Field(default_factory=TrainConfig, description="Optimisation settings")
     data: DataFormat = Field(default_factory=DataFormat, description="Which record fields make the training text")
+
+    @model_validator(mode="after")
+    def _trainable_weights_keep_full_precision(self) -> "FineTuneParams":
+        # Only full fine-tuning trains the loaded weights themselves; adapters are float32 over any base.
+        if self.method == "full" and self.train.dtype == "float16":
+            raise ValueError("train.dtype float16 cannot be fully fine-tuned (updates below float16's resolution are "
+                             "lost); load float32 and set train.mixed_precision: fp16")
+        return self
 
 
 class EpochRecord(Spec):

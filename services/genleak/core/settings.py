@@ -182,6 +182,9 @@ class Settings(EnvironmentSettings):
                                                         "is RESOURCE_EXHAUSTED")
     max_concurrent_rpcs: int = Field(512, ge=1, description="RPCs in flight per server (gRPC answers "
                                                            "RESOURCE_EXHAUSTED beyond): bounds request memory")
+    finetune_gpus: int | None = Field(None, ge=1, le=64, description="Data-parallel processes per fine-tune, one "
+                                      "per GPU (torchrun on one node); unset = every visible GPU, 1 where there "
+                                      "is none (on CPUs, N > 1 runs N gloo processes)")
     pii_salt: Annotated[str, Variable(secret_file=True)] = Field(
         "", repr=False, description="Salt of the hashed PII value ids in attacker outputs; set a secret one: "
                                     "phones and names are few enough to hash them all")

@@ -31,7 +31,7 @@ TOKENIZER_FILE_PATTERNS = (
     "spiece.model",
     "chat_template.*",
 )
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def load_tokenizer(model_dir: Path, trust_remote_code: bool) -> Any:

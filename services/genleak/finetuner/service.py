@@ -23,9 +23,10 @@ class FineTuneJobSpec(Spec):
 
 
 class FinetunerCore:
-    def __init__(self, store: ArtifactStore, work_dir: Path):
+    def __init__(self, store: ArtifactStore, work_dir: Path, processes: int | None = None):
         self.store = store
         self.work_dir = work_dir
+        self.processes = processes  # data-parallel ranks per fine-tune; None = one per visible GPU
 
     def preflight(self, spec: FineTuneJobSpec) -> None:
         require_model(self.store, spec.model.uri, allow_pickle=spec.model.allow_pickle)
@@ -49,7 +50,7 @@ class FinetunerCore:
         model_dir = resolve_model(self.store, spec.model)
         # A stable work folder per spec lets an interrupted job resume from its last complete epoch.
         out_dir = self.work_dir / "finetune" / spec.spec_hash()[:32]
-        result = finetune(model_dir, records, spec.finetune, out_dir, reporter)
+        result = finetune(model_dir, records, spec.finetune, out_dir, reporter, processes=self.processes)
         artifacts: dict[str, ArtifactRef] = {}
         meta = {"spec": spec.model_dump(mode="json"), "base_model": spec.model.uri}
         for ckpt in result.checkpoints:

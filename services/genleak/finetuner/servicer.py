@@ -47,6 +47,6 @@ def binding(core: FinetunerCore, jobs: JobManager) -> ServiceBinding:
 
 
 def build(settings, store, gate=None) -> ServiceBinding:
-    core = FinetunerCore(store, settings.store.cache_dir / "work")
+    core = FinetunerCore(store, settings.store.cache_dir / "work", settings.finetune_gpus)
     jobs = JobManager(settings.job_workers, settings.max_queued_jobs, gate)
     return dataclasses.replace(binding(core, jobs), on_stop=jobs.shutdown)
