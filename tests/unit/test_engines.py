@@ -173,6 +173,23 @@ def test_prompt_filling_max_model_len_is_invalid_spec(tiny_dir):
     assert len(engine.generate(["hi"], sampled())[0]) == 1
 
 
+def test_hf_engine_runs_float16(tiny_dir):
+    engine = create_engine(tiny_dir, EngineConfig(name="hf", dtype="float16", batch_size=2))
+    try:
+        assert engine.provenance["dtype"] == "float16" and str(engine._model.dtype) == "torch.float16"
+        out = engine.generate(PROMPTS, SamplingConfig(temperature=0, max_new_tokens=4))
+        assert [len(samples) for samples in out] == [1, 1, 1]
+    finally:
+        engine.close()
+
+
+def test_hf_engine_refuses_vllm_serving_knobs(tiny_dir):
+    for field, value in (("tensor_parallel_size", 2), ("quantization", "gptq")):
+        with pytest.raises(InvalidSpec) as err:
+            create_engine(tiny_dir, EngineConfig(name="hf", **{field: value}))
+        assert err.value.field == f"engine.{field}"
+
+
 def test_empty_prompt_list(hf_engine):
     assert hf_engine.generate([], sampled()) == []
 

@@ -107,6 +107,15 @@ def test_other_weights_are_a_mismatch_named_with_numbers_and_float32(model_dir, 
     assert cpu_info()["model"] in error.message
 
 
+def test_float16_is_checked_and_refused_as_bfloat16_is(model_dir, other_dir):
+    # The stand-in answers in float32: float16's rounding is far inside its tolerance, other weights are not.
+    report = PrecisionGate(model_dir, "float16").ensure(TransformersAsVLLM(model_dir))
+    assert report.ok and report.dtype == "float16" and report.tolerance == TOLERANCES["float16"]
+    precision._CACHE.clear_memory()  # the verdict above would answer for the same model and dtype
+    with pytest.raises(PrecisionMismatch, match="vllm float16 on this CPU .* use engine.dtype: float32"):
+        PrecisionGate(model_dir, "float16").ensure(TransformersAsVLLM(other_dir))
+
+
 def test_verdicts_are_cached_in_memory_and_in_the_folder(model_dir, tmp_path):
     set_precision_cache_dir(tmp_path / "verdicts")
     llm = TransformersAsVLLM(model_dir)

@@ -52,18 +52,45 @@ class SamplingConfig(Spec):
         return self.presence_penalty != 0.0 or self.frequency_penalty != 0.0
 
 
+# vLLM's quantization methods (vllm.model_executor.layers.quantization.QUANTIZATION_METHODS, vLLM 0.32) that
+# serve the 1-12B decoder checkpoints genleak audits. Left out: MoE-only (experts_int8, moe_wna16), model- or
+# vendor-specific (deepseek_v4_fp8, gpt_oss_mxfp4, quark, inc, humming, NVFP4/MXFP formats), deprecated
+# (fbgemm_fp8, fp_quant) and online shorthands; bitsandbytes is not a vLLM 0.32 method.
+QuantizationMethod = Literal["awq", "awq_marlin", "gptq", "gptq_marlin", "fp8", "compressed-tensors", "modelopt"]
+
+
 class EngineConfig(Spec):
     """Which engine loads a model and how. The model folder itself is passed separately."""
 
     name: str = Field("hf", description="Registered engine name: 'hf' (transformers) or 'vllm'")
-    dtype: Literal["float32", "bfloat16", "auto"] = Field("auto", description="Weights/compute dtype")
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = Field(
+        "auto", description="Weights/compute dtype. 'auto' is float32 on a CPU, in the hf engine and in MIA scoring, "
+        "and the checkpoint's dtype for vllm generation on a GPU. On a CPU, vllm in bfloat16/float16 is first "
+        "checked against transformers in that dtype and refused on a mismatch")
     batch_size: int = Field(16, ge=1, description="Prompts per forward batch (hf engine)")
     max_model_len: int | None = Field(
         None, ge=8, description="Max prompt+completion tokens; None = the model's max_position_embeddings"
     )
-    kv_cache_gib: int = Field(2, ge=1, description="KV-cache size in GiB (vllm; VLLM_CPU_KVCACHE_SPACE on CPU)")
+    kv_cache_gib: int = Field(
+        2, ge=1, description="vllm on a CPU: KV-cache size in GiB (VLLM_CPU_KVCACHE_SPACE). On a GPU "
+        "gpu_memory_utilization sizes the KV cache instead")
     trust_remote_code: bool = Field(False, description="Allow model code shipped inside the model folder")
-    enforce_eager: bool = Field(True, description="vllm: skip torch.compile/graphs (faster start on CPU)")
+    enforce_eager: bool | None = Field(
+        None, description="vllm: run the model eagerly (true) or with torch.compile and CUDA graphs (false). "
+        "None = automatic: eager on a CPU, where compilation costs 30-50 s of start-up for no steady gain; "
+        "CUDA graphs on a GPU, where they speed up decoding")
+    tensor_parallel_size: int = Field(
+        1, ge=1, description="vllm on GPUs: shard the model over this many GPUs (at most the GPUs the worker "
+        "sees). The hf engine and vllm on a CPU run one process and refuse more than 1")
+    gpu_memory_utilization: float = Field(
+        0.9, gt=0.0, le=1.0, description="vllm on a GPU: fraction of each GPU's memory this engine may take "
+        "(weights, activations and KV cache); lower it when engines share a GPU. Ignored on a CPU, where "
+        "kv_cache_gib sizes the KV cache")
+    quantization: QuantizationMethod | None = Field(
+        None, description="vllm on a GPU: the checkpoint's quantization method as vLLM names it (awq, gptq, "
+        "their *_marlin kernels, fp8, compressed-tensors, modelopt); fp8 also quantizes a 16-bit checkpoint "
+        "on load. None = as the checkpoint's config says (unquantized for a plain checkpoint). The hf engine "
+        "and vllm on a CPU refuse it")
 
     @model_validator(mode="after")
     def _name_not_empty(self) -> "EngineConfig":

@@ -44,6 +44,7 @@ class HFEngine:
 
     def __init__(self, model_dir: Path, config: EngineConfig):
         self.model_dir = check_model_dir(model_dir)
+        refuse_vllm_only(config)
         self.config = config
         self._torch, transformers = _import_torch_transformers()
         from genleak.compute.device import ENGINE_DEVICE_KEY, device_record, pick_device  # torch-side
@@ -185,12 +186,25 @@ def _load_tokenizer(transformers: Any, model_dir: Path, config: EngineConfig) ->
 
 
 def _load_model(torch: Any, transformers: Any, model_dir: Path, config: EngineConfig) -> Any:
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "auto": "auto"}[resolved_dtype(config)]
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
+             "auto": "auto"}[resolved_dtype(config)]
     with MODEL_LOAD_LOCK:
         model = transformers.AutoModelForCausalLM.from_pretrained(
             str(model_dir), dtype=dtype, use_safetensors=True, trust_remote_code=config.trust_remote_code
         )
     return model.eval()
+
+
+def refuse_vllm_only(config: EngineConfig) -> None:
+    """InvalidSpec for the vLLM serving knobs this engine cannot honour, before a model loads. (It ignores
+    enforce_eager and gpu_memory_utilization: they only tune how vLLM runs.)"""
+    if config.tensor_parallel_size > 1:
+        raise InvalidSpec(f"{config.tensor_parallel_size}: the hf engine runs a model on one device; "
+                          "tensor parallelism needs engine.name: vllm", field="engine.tensor_parallel_size")
+    if config.quantization is not None:
+        raise InvalidSpec(f"{config.quantization!r}: the hf engine takes no quantization method (it runs the "
+                          "weights in engine.dtype); quantized serving needs engine.name: vllm on a GPU",
+                          field="engine.quantization")
 
 
 def resolved_dtype(config: EngineConfig) -> str:

@@ -23,7 +23,8 @@ from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.engines.base import GENERATE_STAGE, EngineConfig, SamplingConfig, check_model_dir
 from genleak.engines.precision import PrecisionGate, needs_check, resolve_dtype
 from genleak.engines.registry import register_engine
-from genleak.engines.vllm_runtime import cuda_available, import_vllm, llm_kwargs, set_cpu_env_defaults, shutdown_llm
+from genleak.engines.vllm_runtime import (cuda_available, cuda_device_count, import_vllm, llm_kwargs,
+                                          refuse_unsupported, set_cpu_env_defaults, shutdown_llm)
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +34,26 @@ _cuda_available, _import_vllm, _llm_kwargs = cuda_available, import_vllm, llm_kw
 
 
 class VLLMEngine:
-    """`GenerationEngine` over `vllm.LLM.generate` (safetensors only, eager by default)."""
+    """`GenerationEngine` over `vllm.LLM.generate` (safetensors only; eager on a CPU, CUDA graphs on a GPU
+    unless `enforce_eager` says otherwise)."""
 
     def __init__(self, model_dir: Path, config: EngineConfig):
         self.model_dir = check_model_dir(model_dir)
         self.config = config
         started = time.perf_counter()
         on_gpu = cuda_available()
+        # Settings this device cannot honour fail here, before vLLM's processes start.
+        refuse_unsupported(config, on_gpu, cuda_device_count() if on_gpu else None)
         if not on_gpu:
             set_cpu_env_defaults(config.kv_cache_gib)
         self._vllm = import_vllm()
         dtype = resolve_dtype(config.dtype, on_gpu)
+        kwargs = llm_kwargs(self.model_dir, config.model_copy(update={"dtype": dtype}), on_gpu)
         gate = PrecisionGate(self.model_dir, dtype) if needs_check(dtype, on_gpu) else None
         if gate is not None:
             gate.refuse_known_mismatch()
-        self._llm: Any = self._vllm.LLM(**llm_kwargs(self.model_dir, config.model_copy(update={"dtype": dtype}),
-                                                     on_gpu))
-        self.provenance: dict[str, Any] = {"engine": "vllm", "dtype": dtype, "device": "cuda" if on_gpu else "cpu"}
+        self._llm: Any = self._vllm.LLM(**kwargs)
+        self.provenance: dict[str, Any] = vllm_provenance(kwargs, on_gpu, self._llm)
         if gate is not None:
             try:
                 self.provenance["precision_check"] = gate.ensure(self._llm, config.trust_remote_code).summary()
@@ -120,6 +124,20 @@ class VLLMEngine:
             frequency_penalty=sampling.frequency_penalty,
             stop=list(sampling.stop) or None,  # the stop string itself is not returned (vLLM's default)
         )
+
+
+def vllm_provenance(kwargs: dict[str, Any], on_gpu: bool, llm: Any = None) -> dict[str, Any]:
+    """What reports show of an engine: the dtype and serving knobs as vLLM got them (`llm_kwargs`), so the
+    resolved enforce_eager rather than the spec's None. Quantization is the method vLLM serves with: it also
+    reads one from a pre-quantized checkpoint's config.json when the spec names none. On a CPU vLLM gets no
+    tensor_parallel_size (one process)."""
+    model_config = getattr(getattr(llm, "llm_engine", None), "model_config", None)
+    return {
+        "engine": "vllm", "dtype": kwargs["dtype"], "device": "cuda" if on_gpu else "cpu",
+        "tensor_parallel_size": kwargs.get("tensor_parallel_size", 1),
+        "enforce_eager": kwargs["enforce_eager"],
+        "quantization": getattr(model_config, "quantization", None) or kwargs.get("quantization"),
+    }
 
 
 def reporting_bar_factory(reporter: Reporter, stage: str, total: int, unit: str, per_item: int = 1,
