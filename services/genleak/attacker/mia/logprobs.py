@@ -114,8 +114,8 @@ def score_texts_hf(
 
 
 def scoring_dtype(dtype: str) -> str:
-    """The dtype a scorer's math runs in: "auto" (and anything but bfloat16) scores in float32."""
-    return "bfloat16" if dtype == "bfloat16" else "float32"
+    """The dtype a scorer's math runs in: a reduced dtype asked by name, else ("auto") float32."""
+    return dtype if dtype in ("bfloat16", "float16") else "float32"
 
 
 def model_context(config: Any, max_model_len: int | None = None) -> int:

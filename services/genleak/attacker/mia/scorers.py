@@ -39,6 +39,9 @@ def get_scorer(name: str) -> Scorer:
 
 def _hf_scorer(model_dir: Path, texts: list[str], engine: EngineConfig, max_tokens: int,
                reporter: Reporter, *, with_vocab_stats: bool | Sequence[bool] = True) -> list[TokenLogProbs]:
+    from genleak.engines.hf import refuse_vllm_only
+
+    refuse_vllm_only(engine)  # the same refusal the hf generation engine gives, before a model loads
     return score_texts_hf(model_dir, texts, batch_size=engine.batch_size, max_length=max_tokens, reporter=reporter,
                           dtype=engine.dtype, trust_remote_code=engine.trust_remote_code,
                           with_vocab_stats=with_vocab_stats, max_model_len=engine.max_model_len)
