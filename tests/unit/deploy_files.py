@@ -1,4 +1,5 @@
-"""Readers for the deployment files (compose, Dockerfiles, rendered kustomize) used by test_deploy_static."""
+"""Readers for the deployment files (compose, Dockerfiles, rendered kustomize, NetworkPolicy semantics, the
+MinIO init script) used by test_deploy_static."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from kustomize_lite import render
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
-COMPOSE_FILES = ("docker-compose.yml", "deploy/compose.cpu.yml", "deploy/compose.tls.yml")
+COMPOSE_FILES = ("docker-compose.yml", "deploy/compose.cpu.yml", "deploy/compose.tls.yml", "deploy/compose.direct.yml",
+                 "deploy/compose.external-s3.yml")
 SERVICES = ("generator", "finetuner", "attacker", "controller")
 WORKERS = ("generator", "finetuner", "attacker")
 
@@ -48,11 +50,27 @@ class Reset:
     """Compose's `!reset` tag: the override removes the key."""
 
 
+@dataclass
+class Override:
+    """Compose's `!override` tag: the override's value replaces the base's instead of merging into it."""
+
+    value: Any
+
+
 class _ComposeLoader(yaml.SafeLoader):
     pass
 
 
+def _override(loader: yaml.SafeLoader, node: yaml.Node) -> Override:
+    if isinstance(node, yaml.MappingNode):
+        return Override(loader.construct_mapping(node, deep=True))
+    if isinstance(node, yaml.SequenceNode):
+        return Override(loader.construct_sequence(node, deep=True))
+    return Override(loader.construct_scalar(node))
+
+
 _ComposeLoader.add_constructor("!reset", lambda loader, node: Reset())
+_ComposeLoader.add_constructor("!override", _override)
 
 
 def load_compose(relative: str) -> dict:
@@ -60,11 +78,12 @@ def load_compose(relative: str) -> dict:
 
 
 def for_schema(doc: Any) -> Any:
-    """The document as the schema sees it: `!reset` values become null (which the spec allows)."""
-    if isinstance(doc, Reset):
-        return None
+    """The document as the schema sees it (which knows no tags): a key set to `!reset` is left out, as the
+    merged project has it; an `!override` value is validated as the value it puts in place."""
+    if isinstance(doc, Override):
+        return for_schema(doc.value)
     if isinstance(doc, dict):
-        return {k: for_schema(v) for k, v in doc.items()}
+        return {k: for_schema(v) for k, v in doc.items() if not isinstance(v, Reset)}
     if isinstance(doc, list):
         return [for_schema(v) for v in doc]
     return doc
@@ -76,6 +95,8 @@ def merge_compose(base: dict, override: dict) -> dict:
     for key, value in override.items():
         if isinstance(value, Reset):
             out.pop(key, None)
+        elif isinstance(value, Override):
+            out[key] = copy.deepcopy(value.value)
         elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge_compose(out[key], value)
         else:
@@ -172,3 +193,57 @@ def pod_specs(docs: list[dict]) -> dict[str, tuple[dict, dict]]:
 
 def selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
+
+
+# ---- NetworkPolicy ----
+
+def _peer_admits(peer: Mapping[str, Any], labels: Mapping[str, str], same_namespace: bool,
+                 namespace_labels: Mapping[str, str]) -> bool:
+    """One `from` peer: a podSelector alone means this namespace; with a namespaceSelector, namespaces so
+    labelled (both selectors in one peer: both must match). ipBlocks and matchExpressions are not used."""
+    assert "ipBlock" not in peer, "ipBlock peers are not checked here"
+    for selector in (peer.get("podSelector"), peer.get("namespaceSelector")):
+        assert selector is None or set(selector) <= {"matchLabels"}, f"only matchLabels is checked: {selector}"
+    if "namespaceSelector" in peer:
+        namespace_ok = selects(peer["namespaceSelector"].get("matchLabels", {}), namespace_labels)
+    else:
+        namespace_ok = same_namespace
+    pod_ok = "podSelector" not in peer or selects(peer["podSelector"].get("matchLabels", {}), labels)
+    return namespace_ok and pod_ok
+
+
+def admits(policies: list[dict], dest: tuple[Mapping[str, str], Mapping[str, Any]], port: int,
+           source_labels: Mapping[str, str], *, same_namespace: bool = True,
+           namespace_labels: Mapping[str, str] | None = None) -> bool:
+    """Whether the ingress NetworkPolicies let a pod (its labels, its namespace's) open TCP `port` on `dest`
+    (template labels, pod spec). Named ports resolve against dest's container ports, as Kubernetes does."""
+    dest_labels, spec = dest
+    named = {p["name"]: p["containerPort"] for c in spec["containers"] for p in c.get("ports", []) if "name" in p}
+    isolating = [p for p in policies if "Ingress" in p["spec"].get("policyTypes", ["Ingress"])
+                 and selects(p["spec"]["podSelector"].get("matchLabels", {}), dest_labels)]
+    if not isolating:
+        return True
+    for rule in (r for p in isolating for r in p["spec"].get("ingress", [])):
+        ports = rule.get("ports")
+        port_ok = not ports or any(p.get("protocol", "TCP") == "TCP" and named.get(p["port"], p["port"]) == port
+                                   for p in ports)
+        peers = rule.get("from")
+        if port_ok and (peers is None or any(_peer_admits(peer, source_labels, same_namespace, namespace_labels or {})
+                                             for peer in peers)):
+            return True
+    return False
+
+
+# ---- MinIO init scripts ----
+
+def minio_policy(script: str) -> dict:
+    """The JSON policy an init script writes with printf (the one `mc admin policy create` reads)."""
+    match = re.search(r"printf '%s\\n' '(\{.*\})' > (\S+)", script)
+    assert match, "the init script writes its policy with printf '%s\\n' '{...}' > FILE"
+    return json.loads(match.group(1))
+
+
+def compose_shell(script: str) -> str:
+    """A compose command as the shell receives it: compose turns `$$` into `$` (no other interpolation used)."""
+    assert "$" not in script.replace("$$", ""), "a single $ in a compose command is compose's interpolation"
+    return script.replace("$$", "$")

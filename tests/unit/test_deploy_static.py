@@ -4,6 +4,7 @@ and to each other. No Docker, no cluster, no network."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,7 +22,9 @@ from deploy_files import (
     ROOT,
     SERVICES,
     WORKERS,
+    admits,
     compose_schema,
+    compose_shell,
     dockerfile_stages,
     env_file_names,
     exec_form,
@@ -29,6 +32,7 @@ from deploy_files import (
     health_port,
     load_compose,
     merge_compose,
+    minio_policy,
     of_kind,
     pod_specs,
     port_arg,
@@ -40,11 +44,11 @@ from deploy_files import (
 
 PORTS = {"controller": 50050, "generator": 50051, "finetuner": 50052, "attacker": 50053}
 K8S_VERSIONS = ("1.30.0", "1.37.0")
-SECRET_KEYS = {"genleak-secrets": {"auth-token", "s3-access-key", "s3-secret-key"},
+SECRET_KEYS = {"genleak-secrets": {"auth-token", "s3-access-key", "s3-secret-key", "pii-salt"},
                "genleak-minio": {"root-user", "root-password"}, "genleak-tls": {"tls.crt", "tls.key", "ca.crt"}}
-# GENLEAK_* variables the deployment sets ahead of the code that reads them: the finetuner's GPU count
-# (issue 15; its data-parallel launch will read it). Drop a name here once Settings reads it.
-AHEAD_OF_SETTINGS = {"GENLEAK_FINETUNE_GPUS"}
+# GENLEAK_* variables a deployment may set ahead of the code that reads them (none now: Settings reads
+# every one). Drop a name here once Settings reads it.
+AHEAD_OF_SETTINGS: set[str] = set()
 FINETUNE_GPUS = "GENLEAK_FINETUNE_GPUS"
 GPU = "nvidia.com/gpu"
 
@@ -157,14 +161,15 @@ def test_secrets_are_referenced_never_committed(target):
     docs = rendered(target)
     assert not of_kind(docs, "Secret")
     for name, env in _env(docs):
-        if re.search(r"TOKEN|SECRET|PASSWORD|ACCESS_KEY|ROOT_USER", env["name"]) and not env["name"].endswith("_FILE"):
+        sensitive = re.search(r"TOKEN|SECRET|PASSWORD|ACCESS_KEY|ROOT_USER|SALT", env["name"])
+        if sensitive and not env["name"].endswith("_FILE"):
             ref = env.get("valueFrom", {}).get("secretKeyRef")
             assert ref and ref["key"] in SECRET_KEYS[ref["name"]], f"{name}: {env['name']} must come from a Secret"
     for _, spec in pod_specs(docs).values():
         for volume in spec.get("volumes", []):
             if "secret" in volume:
                 assert volume["secret"]["secretName"] in SECRET_KEYS
-    secretish = re.compile(r"TOKEN|SECRET|PASSWORD|ACCESS_KEY")
+    secretish = re.compile(r"TOKEN|SECRET|PASSWORD|ACCESS_KEY|SALT")
     assert not [k for k in of_kind(docs, "ConfigMap")["genleak-config"]["data"] if secretish.search(k)]
 
 
@@ -186,8 +191,11 @@ def test_readme_shows_how_to_create_every_secret():
             assert key in readme, (secret, key)
 
 
+CLIENT_LABEL = {"genleak.io/client": "true"}  # the opt-in label of direct callers (deploy/README.md)
+
+
 @pytest.mark.parametrize("target", [t for t in render_targets() if t != "base"])
-def test_network_policies_only_let_the_controller_reach_workers_and_services_reach_minio(target):
+def test_network_policies_let_the_controller_and_labelled_clients_reach_workers_and_services_reach_minio(target):
     docs = rendered(target)
     pods = pod_specs(docs)
     policies = list(of_kind(docs, "NetworkPolicy").values())
@@ -196,23 +204,41 @@ def test_network_policies_only_let_the_controller_reach_workers_and_services_rea
         assert any(selects(policy["spec"]["podSelector"].get("matchLabels", {}), labels) for labels, _ in pods.values())
         for rule in policy["spec"].get("ingress", []):
             for peer in rule.get("from", []):
-                assert any(selects(peer["podSelector"]["matchLabels"], labels) for labels, _ in pods.values())
+                selector = peer["podSelector"]["matchLabels"]
+                # A peer names pods of this stack, or the opt-in label that outside clients put on themselves.
+                assert selector == CLIENT_LABEL or any(selects(selector, labels) for labels, _ in pods.values()), peer
+
+    def reach(labels, dest, port, **namespace) -> bool:
+        return admits(policies, pods[dest], port, labels, **namespace)
 
     def may_reach(source: str, dest: str, port: int) -> bool:
-        dest_policies = [p for p in policies if selects(p["spec"]["podSelector"].get("matchLabels", {}), pods[dest][0])]
-        for rule in (r for p in dest_policies for r in p["spec"].get("ingress", [])):
-            port_ok = not rule.get("ports") or any(p["port"] == port for p in rule["ports"])
-            peers = rule.get("from")
-            if port_ok and (peers is None or any(selects(p["podSelector"]["matchLabels"], pods[source][0])
-                                                 for p in peers)):
-                return True
-        return False
+        return reach(pods[source][0], dest, port)
 
+    elsewhere = {"same_namespace": False}
     for worker in WORKERS:
         assert {s for s in pods if may_reach(s, worker, PORTS[worker])} == {"controller"}, worker
+        # Direct calls: a labelled pod reaches the worker's own gRPC port, and nothing else of it.
+        assert reach({"app": "notebook", **CLIENT_LABEL}, worker, PORTS[worker]), worker
+        assert not [p for p in (*PORTS.values(), 9000, 8080) if p != PORTS[worker]
+                    and reach(CLIENT_LABEL, worker, p)], worker
+        assert not reach({"app": "notebook"}, worker, PORTS[worker]), "unlabelled pods stay out"
+        # Another namespace: both the namespace and the pod must carry the label.
+        assert reach(CLIENT_LABEL, worker, PORTS[worker], namespace_labels=CLIENT_LABEL, **elsewhere)
+        assert not reach(CLIENT_LABEL, worker, PORTS[worker], namespace_labels={}, **elsewhere)
+        assert not reach({}, worker, PORTS[worker], namespace_labels=CLIENT_LABEL, **elsewhere)
     if "minio" in pods:
         assert {s for s in pods if may_reach(s, "minio", 9000)} == {*SERVICES, "minio-init"}
+        assert not reach(CLIENT_LABEL, "minio", 9000), "the client label opens the workers, not the store"
     assert {s for s in pods if may_reach(s, "controller", PORTS["controller"])} == set(pods)
+
+
+def test_network_policy_checker_is_not_vacuous():
+    docs = rendered("overlays/cpu-dev")
+    pods, policies = pod_specs(docs), list(of_kind(docs, "NetworkPolicy").values())
+    assert admits(policies, pods["generator"], PORTS["generator"], CLIENT_LABEL)
+    without = [p for p in policies if p["metadata"]["name"] != "genleak-workers-from-labelled-clients"]
+    assert not admits(without, pods["generator"], PORTS["generator"], CLIENT_LABEL)
+    assert admits([], pods["generator"], 1, {})  # no policy selects it: not isolated
 
 
 @pytest.mark.parametrize("target", render_targets())
@@ -413,14 +439,15 @@ def test_compose_gpu_variables_are_documented():
 
 def test_compose_env_names_exist_in_settings_and_credentials_stay_out_of_git():
     known = _known_env_names()
-    doc = _compose("deploy/compose.tls.yml")
+    doc = _compose("deploy/compose.tls.yml", "deploy/compose.direct.yml", "deploy/compose.external-s3.yml")
     names = {k for s in doc["services"].values() for k in (s.get("environment") or {})}
     example = env_file_names(DEPLOY / "compose.env.example")
     names |= set(example)
     assert {n for n in names if n.startswith("GENLEAK_")} - known == set()
-    credentials = {"GENLEAK_AUTH_TOKEN", "GENLEAK_S3_ACCESS_KEY", "GENLEAK_S3_SECRET_KEY", "MINIO_ROOT_PASSWORD"}
+    credentials = {"GENLEAK_AUTH_TOKEN", "GENLEAK_S3_ACCESS_KEY", "GENLEAK_S3_SECRET_KEY", "GENLEAK_PII_SALT",
+                   "MINIO_ROOT_PASSWORD"}
     assert credentials <= set(example)
-    secretish = re.compile(r"TOKEN|SECRET|PASSWORD")
+    secretish = re.compile(r"TOKEN|SECRET|PASSWORD|SALT")
     assert all(v.startswith("change-me") for k, v in example.items() if secretish.search(k))
     for service in doc["services"].values():
         assert not [k for k in (service.get("environment") or {}) if secretish.search(k)], "secrets only via env_file"
@@ -442,6 +469,231 @@ def test_images_and_ports_agree_between_compose_and_kubernetes(overrides, overla
     if "minio" in pods:
         assert services["minio"]["image"] == pods["minio"][1]["containers"][0]["image"]
         assert services["minio-init"]["image"] == pods["minio-init"][1]["containers"][0]["image"]
+
+
+# ---- PII salt, S3 credentials, MinIO, stopping, direct calls and an existing store ----
+
+def _services_that_hash_pii_ids() -> set[str]:
+    """Services whose package hands the PII salt to what it serves (read from the code, not listed by hand)."""
+    packages = {name: ROOT / "services" / "genleak" / name for name in SERVICES}
+    return {name for name, package in packages.items()
+            if any("settings.pii_salt" in path.read_text() for path in package.rglob("*.py"))}
+
+
+def test_the_services_that_hash_pii_ids_are_found():
+    assert "attacker" in _services_that_hash_pii_ids()
+
+
+@pytest.mark.parametrize("target", render_targets())
+def test_every_pod_that_hashes_pii_ids_gets_the_salt_from_the_secret_and_no_other_does(target):
+    needs = _services_that_hash_pii_ids()
+    for name, container in _containers(rendered(target)):
+        env = {e["name"]: e for e in container.get("env", [])}
+        if name in needs:
+            ref = env.get("GENLEAK_PII_SALT", {}).get("valueFrom", {}).get("secretKeyRef")
+            # Required (not optional): without its salt the pod must not start hashing ids unsalted.
+            assert ref == {"name": "genleak-secrets", "key": "pii-salt"}, f"{name}: GENLEAK_PII_SALT from the Secret"
+        else:
+            assert "GENLEAK_PII_SALT" not in env, f"{name} hashes no PII ids and does not need the salt"
+
+
+@pytest.mark.parametrize("overrides", [(), ("deploy/compose.cpu.yml",), ("deploy/compose.tls.yml",),
+                                       ("deploy/compose.external-s3.yml",)])
+def test_compose_gives_the_pii_salt_to_every_service_that_hashes_pii_ids(overrides):
+    example = env_file_names(DEPLOY / "compose.env.example")
+    assert example["GENLEAK_PII_SALT"].startswith("change-me")
+    services = _compose(*overrides)["services"]
+    for name in _services_that_hash_pii_ids():
+        env_files = [(f["path"], f.get("required", True)) for f in services[name]["env_file"]]
+        assert env_files == [("deploy/compose.env", True)], name
+        assert "GENLEAK_PII_SALT" not in (services[name].get("environment") or {}), "the env file's value is used"
+
+
+@pytest.mark.parametrize("target", render_targets())
+def test_services_s3_keys_are_optional_so_the_credential_chain_can_serve(target):
+    for name, env in _env(rendered(target)):
+        if env["name"] in ("GENLEAK_S3_ACCESS_KEY", "GENLEAK_S3_SECRET_KEY"):
+            optional = env["valueFrom"]["secretKeyRef"].get("optional", False)
+            # minio-init creates that user: it needs the keys; the services fall back to the AWS chain.
+            assert optional is (name in SERVICES), (name, env["name"])
+
+
+MINIO_CVE_2025_31489_FIXED = "RELEASE.2025-04-03T14-56-28Z"
+_RELEASE = re.compile(r"RELEASE\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ")
+
+
+def test_minio_images_are_pinned_official_releases_with_the_known_fixes():
+    services, pods = _compose()["services"], pod_specs(rendered("overlays/cpu-dev"))
+    images = {"minio": (services["minio"]["image"], pods["minio"][1]["containers"][0]["image"]),
+              "mc": (services["minio-init"]["image"], pods["minio-init"][1]["containers"][0]["image"])}
+    for name, (compose_image, k8s_image) in images.items():
+        assert compose_image == k8s_image, name
+        repository, tag = compose_image.rsplit(":", 1)
+        assert repository == f"quay.io/minio/{name}", "Docker Hub no longer serves MinIO's images"
+        assert _RELEASE.fullmatch(tag), compose_image
+    assert images["minio"][0].rsplit(":", 1)[1] >= MINIO_CVE_2025_31489_FIXED
+    readme = (DEPLOY / "README.md").read_text()
+    assert images["minio"][0] in readme and images["mc"][0] in readme
+    assert "CVE-2025-31489" in readme and "CVE-2025-62506" in readme and "### An existing S3 or MinIO" in readme
+
+
+def _minio_init_scripts() -> dict[str, str]:
+    """The shell script of minio-init as /bin/sh -e receives it, in Compose and in Kubernetes."""
+    compose = load_compose("docker-compose.yml")["services"]["minio-init"]
+    job = pod_specs(rendered("overlays/cpu-dev"))["minio-init"][1]["containers"][0]
+    assert compose["entrypoint"] == job["command"] == ["/bin/sh", "-ec"], "errors stop the script (sh -e)"
+    return {"compose": compose_shell(compose["command"][0]), "kubernetes": job["args"][0]}
+
+
+def _bucket(store_uri: str) -> str:
+    return store_uri.removeprefix("s3://").split("/")[0]
+
+
+def test_minio_init_scopes_the_services_user_to_the_store_bucket_and_swallows_no_error():
+    buckets = {"compose": _bucket(_compose()["services"]["generator"]["environment"]["GENLEAK_STORE"]),
+               "kubernetes": _bucket(of_kind(rendered("overlays/cpu-dev"), "ConfigMap")["genleak-config"]["data"][
+                   "GENLEAK_STORE"])}
+    for where, script in _minio_init_scripts().items():
+        bucket = buckets[where]
+        assert minio_policy(script) == {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": ["s3:*"], "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}
+        assert f"mc mb --ignore-existing local/{bucket}\n" in script, where
+        # Nothing is swallowed wholesale; the one tolerated answer is mc's "nothing to change".
+        assert not re.search(r"\|\|\s*(true|:|exit 0)\b", script) and "set +e" not in script, where
+        assert re.findall(r"^\s*(\*.*\*)\)", script, re.M) == ['*"already in effect"*|*"no net effect"*'], where
+    compose, kubernetes = _minio_init_scripts().values()
+    assert compose == kubernetes.replace("export MC_CONFIG_DIR=/tmp/mc\n", ""), "Compose and Kubernetes run one script"
+
+
+_FAKE_MC = """#!{python}
+import json, os, sys
+args = sys.argv[1:]
+entry = {{"args": args}}
+if args[:3] == ["admin", "policy", "create"]:
+    entry["policy"] = json.load(open(args[-1]))
+with open(os.environ["FAKE_MC_LOG"], "a") as log:
+    log.write(json.dumps(entry) + "\\n")
+for prefix, message in json.loads(os.environ.get("FAKE_MC_ERRORS", "{{}}")).items():
+    if " ".join(args).startswith(prefix):
+        print("mc: <ERROR> " + message, file=sys.stderr)
+        sys.exit(1)
+"""
+_NOTHING_TO_CHANGE = "Unable to make user/group policy association. The specified policy change is already in effect."
+
+
+@pytest.mark.skipif(not shutil.which("sh"), reason="no POSIX shell")
+@pytest.mark.parametrize("where", ["compose", "kubernetes"])
+@pytest.mark.parametrize("errors, succeeds", [
+    ({"admin policy detach": _NOTHING_TO_CHANGE}, True),                                   # a new stack
+    ({"admin policy attach": _NOTHING_TO_CHANGE, "admin policy detach": _NOTHING_TO_CHANGE}, True),  # a rerun
+    ({"admin policy attach": "Unable to attach: The canned policy does not exist."}, False),
+    ({"admin policy create": "Unable to create policy: Access Denied."}, False),
+    ({"mb --ignore-existing": "Unable to make bucket: Access Denied."}, False),
+    ({"admin user add": "Unable to add new user: The secret key is invalid."}, False),
+    ({"alias set": "Unable to initialize new alias: Server not initialized yet, please try again."}, False),
+], ids=["new", "rerun", "attach-fails", "create-fails", "mb-fails", "user-fails", "minio-not-up"])
+def test_minio_init_runs_idempotently_and_fails_on_any_other_error(where, errors, succeeds, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "mc").write_text(_FAKE_MC.format(python=sys.executable))
+    (bin_dir / "mc").chmod(0o755)
+    log = tmp_path / "mc.log"
+    script = _minio_init_scripts()[where].replace("/tmp/", f"{tmp_path}/")
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_MC_LOG": str(log),
+           "FAKE_MC_ERRORS": json.dumps(errors), "MINIO_ROOT_USER": "root", "MINIO_ROOT_PASSWORD": "root-pw",
+           "GENLEAK_S3_ACCESS_KEY": "genleak-services", "GENLEAK_S3_SECRET_KEY": "services-pw"}
+    out = subprocess.run(["sh", "-ec", script], env=env, capture_output=True, text=True, timeout=60)
+    assert (out.returncode == 0) is succeeds, out.stdout + out.stderr
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    if not succeeds:
+        failed = next(prefix for prefix in errors)
+        assert " ".join(calls[-1]["args"]).startswith(failed), "the script stops at the failing command"
+        return
+    assert [c["args"] for c in calls] == [
+        ["alias", "set", "local", "http://minio:9000", "root", "root-pw"],
+        ["mb", "--ignore-existing", "local/genleak"],
+        ["admin", "policy", "create", "local", "genleak-bucket", f"{tmp_path}/genleak-bucket.json"],
+        ["admin", "user", "add", "local", "genleak-services", "services-pw"],
+        ["admin", "policy", "attach", "local", "genleak-bucket", "--user", "genleak-services"],
+        ["admin", "policy", "detach", "local", "readwrite", "--user", "genleak-services"],
+    ]
+    assert calls[2]["policy"]["Statement"][0]["Resource"] == ["arn:aws:s3:::genleak", "arn:aws:s3:::genleak/*"]
+
+
+def _stop_budget_seconds(env) -> float:
+    """How long a stopping service may take while S3 is down: genleak serve's drain grace for running RPCs,
+    then one store operation retrying for its whole budget, plus the connect timeout of its last attempt."""
+    from genleak.core.settings import StoreSettings
+    from genleak.core.store.s3_store import CONNECT_TIMEOUT_S
+
+    match = re.search(r"server\.stop\(grace=([\d.]+)\)", (ROOT / "services/genleak/cli/commands.py").read_text())
+    assert match, "genleak serve's stop grace (server.stop(grace=...)) not found in cli/commands.py"
+    budget = float(env.get("GENLEAK_STORE_RETRY_SECONDS", StoreSettings.model_fields["retry_seconds"].default))
+    return float(match.group(1)) + budget + CONNECT_TIMEOUT_S
+
+
+@pytest.mark.parametrize("target", render_targets())
+def test_pods_get_a_grace_period_that_outlasts_the_store_retry_budget(target):
+    docs = rendered(target)
+    config = of_kind(docs, "ConfigMap")["genleak-config"]["data"]
+    for name, (_, spec) in pod_specs(docs).items():
+        if name in SERVICES:
+            env = config | {e["name"]: e["value"] for e in spec["containers"][0].get("env", []) if "value" in e}
+            grace = spec.get("terminationGracePeriodSeconds", 30)  # Kubernetes' default
+            assert grace >= _stop_budget_seconds(env), f"{name}: SIGKILL at {grace}s cuts a store retry short"
+
+
+def _duration_seconds(value: str) -> float:
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|m|s|us)", value)
+    assert "".join(n + u for n, u in parts) == value, value
+    return sum(float(n) * {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6}[u] for n, u in parts)
+
+
+@pytest.mark.parametrize("overrides", [(), ("deploy/compose.cpu.yml", "deploy/compose.external-s3.yml")])
+def test_compose_services_get_a_stop_grace_period_that_outlasts_the_store_retry_budget(overrides):
+    services = _compose(*overrides)["services"]
+    for name in SERVICES:
+        grace = _duration_seconds(services[name].get("stop_grace_period", "10s"))  # Docker's default
+        assert grace >= _stop_budget_seconds(services[name]["environment"]), name
+
+
+def test_compose_direct_publishes_each_worker_grpc_port_on_loopback_only():
+    assert not [n for n in WORKERS if _compose()["services"][n].get("ports")], "workers are not published by default"
+    assert set(load_compose("deploy/compose.direct.yml")["services"]) == set(WORKERS)
+    for overrides in [("deploy/compose.direct.yml",),
+                      ("deploy/compose.cpu.yml", "deploy/compose.tls.yml", "deploy/compose.direct.yml")]:
+        services = _compose(*overrides)["services"]
+        for name in WORKERS:
+            assert services[name]["ports"] == [f"127.0.0.1:{PORTS[name]}:{PORTS[name]}"], (overrides, name)
+    readme = (DEPLOY / "README.md").read_text()
+    assert "## Calling a service directly" in readme and "compose.direct.yml" in readme
+    assert 'genleak.io/client: "true"' in readme
+
+
+def test_compose_external_s3_starts_no_minio_and_points_every_service_at_the_store():
+    services = _compose("deploy/compose.external-s3.yml")["services"]
+    bundled = {n for n, s in services.items() if s.get("profiles")}
+    assert bundled == {"minio", "minio-init"}
+    for name in SERVICES:
+        assert not set(services[name].get("depends_on", {})) & bundled, f"{name} would pull in the bundled MinIO"
+        env = services[name]["environment"]
+        assert env["GENLEAK_STORE"].startswith("${GENLEAK_EXTERNAL_STORE:?"), name
+        assert "minio" not in env["GENLEAK_S3_ENDPOINT"] and env["GENLEAK_S3_SECURE"] != "false", name
+    assert {w: c["condition"] for w, c in services["controller"]["depends_on"].items()} == dict.fromkeys(
+        WORKERS, "service_healthy")
+    # Its interpolation variables are named apart from the containers' GENLEAK_STORE / GENLEAK_S3_*.
+    variables = set(re.findall(r"\$\{(\w+)", (DEPLOY / "compose.external-s3.yml").read_text()))
+    assert variables and all(v.startswith("GENLEAK_EXTERNAL_") for v in variables), variables
+    readme = (DEPLOY / "README.md").read_text()
+    assert all(v in readme for v in variables)
+
+
+def test_readme_documents_the_s3_credential_chain():
+    readme = (DEPLOY / "README.md").read_text()
+    for needle in ("### S3 credentials", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "eks.amazonaws.com/role-arn",
+                   "AWS_SHARED_CREDENTIALS_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "instance metadata",
+                   "PERMISSION_DENIED", "terminationGracePeriodSeconds", "stop_grace_period"):
+        assert needle in readme, needle
 
 
 # ---- Dockerfiles ----

@@ -1,4 +1,5 @@
-"""Object store on S3 / MinIO through the `minio` client."""
+"""Object store on S3 / MinIO through the `minio` client. Credentials: the configured keys, else the
+standard AWS chain (environment, shared file, web identity / IRSA, container, instance role): s3_credentials."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from genleak.core.errors import (
 from genleak.core.retry import RetryBudgetSpent, RetryPolicy, TransientFailure, call_with_retry
 from genleak.core.settings import StoreSettings
 from genleak.core.store.objects import TEMP_PREFIX, disk_full_is_resource_exhausted, join_key, normalize_key
+from genleak.core.store.s3_credentials import s3_credentials
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +68,7 @@ class S3ObjectStore:
         self._bucket_ready = False
         self._client = Minio(
             self.endpoint,
-            access_key=settings.s3_access_key or None,
-            secret_key=settings.s3_secret_key or None,
+            credentials=s3_credentials(settings),  # the configured keys, else the standard AWS chain
             secure=settings.s3_secure,
             region=settings.s3_region or None,
             http_client=_http_client(self.retry),
