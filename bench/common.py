@@ -21,6 +21,8 @@ from typing import Any, Iterator
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 RESULTS = BENCH / "results"
+if os.environ.get("GENLEAK_BENCH_RESULTS"):  # bench/gpu.sh writes into the device call's $OUT
+    RESULTS = Path(os.environ["GENLEAK_BENCH_RESULTS"])
 sys.path.insert(0, str(ROOT / "services"))
 
 # Same as tests/conftest.py: idle OpenMP workers must sleep, not spin, on 2 shared cores;
@@ -71,9 +73,11 @@ def machine() -> dict[str, Any]:
         import torch
 
         torch_version = torch.__version__
+        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     except ImportError:  # pragma: no cover
-        torch_version = None
+        torch_version = gpu = None
     return {
+        "gpu": gpu,
         "cpus": len(os.sched_getaffinity(0)),
         "cpu": cpu,
         "python": platform.python_version(),
@@ -105,7 +109,7 @@ def write_json(name: str, payload: dict[str, Any], quick: bool) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}{'.quick' if quick else ''}.json"
     path.write_text(json.dumps({"bench": name, "quick": quick, "machine": machine(), **payload}, indent=1))
-    print(f"\nwrote {path.relative_to(ROOT)}")
+    print(f"\nwrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     return path
 
 

@@ -37,25 +37,29 @@ class PerSampleModel:
         import torch
         import transformers
 
+        from genleak.compute.device import pick_device
+
         self.torch = torch
+        self.device = pick_device()  # where genleak's scorer runs too (a GPU when one is visible)
         self.tok = transformers.AutoTokenizer.from_pretrained(model_dir)
         self.model = transformers.AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+        self.model.to(self.device)
         self.forwards = 0
 
     def token_logprobs(self, text: str, vocab_stats: bool = False):
         """Per-token log p of the text (and mu/sigma over the vocabulary for Min-K%++)."""
         torch = self.torch
-        ids = torch.tensor([self.tok(text, truncation=True, max_length=MAX_TOKENS)["input_ids"]])
+        ids = torch.tensor([self.tok(text, truncation=True, max_length=MAX_TOKENS)["input_ids"]], device=self.device)
         self.forwards += 1
         with torch.no_grad():
             logp = torch.log_softmax(self.model(ids).logits[0, :-1].float(), dim=-1)
         lp = logp.gather(-1, ids[0, 1:, None]).squeeze(-1)
         if not vocab_stats:
-            return lp.double().numpy(), None, None
+            return lp.double().cpu().numpy(), None, None
         probs = logp.exp()
         mu = (probs * logp).sum(-1)
         sigma = (probs * (logp - mu[:, None]).square()).sum(-1).sqrt()
-        return lp.double().numpy(), mu.double().numpy(), sigma.double().numpy()
+        return lp.double().cpu().numpy(), mu.double().cpu().numpy(), sigma.double().cpu().numpy()
 
 
 def _lowest_mean(values: np.ndarray, k: float) -> float:

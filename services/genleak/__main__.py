@@ -1,8 +1,7 @@
-"""`python -m genleak`: the `genleak` command line (genleak.cli)."""
+"""`python -m genleak ...`: the CLI without an installed entry point (a checkout on PYTHONPATH)."""
 
 import sys
 
 from genleak.cli import main
 
-if __name__ == "__main__":  # vLLM spawns worker processes: the guard is required
-    sys.exit(main())
+sys.exit(main())
