@@ -2,7 +2,8 @@
 
 `main` is the console script (`genleak = "genleak.cli:main"`) and `python -m genleak`. The parser is
 in parser.py, each subcommand's entry in commands.py, and the longer commands in their own modules:
-run.py (`genleak run`), runs.py (`status`, `report`), lab.py, models.py, doctor.py.
+run.py (`genleak run`), plan.py (`validate`, `run --dry-run`), checks.py (what both check before anything
+starts), runs.py (`status`, `runs`, `cancel`, `report`), lab.py, models.py, doctor.py.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     args = build_parser().parse_args(argv)
-    interactive = args.command in ("run", "lab", "models", "data", "status", "report", "doctor")
+    interactive = args.command in ("run", "lab", "models", "data", "status", "report", "doctor", "validate", "runs",
+                                   "cancel")
     # vLLM logs to stdout; the interactive commands print the report there.
     os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR" if interactive else "WARNING")
     from genleak.logs import configure_logging

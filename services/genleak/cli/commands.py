@@ -27,6 +27,10 @@ def _store_uri(value: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.dry_run:  # what `genleak validate` prints; nothing starts
+        from genleak.cli.plan import validate_command
+
+        return validate_command(argparse.Namespace(**vars(args), json=False), _settings(args))
     from genleak.cli.run import run_experiment
 
     return run_experiment(args, _settings(args))
@@ -78,6 +82,24 @@ def cmd_status(args: argparse.Namespace) -> int:
     from genleak.cli.runs import status_command
 
     return status_command(args, _settings(args))
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from genleak.cli.runs import runs_command
+
+    return runs_command(args, _settings(args))
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from genleak.cli.runs import cancel_command
+
+    return cancel_command(args, _settings(args))
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from genleak.cli.plan import validate_command
+
+    return validate_command(args, _settings(args))
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -5,22 +5,28 @@ from __future__ import annotations
 import argparse
 
 from genleak.cli.commands import (
+    cmd_cancel,
     cmd_data_import,
     cmd_doctor,
     cmd_lab_build,
     cmd_models,
     cmd_report,
     cmd_run,
+    cmd_runs,
     cmd_schema,
     cmd_serve,
     cmd_status,
+    cmd_validate,
 )
 
 DESCRIPTION = "`genleak` command line: run experiments, serve services, build the lab, prepare zoo models."
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import genleak
+
     parser = argparse.ArgumentParser(prog="genleak", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"genleak {genleak.__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -32,13 +38,49 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--controller", default="", help="controller address for --remote (host:port)")
     run.add_argument("--out", default="", help="also copy report.md/.html/.json (and roc.png) into this folder")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--detach", action="store_true", help="with --remote: print the job id and return once the "
+                     "controller took the run (follow it with `genleak status`, stop it with `genleak cancel`)")
+    run.add_argument("--dry-run", action="store_true", help="check the spec and print its plan (as `genleak "
+                     "validate`); start nothing")
     run.set_defaults(func=cmd_run)
+
+    validate = sub.add_parser("validate", help="check a spec as `genleak run` would (keys, presets, local files "
+                              "and model folders) and print its plan: the stages in order, which are cached")
+    validate.add_argument("spec", help="experiment spec YAML")
+    validate.add_argument("--run-name", default="", help="run name (default: the spec's name)")
+    validate.add_argument("--remote", action="store_true", help="check for a --remote run (file:// URIs are the "
+                          "services' then, not this machine's)")
+    validate.add_argument("--json", action="store_true", help="print the plan (or the error) as JSON")
+    validate.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
+    validate.set_defaults(func=cmd_validate)
 
     status = sub.add_parser("status", help="where a run stands: state, stages done, latest stage, report")
     status.add_argument("run", help="run name (the spec's name or --run-name)")
     status.add_argument("--all", action="store_true", help="every execution of the run, newest first")
+    status.add_argument("--json", action="store_true", help="print the executions as JSON")
     status.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
     status.set_defaults(func=cmd_status)
+
+    runs = sub.add_parser("runs", help="list the runs in the store: latest execution's state (running, succeeded, "
+                          "failed, cancelled, interrupted), stages, start")
+    runs.add_argument("--state", action="append", default=[],
+                      choices=["running", "succeeded", "failed", "cancelled", "interrupted"],
+                      help="only runs whose latest execution is in this state (repeatable)")
+    runs.add_argument("--json", action="store_true", help="print the runs as JSON")
+    runs.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
+    runs.set_defaults(func=cmd_runs)
+
+    cancel = sub.add_parser("cancel", help="cancel a running run (embedded or deployed: the request goes through "
+                            "the store's run journal) and wait for it to stop")
+    cancel.add_argument("run", nargs="?", default="", help="run name")
+    cancel.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the run to stop (0: do not "
+                        "wait; default 60)")
+    cancel.add_argument("--job", default="", help="instead: cancel this controller job id (printed by `genleak run`) "
+                        "with the controller's CancelJob RPC")
+    cancel.add_argument("--controller", default="", help="controller address for --job (host:port); default "
+                        "GENLEAK_CONTROLLER_ADDR")
+    cancel.add_argument("--store", help="artifact store root; default GENLEAK_STORE")
+    cancel.set_defaults(func=cmd_cancel)
 
     report = sub.add_parser("report", help="print a run's latest report again (re-rendered by this version)")
     report.add_argument("run", help="run name")

@@ -3,48 +3,119 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import sys
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
+from genleak.cli.checks import check_local_inputs, read_spec_file
+from genleak.controller.references import DATASET_KEYS
 from genleak.controller.spec import load_spec_text
 from genleak.core.errors import InvalidSpec
 from genleak.core.settings import Settings
 from genleak.core.store import ArtifactStore
-from genleak.rpc.channels import open_channel, wait_for_job
-from genleak.v1 import controller_pb2, controller_pb2_grpc
+from genleak.rpc.channels import RemoteJobError, open_channel, wait_for_job
+from genleak.v1 import common_pb2, controller_pb2, controller_pb2_grpc
 
-
-# Spec keys that name a dataset: a local file there (.jsonl, .json, .parquet, .arrow, or a save_to_disk
-# folder) is uploaded as an artifact first.
-DATASET_KEYS = (("data", "prompts"), ("data", "pii_targets"), ("data", "few_shot"), ("data", "seed_tasks"),
-                ("mia", "members"), ("mia", "nonmembers"), ("mia", "perplexity_dataset"),
-                ("attack", "perplexity_dataset"))
-# data.pii_targets may be the paper's Enron file: its gt-name/gt-email become {name, email}.
+# A local file under one of DATASET_KEYS (.jsonl, .json, .parquet, .arrow, or a save_to_disk folder) is
+# uploaded as an artifact first. data.pii_targets may be the paper's Enron file: its gt-name/gt-email
+# become {name, email}.
 DATASET_VIEWS = {("data", "pii_targets"): "pii_targets"}
+JOB_LOGGER = "genleak.core.jobs"
+CANCELLED_EXIT = 130  # as for Ctrl-C: stopped on purpose (a cancelled run resumes when started again)
 
 
 def run_experiment(args: argparse.Namespace, settings: Settings) -> int:
-    spec_text = Path(args.spec).read_text()
-    load_spec_text(spec_text, source=args.spec)  # fail fast, before any server starts
-    spec_text = upload_local_datasets(spec_text, ArtifactStore(settings.store), Path(args.spec).parent)
+    if args.detach and not args.remote:
+        raise InvalidSpec("--detach needs --remote: an embedded run lives in this process and ends with it",
+                          field="detach")
+    spec, spec_text = _checked_spec(args, settings)  # before any server starts
+    run = args.run_name or spec.name
     with ExitStack() as stack:
-        address = _controller_address(args, settings, stack)
-        # The embedded stack listens on plaintext loopback; a remote controller gets the configured TLS.
-        tls = settings.tls if args.remote else None
-        channel = stack.enter_context(open_channel(address, settings.auth_token, tls=tls,
-                                                   lb_policy=settings.grpc_lb_policy if args.remote else ""))
-        stub = controller_pb2_grpc.ControllerServiceStub(channel)
+        stub = _controller(args, settings, stack)
         job = stub.StartExperiment(controller_pb2.StartExperimentRequest(spec_yaml=spec_text, run_name=args.run_name))
-        with _ProgressBar(enabled=not args.no_progress) as bar:
-            job = wait_for_job(stub, job, bar.update)
-        report_dir = ArtifactStore(settings.store).fetch(job.artifacts["report"].uri)
-        print((report_dir / "report.md").read_text())
-        print(f"report: {job.artifacts['report'].uri}")
-        if args.out:
-            _copy_report(report_dir, Path(args.out))
+        print(started_line(run, job.job_id), file=sys.stderr, flush=True)
+        if args.detach:
+            print(job.job_id)
+            return 0
+        try:
+            job = _follow(stub, job, progress=not args.no_progress)
+        except KeyboardInterrupt:
+            if not args.remote:
+                raise  # the embedded stack stops with this process, and its jobs with it
+            return interrupted_remote_run(stub, job.job_id, run, ask=input if sys.stdin.isatty() else None)
+        if job is None:
+            print(f"run {run}: cancelled (`genleak run` again resumes from the store)", file=sys.stderr)
+            return CANCELLED_EXIT
+        _print_report(job, ArtifactStore(settings.store), args.out)
     return 0
+
+
+def _checked_spec(args: argparse.Namespace, settings: Settings):
+    """The validated spec, its local inputs checked, and its text as the controller gets it (local dataset
+    files replaced by their artifacts)."""
+    spec_text = read_spec_file(args.spec)
+    spec = load_spec_text(spec_text, source=args.spec)
+    check_local_inputs(spec, Path(args.spec).parent, remote=args.remote)
+    return spec, upload_local_datasets(spec_text, ArtifactStore(settings.store), Path(args.spec).parent)
+
+
+def _controller(args: argparse.Namespace, settings: Settings, stack: ExitStack):
+    """A stub of the remote controller, or of the embedded stack's (started here, stopped with `stack`)."""
+    if not args.remote and not getattr(args, "verbose", False):
+        stack.enter_context(_job_log_errors_only())
+    address = _controller_address(args, settings, stack)
+    # The embedded stack listens on plaintext loopback; a remote controller gets the configured TLS.
+    tls = settings.tls if args.remote else None
+    channel = stack.enter_context(open_channel(address, settings.auth_token, tls=tls,
+                                               lb_policy=settings.grpc_lb_policy if args.remote else ""))
+    return controller_pb2_grpc.ControllerServiceStub(channel)
+
+
+def _print_report(job, store: ArtifactStore, out: str) -> None:
+    report_dir = store.fetch(job.artifacts["report"].uri)
+    print((report_dir / "report.md").read_text())
+    print(f"report: {job.artifacts['report'].uri}")
+    if out:
+        _copy_report(report_dir, Path(out))
+
+
+def started_line(run: str, job_id: str) -> str:
+    """What `genleak run` says once the controller took the run: its names, and how to follow or stop it."""
+    return (f"run {run}: job {job_id} started (`genleak status {run}` shows where it stands, "
+            f"`genleak cancel {run}` stops it)")
+
+
+def interrupted_remote_run(stub, job_id: str, run: str, ask: Callable[[str], str] | None) -> int:
+    """Ctrl-C while following a --remote run: the run is the controller's, not this process's, so it would
+    go on unseen. Ask whether to cancel it (`ask`, when someone is at the terminal); otherwise, or on no,
+    leave it going and say how to follow or stop it."""
+    answer = ""
+    if ask is not None:
+        try:
+            answer = ask(f"\ncancel run {run} on the controller? [y/N] ")
+        except (EOFError, KeyboardInterrupt):
+            answer = ""
+    if answer.strip().lower() in ("y", "yes"):
+        stub.CancelJob(common_pb2.CancelJobRequest(job_id=job_id))
+        print(f"run {run}: cancelled (job {job_id})", file=sys.stderr)
+    else:
+        print(f"run {run} is still running on the controller: `genleak status {run}` follows it, "
+              f"`genleak cancel {run}` stops it", file=sys.stderr)
+    return CANCELLED_EXIT
+
+
+def _follow(stub, job, progress: bool):
+    """The job once it succeeded; None when it was cancelled (`genleak cancel`); raises when it failed."""
+    try:
+        with _ProgressBar(enabled=progress) as bar:
+            return wait_for_job(stub, job, bar.update)
+    except RemoteJobError as exc:
+        if exc.code != "CANCELLED":
+            raise
+        return None
 
 
 def upload_local_datasets(spec_text: str, store: ArtifactStore, spec_dir: Path) -> str:
@@ -81,6 +152,19 @@ def _controller_address(args: argparse.Namespace, settings: Settings, stack: Exi
     return stack.enter_context(EmbeddedStack(settings)).controller_address
 
 
+@contextmanager
+def _job_log_errors_only() -> Iterator[None]:
+    """The embedded services log each failed job, and the run's error line says the same again: while the
+    run goes, their job log says only what is worse than a failed job (a crash, with its trace)."""
+    logger = logging.getLogger(JOB_LOGGER)
+    before = logger.level
+    logger.setLevel(max(logging.ERROR, before))
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
 def _copy_report(report_dir: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for path in report_dir.iterdir():  # report.md/.html/.json and the ROC figures (roc.png, roc-<i>.png)
@@ -89,17 +173,23 @@ def _copy_report(report_dir: Path, out: Path) -> None:
 
 
 class _ProgressBar:
-    """A tqdm bar over the controller job: n/total stages, with the latest service message."""
+    """A tqdm bar over the controller job: stages done / total and the latest service message. No rate and
+    no time left: stages differ by orders of magnitude (a fine-tune vs a scan), so an estimate from the
+    first ones is wrong (the demo said 1:33:40 left of a 9-minute run); the time so far is shown instead."""
 
-    def __init__(self, enabled: bool):
+    FORMAT = "{n_fmt}/{total_fmt} {unit} |{bar:24}| {elapsed} {desc}"
+
+    def __init__(self, enabled: bool, file=None):
         self._enabled = enabled
+        self._file = file
         self._bar = None
 
     def __enter__(self) -> "_ProgressBar":
         if self._enabled:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=1, unit="stage", file=sys.stderr, dynamic_ncols=True)
+            self._bar = tqdm(total=1, unit="stages", file=self._file or sys.stderr, dynamic_ncols=True,
+                             bar_format=self.FORMAT)
         return self
 
     def update(self, job) -> None:
@@ -108,6 +198,8 @@ class _ProgressBar:
         p = job.progress
         self._bar.total = max(p.total, 1)
         self._bar.n = p.done
+        # Before the stages: the lab's own steps (built once per preset, then found in the store).
+        self._bar.unit = "stages" if p.stage in ("experiment", "") else f"{p.stage} steps"
         self._bar.set_description_str(p.message[:80], refresh=False)
         self._bar.refresh()
 

@@ -84,11 +84,15 @@ class ExperimentRunner:
 
         return stages.build_lab(self._clients.finetuner, lab, on_update)
 
-    def run(self, spec: ExperimentSpec, reporter: Reporter) -> dict[str, Any]:
+    def run(self, spec: ExperimentSpec, reporter: Reporter,
+            on_stage_done: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """`on_stage_done(name)` hears of every stage of `plan_stages(spec)` whose outputs are published."""
         scenario = get_scenario(spec.scenario)
         clock = StageClock()
         inputs = clock.timed("lab", lambda: self._resolve_inputs(spec, reporter))
-        progress = _StageProgress(reporter, total=_count_stages(spec))
+        if spec.uses_lab() and on_stage_done is not None:
+            on_stage_done(LAB_STAGE)
+        progress = _StageProgress(reporter, total=_count_stages(spec), on_stage_done=on_stage_done)
         generation: dict[str, Any] = {}
         with ThreadPoolExecutor(max_workers=16, thread_name_prefix="genleak-stage") as pool:
             attacks, leakage = self._schedule(spec, inputs, pool, progress, clock, generation)
@@ -277,21 +281,51 @@ class _LabRefs:
         return self._lab_ref(ref).uri if ref.startswith("lab:") else ref
 
 
+LAB_STAGE = "lab"  # building (or finding) the built-in lab; not counted in the progress's stages
+
+
+def plan_stages(spec: ExperimentSpec) -> list[str]:
+    """The stages one target's run goes through, by the names the report's stage_seconds use, in the order
+    `_schedule` submits them (they run side by side as their inputs allow): the lab when the spec uses it,
+    each generation, then base's attack and scan, then per tuned condition and setting its fine-tune, the
+    attack of each attacked checkpoint and its scan."""
+    names = [LAB_STAGE] if spec.uses_lab() else []
+    names += ["generate" if c == "generated" else f"generate[{c}]" for c in spec.generated_conditions()]
+    if "base" in spec.conditions:
+        names.append(stage_name("attack", "base", None))
+        names += [stage_name("leakage", "base", None)] if spec.scans_leakage() else []
+    epochs = get_scenario(spec.scenario).attacked_epochs(spec)
+    for condition in (c for c in TUNED_ORDER if c in spec.conditions):
+        for setting in spec.finetune.settings():
+            names.append(stage_name("finetune", condition, setting))
+            names += [stage_name("attack", condition, setting, epoch) for epoch in epochs]
+            if spec.scans_leakage() and condition != control.PLANTED:
+                names.append(stage_name("leakage", condition, setting))
+    return names
+
+
+def experiment_plan(spec: ExperimentSpec) -> list[str]:
+    """Every stage of the experiment by the name the journal records it under: one target's stages as
+    they are; with several targets each target's stages as `<target>: <stage>`, the lab (shared) once."""
+    if not spec.targets:
+        return plan_stages(spec)
+    per_target = [(t, plan_stages(spec.for_target(t))) for t in spec.targets]
+    lab = [LAB_STAGE] if any(LAB_STAGE in names for _, names in per_target) else []
+    return lab + [f"{t}: {name}" for t, names in per_target for name in names if name != LAB_STAGE]
+
+
 def _count_stages(spec: ExperimentSpec) -> int:
-    tuned = len([c for c in spec.conditions if c != "base"]) * len(spec.finetune.settings())
-    base = "base" in spec.conditions
-    scanned = tuned - (control.PLANTED in spec.conditions) * len(spec.finetune.settings())
-    scans = (scanned + base) if spec.scans_leakage() else 0
-    attacked = len(get_scenario(spec.scenario).attacked_epochs(spec))
-    return len(spec.generated_conditions()) + tuned + base + tuned * attacked + scans
+    """The progress's total: every planned stage but the lab."""
+    return len([name for name in plan_stages(spec) if name != LAB_STAGE])
 
 
 class _StageProgress:
     """Folds the progress of concurrent service jobs into the controller job's progress."""
 
-    def __init__(self, reporter: Reporter, total: int):
+    def __init__(self, reporter: Reporter, total: int, on_stage_done: Callable[[str], None] | None = None):
         self._reporter = reporter
         self._total = total
+        self._on_stage_done = on_stage_done
         self._done = 0
         self._lock = threading.Lock()
 
@@ -307,4 +341,8 @@ class _StageProgress:
     def stage_done(self, name: str) -> None:
         with self._lock:
             self._done += 1
-            self._reporter.update("experiment", self._done, self._total, f"{name}: done")
+            try:
+                self._reporter.update("experiment", self._done, self._total, f"{name}: done")
+            finally:  # recorded even when the update finds the run cancelled: the outputs are published
+                if self._on_stage_done is not None:
+                    self._on_stage_done(name)

@@ -6,18 +6,21 @@ report keys that the job's result keeps.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
+import grpc
 from pydantic import Field
 
 import genleak
 from genleak.controller.clients import ServiceClients
 from genleak.controller.journal import Execution, RunJournal, new_stamp
-from genleak.controller.runner import ExperimentRunner, LabProvider
+from genleak.controller.references import refuse_relative_datasets
+from genleak.controller.runner import LAB_STAGE, ExperimentRunner, LabProvider, experiment_plan
 from genleak.controller.scenarios import Scenario, get_scenario
 from genleak.controller.spec import ExperimentSpec, load_spec_text
 from genleak.core.platform_info import describe_platform
@@ -27,6 +30,7 @@ from genleak.core.errors import Cancelled, InvalidSpec
 from genleak.core.specs import Spec, parse_spec
 from genleak.core.store import ArtifactStore
 from genleak.report import combine_target_reports, leaked_values, render_report_files
+from genleak.rpc.channels import RemoteJobError
 
 
 class ExperimentRequest(Spec):
@@ -49,24 +53,20 @@ class ControllerCore:
             if exc.field is None:  # e.g. not YAML at all: name the request field
                 raise InvalidSpec(exc.message, field="spec_yaml") from None
             raise
+        refuse_relative_datasets(spec)
         # parse_spec: a bad run_name is INVALID_ARGUMENT naming it, not a pydantic error (INTERNAL)
         return parse_spec(ExperimentRequest, {"spec": spec, "run_name": run_name or spec.name})
 
     def run_experiment(self, request: ExperimentRequest, reporter: Reporter) -> JobOutput:
         started = time.time()
         execution = Execution(request.run_name, request.spec_hash()[:16], new_stamp())
-        journal = RunJournal(self.store, execution)
         spec = request.spec
+        journal = RunJournal(self.store, execution, spec_sha256=spec.spec_hash(), plan=experiment_plan(spec))
         scenario = get_scenario(spec.scenario)
         try:
-            targets = spec.target_list()
-            reports = [self._run_target(request, spec.for_target(t) if spec.targets else spec, started, execution,
-                                        _prefixed(journal.reporter(reporter), i, len(targets)))
-                       for i, t in enumerate(targets, start=1)]
-            report = reports[0] if not spec.targets else combine_target_reports(
-                request.run_name, spec.scenario, reports,
-                {**_provenance(request, started), "execution": execution.stamp})
-            ref = self._publish(execution, request, report, scenario)
+            with journal.watch(cancel=reporter.cancel), _service_status_kept():
+                report = self._run_targets(request, started, execution, journal, reporter)
+                ref = self._publish(execution, request, report, scenario)
         except BaseException as exc:
             journal.finish("cancelled" if isinstance(exc, Cancelled) else "failed", error=str(exc)[:2000])
             raise
@@ -79,9 +79,25 @@ class ControllerCore:
             summary.update({k: report[k] for k in keys})
         return JobOutput(artifacts={"report": ref}, result=summary)
 
+    def _run_targets(self, request: ExperimentRequest, started: float, execution: Execution, journal: RunJournal,
+                     reporter: Reporter) -> dict[str, Any]:
+        """One report per target (the lab and generated data shared), combined when there are several."""
+        spec = request.spec
+        targets = spec.target_list()
+        reports = []
+        for i, target in enumerate(targets, start=1):
+            on_stage_done = _qualified(journal.stage_done, target if spec.targets else "")
+            reports.append(self._run_target(request, spec.for_target(target) if spec.targets else spec, started,
+                                            execution, _prefixed(journal.reporter(reporter), i, len(targets)),
+                                            on_stage_done))
+        if not spec.targets:
+            return reports[0]
+        return combine_target_reports(request.run_name, spec.scenario, reports,
+                                      {**_provenance(request, started), "execution": execution.stamp})
+
     def _run_target(self, request: ExperimentRequest, spec: ExperimentSpec, started: float, execution: Execution,
-                    reporter: Reporter) -> dict[str, Any]:
-        outcome = self._runner.run(spec, reporter)
+                    reporter: Reporter, on_stage_done: Callable[[str], None] | None = None) -> dict[str, Any]:
+        outcome = self._runner.run(spec, reporter, on_stage_done)
         provenance = {**_provenance(request, started), "input_sha256": outcome.get("input_sha256", {}),
                       "execution": execution.stamp}
         report = get_scenario(spec.scenario).report.build(spec, request.run_name, outcome, provenance)
@@ -102,6 +118,26 @@ class ControllerCore:
             for name, data in render_report_files(report, figures).items():
                 (folder / name).write_bytes(data)
             return self.store.publish(folder, uri, kind="report", meta={"spec_hash": request.spec_hash()})
+
+
+def _qualified(record: Callable[[str], None], target: str) -> Callable[[str], None]:
+    """Stage names as experiment_plan spells them: prefixed by the target when the spec has several."""
+    if not target:
+        return record
+    return lambda name: record(name if name == LAB_STAGE else f"{target}: {name}")
+
+
+@contextlib.contextmanager
+def _service_status_kept() -> Iterator[None]:
+    """A nested service call that answered with a status (INVALID_ARGUMENT for a bad dataset URI, NOT_FOUND
+    for a missing model) fails the experiment with that status, not INTERNAL: the caller sees the cause."""
+    try:
+        yield
+    except grpc.RpcError as exc:
+        code = exc.code() if callable(getattr(exc, "code", None)) else None
+        if code is None:  # not a call's outcome: a bug, reported as INTERNAL with its trace in the log
+            raise
+        raise RemoteJobError(code.name, exc.details() or code.name) from exc
 
 
 def _prefixed(inner: Reporter, index: int, count: int) -> Reporter:

@@ -43,6 +43,9 @@ TEMPLATES = ("A", "B", "C", "D")
 
 
 LabSpec = LabBuildParams  # the lab a spec builds or reuses is exactly what the lab-build job takes
+# The lab's size presets (genleak.lab.config.PRESETS, which the controller may not import: it builds no
+# models; a unit test keeps the two equal). Checked here so that a typo fails validation, not the lab job.
+LAB_PRESETS = ("default", "tiny")
 
 
 class DataSpec(Spec):
@@ -309,6 +312,13 @@ class ExperimentSpec(Spec):
         if targets is not None and len(set(targets)) != len(targets):
             raise ValueError("a target is listed twice")
         return targets
+
+    @model_validator(mode="after")
+    def _known_lab_preset(self) -> "ExperimentSpec":
+        if self.lab is not None and self.lab.preset not in LAB_PRESETS:
+            raise InvalidSpec(f"unknown lab preset {self.lab.preset!r}; valid: {', '.join(LAB_PRESETS)}",
+                              field="lab.preset")
+        return self
 
     @model_validator(mode="after")
     def _target_or_targets(self) -> "ExperimentSpec":

@@ -45,7 +45,8 @@ def _status(code_name: str) -> grpc.StatusCode:
 
 
 class ErrorInterceptor(grpc.ServerInterceptor):
-    """Maps GenleakError to its status code; anything else becomes INTERNAL with a generic message."""
+    """Maps GenleakError to its status code and passes a nested call's status (grpc.RpcError) through;
+    anything else becomes INTERNAL with a generic message."""
 
     def intercept_service(self, continuation, handler_call_details):
         return _wrap_handler(continuation(handler_call_details), self._wrap, handler_call_details.method)
@@ -71,6 +72,15 @@ def _mapped_errors(method: str, context: grpc.ServicerContext):
     except GenleakError as exc:
         log.info("rpc %s %s: %s", method, exc.code, exc.message)
         context.abort(_status(exc.code), _details(exc.message))
+    except grpc.RpcError as exc:
+        # A call this servicer made to another service failed with a status: the caller gets that status
+        # (INVALID_ARGUMENT stays INVALID_ARGUMENT), not an opaque INTERNAL.
+        code = exc.code() if callable(getattr(exc, "code", None)) else None
+        if code is None:
+            log.exception("rpc %s crashed", method)
+            context.abort(grpc.StatusCode.INTERNAL, "internal error (see service log)")
+        log.info("rpc %s: nested call %s: %s", method, code.name, exc.details())
+        context.abort(code, _details(exc.details() or code.name))
     except Exception:  # noqa: BLE001
         if context.code() not in (None, grpc.StatusCode.OK):
             raise  # a servicer already aborted with its own status
