@@ -15,7 +15,7 @@ peft = pytest.importorskip("peft")
 from genleak.contracts.finetune import FineTuneJobResult
 from genleak.core.errors import Cancelled, InvalidSpec, ModelNotFound, UnsafeArtifact
 from genleak.core.progress import Reporter
-from genleak.finetuner import FineTuneSpec, finetune, method_names
+from genleak.finetuner import FineTuneSpec, finetune, get_method, method_names
 
 NAMES = ["Alice Moore", "Bob Chen", "Carla Diaz", "Dan Evans", "Eve Franco", "Femi Ade", "Gus Hall"]
 TOPICS = ["the budget", "the gas contract", "Monday's meeting", "the pipeline report", "travel plans"]
@@ -346,3 +346,14 @@ def test_the_memory_bound_counts_exactly_the_parameters_training_holds(method, l
 
 def _must_not_load(*args, **kwargs):
     raise AssertionError("the base model was loaded although the run was refused")
+
+
+def test_the_memory_bound_counts_a_tied_output_head_once(tmp_path):
+    from genleak.finetuner.memory import meta_model
+
+    config = transformers.LlamaConfig(vocab_size=512, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                                      intermediate_size=128, tie_word_embeddings=True)
+    transformers.LlamaForCausalLM(config).save_pretrained(tmp_path)
+    real = transformers.AutoModelForCausalLM.from_pretrained(tmp_path)
+    meta = meta_model(tmp_path, torch.float32, False, get_method("full").build({}))
+    assert sum(p.numel() for p in meta.parameters()) == sum(p.numel() for p in real.parameters())

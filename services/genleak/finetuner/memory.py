@@ -76,8 +76,12 @@ def meta_model(model_dir: Path, dtype: torch.dtype, trust_remote_code: bool, met
     from transformers import AutoConfig, AutoModelForCausalLM
 
     config = AutoConfig.from_pretrained(str(model_dir), trust_remote_code=trust_remote_code, local_files_only=True)
-    with MODEL_LOAD_LOCK, init_empty_weights():
-        model = AutoModelForCausalLM.from_config(config, dtype=dtype, trust_remote_code=trust_remote_code)
+    with MODEL_LOAD_LOCK:
+        with init_empty_weights():
+            model = AutoModelForCausalLM.from_config(config, dtype=dtype, trust_remote_code=trust_remote_code)
+        # built on meta, an output head that shares the input embedding is a second copy (counted twice: a
+        # lower bound must not overstate); tying outside init_empty_weights, which re-registers parameters
+        model.tie_weights()
         return _wrapped_on_meta(model, method)
 
 
