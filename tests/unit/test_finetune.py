@@ -357,3 +357,12 @@ def test_the_memory_bound_counts_a_tied_output_head_once(tmp_path):
     real = transformers.AutoModelForCausalLM.from_pretrained(tmp_path)
     meta = meta_model(tmp_path, torch.float32, False, get_method("full").build({}))
     assert sum(p.numel() for p in meta.parameters()) == sum(p.numel() for p in real.parameters())
+
+
+@pytest.mark.parametrize("method, train, message", [
+    ("lora", {"sharding": "fsdp"}, "sharding fsdp shards full fine-tuning"),
+    ("full", {"sharding": "fsdp", "mixed_precision": "fp16"}, "bf16 or no"),
+])
+def test_sharding_is_for_full_fine_tuning_without_fp16(method, train, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_spec(method, epochs=1, **train)

@@ -85,6 +85,7 @@ def test_nested_spec_errors_name_the_full_path():
         ({"train": {"epochs": 0}}, "train.epochs"),
         ({"train": {"dtype": "float64"}}, "train.dtype"),
         ({"train": {"mixed_precision": "fp8"}}, "train.mixed_precision"),
+        ({"train": {"sharding": "zero3"}}, "train.sharding"),
         ({"method": "lora", "method_config": {"r": 0}}, "method_config.r"),
         ({"method": "full", "method_config": {"r": 8}}, "method_config.r"),
         ({"data": {"format": "sharegpt"}}, "data.format"),

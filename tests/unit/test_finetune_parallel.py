@@ -8,6 +8,7 @@ rounding. Stated bound: 1e-6 absolute on every weight, while training moves weig
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -84,6 +85,27 @@ def test_a_parallel_run_resumes_an_interrupted_single_process_run(llama_dir, tmp
     straight = finetune(llama_dir, make_records(24), spec(), tmp_path / "straight", Reporter())
     assert [e.resumed for e in resumed.metrics.epochs] == [True, False]
     assert max_difference(weights(resumed), weights(straight)) < WEIGHT_TOLERANCE
+
+
+def test_fsdp_shards_a_full_fine_tune_and_trains_what_one_process_trains(llama_dir, tmp_path):
+    single = finetune(llama_dir, make_records(41), spec("full", grad_accum=2), tmp_path / "one", Reporter())
+    sharded = finetune(llama_dir, make_records(41), spec("full", grad_accum=2, sharding="fsdp"), tmp_path / "fsdp",
+                       Reporter(), processes=2)
+    assert max_difference(weights(single), weights(sharded)) < WEIGHT_TOLERANCE
+    assert sharded.compute.processes == 2
+    for one, two in zip(single.metrics.epochs, sharded.metrics.epochs):
+        assert one.step_losses == pytest.approx(two.step_losses, rel=1e-6)
+
+
+def test_a_sharded_run_resumes_from_its_gathered_train_state(llama_dir, tmp_path):
+    """Epoch 2 retrained from epoch 1's gathered state (loaded back into the shards) ends where it ended."""
+    fsdp = spec("full", sharding="fsdp")
+    first = finetune(llama_dir, make_records(24), fsdp, tmp_path / "run", Reporter(), processes=2)
+    finished = weights(first)
+    shutil.rmtree(first.final.path)  # as if the run had died during epoch 2
+    resumed = finetune(llama_dir, make_records(24), fsdp, tmp_path / "run", Reporter(), processes=2)
+    assert [e.resumed for e in resumed.metrics.epochs] == [True, False]
+    assert max_difference(finished, weights(resumed)) < WEIGHT_TOLERANCE
 
 
 def test_a_rank_error_is_the_error_a_single_process_raises(llama_dir, tmp_path):

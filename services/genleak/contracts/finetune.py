@@ -67,6 +67,12 @@ class TrainConfig(Spec):
         description="Autocast the forward pass to float16 (with dynamic loss scaling, the paper's fp16=True) or "
         "bfloat16 while the trained weights stay in `dtype`; fp16 needs a GPU, bf16 runs on GPUs and CPUs",
     )
+    sharding: Literal["none", "fsdp"] = Field(
+        "none",
+        description="How data-parallel processes hold the model: none = a full replica each (DDP); fsdp = weights, "
+        "gradients and AdamW state sharded over the processes (FSDP2), for full fine-tuning of a model whose training "
+        "state does not fit one GPU. The math is the same either way; one process ignores it",
+    )
     gradient_checkpointing: bool = Field(
         False, description="Recompute activations in the backward pass instead of keeping them (less memory for a "
         "long max_length or a large model, about a third more compute; the same gradients)"
@@ -135,6 +141,12 @@ class FineTuneParams(Spec):
     @model_validator(mode="after")
     def _trainable_weights_keep_full_precision(self) -> "FineTuneParams":
         # Only full fine-tuning trains the loaded weights themselves; adapters are float32 over any base.
+        if self.train.sharding == "fsdp" and self.method != "full":
+            raise ValueError("train.sharding fsdp shards full fine-tuning; an adapter's training state is small enough "
+                             "for every process to hold it: use sharding none")
+        if self.train.sharding == "fsdp" and self.train.mixed_precision == "fp16":
+            raise ValueError("train.sharding fsdp takes mixed_precision bf16 or no (fp16's loss scaler is not "
+                             "wired for sharded gradients)")
         if self.method == "full" and self.train.dtype == "float16":
             raise ValueError("train.dtype float16 cannot be fully fine-tuned (updates below float16's resolution are "
                              "lost); load float32 and set train.mixed_precision: fp16")

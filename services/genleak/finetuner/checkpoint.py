@@ -10,7 +10,9 @@ that exists is complete. A cancelled run removes its temp folder; a killed one m
 hidden `.epoch-*` folder, which the next run clears.
 
 The train state is saved from host copies of the weights and optimizer state (the very tensors
-when training runs on the CPU) and loaded back onto the model's device.
+when training runs on the CPU) and loaded back onto the model's device. A sharded (FSDP) run hands
+in its state gathered in full on rank 0 (`FullState`) and writes the same layout: optimizer state
+keyed by parameter index, in the order of the optimizer's parameter groups.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import shutil
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -38,6 +40,13 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_FILE = "checkpoint.json"
 TRAIN_STATE = "train_state"
+
+
+class FullState(NamedTuple):
+    """A sharded run's weights and optimizer state, gathered in full (torch's FQN-keyed layout)."""
+
+    weights: dict[str, torch.Tensor]
+    optimizer: dict[str, Any]
 
 
 def epoch_dir(out_dir: Path, epoch: int) -> Path:
@@ -109,11 +118,12 @@ class CheckpointWriter:
         # without an adapter the merged folder is the only model a checkpoint can hold
         return self.save_merged or not self.method.has_adapter
 
-    def write(self, model: torch.nn.Module, loop: TrainLoop, metrics: EpochMetrics) -> EpochCheckpoint:
+    def write(self, model: torch.nn.Module, loop: TrainLoop, metrics: EpochMetrics,
+              full_state: FullState | None = None) -> EpochCheckpoint:
         tmp = Path(tempfile.mkdtemp(prefix=f".epoch-{metrics.epoch}.", dir=self.out_dir))
         tmp.chmod(0o755)  # mkdtemp makes it private; servers reading checkpoints may run as another user
         try:
-            info = self._fill(tmp, model, loop, metrics)
+            info = self._fill(tmp, model, loop, metrics, full_state)
             _publish(tmp, epoch_dir(self.out_dir, metrics.epoch))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -121,13 +131,15 @@ class CheckpointWriter:
         log.info("checkpoint epoch %d written to %s", metrics.epoch, epoch_dir(self.out_dir, metrics.epoch))
         return checkpoint_from_info(self.out_dir, info, resumed=False)
 
-    def _fill(self, tmp: Path, model: torch.nn.Module, loop: TrainLoop, metrics: EpochMetrics) -> dict[str, Any]:
+    def _fill(self, tmp: Path, model: torch.nn.Module, loop: TrainLoop, metrics: EpochMetrics,
+              full_state: FullState | None) -> dict[str, Any]:
         if self.method.has_adapter:
             self.method.save_adapter(model, tmp / "adapter")
         if self.writes_merged:
-            save_merged(self.method.merged_model(model), self.tokenizer_src, tmp / "merged")
+            weights = full_state.weights if full_state else None  # sharding is for full fine-tuning only
+            save_merged(self.method.merged_model(model), self.tokenizer_src, tmp / "merged", weights)
         if self.save_state:
-            save_train_state(model, loop, tmp / TRAIN_STATE)
+            save_train_state(model, loop, tmp / TRAIN_STATE, full_state)
         info = {
             "run_key": self.run_key,
             "epoch": metrics.epoch,
@@ -147,11 +159,15 @@ def _publish(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
 
 
-def save_train_state(model: torch.nn.Module, loop: TrainLoop, dest: Path) -> None:
+def save_train_state(model: torch.nn.Module, loop: TrainLoop, dest: Path, full_state: FullState | None = None) -> None:
     dest.mkdir(parents=True)
-    trainable = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
+    if full_state is None:
+        trainable = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
+        optim = loop.optimizer.state_dict()
+    else:
+        trainable = {name: t.contiguous() for name, t in full_state.weights.items()}
+        optim = _indexed_optimizer_state(full_state.optimizer)
     save_file(trainable, str(dest / "trainable.safetensors"))
-    optim = loop.optimizer.state_dict()
     tensors = {
         f"{idx}.{key}": value.cpu().contiguous()
         for idx, state in optim["state"].items()
@@ -166,20 +182,44 @@ def save_train_state(model: torch.nn.Module, loop: TrainLoop, dest: Path) -> Non
     (dest / "state.json").write_text(json.dumps(state, indent=1))
 
 
+def _indexed_optimizer_state(by_name: dict[str, Any]) -> dict[str, Any]:
+    """torch's FQN-keyed full optimizer state -> the index-keyed layout of `Optimizer.state_dict()`."""
+    order = [name for group in by_name["param_groups"] for name in group["params"]]
+    index = {name: i for i, name in enumerate(order)}
+    return {"state": {index[name]: state for name, state in by_name["state"].items()},
+            "param_groups": [{**group, "params": [index[n] for n in group["params"]]}
+                             for group in by_name["param_groups"]]}
+
+
+def _named_optimizer_state(by_index: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """The inverse: index-keyed state back to FQNs, `names` in the optimizer's parameter order."""
+    return {"state": {names[idx]: state for idx, state in by_index["state"].items()},
+            "param_groups": [{**group, "params": [names[i] for i in group["params"]]}
+                             for group in by_index["param_groups"]]}
+
+
 def load_train_state(model: torch.nn.Module, loop: TrainLoop, src: Path) -> None:
     weights = load_file(str(src / "trainable.safetensors"))
     params = {name: p for name, p in model.named_parameters() if p.requires_grad}
     if set(weights) != set(params):
         raise InvalidSpec(f"train state in {src} does not match the model's trainable parameters", field="out_dir")
-    with torch.no_grad():
-        for name, value in weights.items():
-            params[name].copy_(value)  # copy_ moves host tensors onto the parameter's device
     state = json.loads((src / "state.json").read_text())
     per_param: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in load_file(str(src / "optimizer.safetensors")).items():
         idx, name = key.split(".", 1)
         per_param.setdefault(int(idx), {})[name] = value
-    # load_state_dict moves each moment to its parameter's device and dtype (the step count stays on the host)
-    loop.optimizer.load_state_dict({"state": per_param, "param_groups": state["param_groups"]})
+    optimizer_state = {"state": per_param, "param_groups": state["param_groups"]}
+    if loop.sharded:
+        from genleak.finetuner.sharding import load_full_state
+
+        names = {id(p): name for name, p in model.named_parameters()}
+        order = [names[id(p)] for group in loop.optimizer.param_groups for p in group["params"]]
+        load_full_state(model, loop.optimizer, weights, _named_optimizer_state(optimizer_state, order))
+    else:
+        with torch.no_grad():
+            for name, value in weights.items():
+                params[name].copy_(value)  # copy_ moves host tensors onto the parameter's device
+        # load_state_dict moves each moment to its parameter's device and dtype (the step count stays on the host)
+        loop.optimizer.load_state_dict(optimizer_state)
     loop.scheduler.load_state_dict(state["scheduler"])
     loop.global_step = state["global_step"]

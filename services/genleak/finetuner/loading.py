@@ -70,9 +70,11 @@ def load_base_model(model_dir: Path, dtype: str, trust_remote_code: bool,
     return model
 
 
-def save_merged(model: torch.nn.Module, tokenizer_src: Path, dest: Path) -> None:
-    """A plain HF folder (safetensors + config + tokenizer) that transformers and vLLM load as-is."""
-    model.save_pretrained(str(dest))
+def save_merged(model: torch.nn.Module, tokenizer_src: Path, dest: Path,
+                state_dict: dict[str, torch.Tensor] | None = None) -> None:
+    """A plain HF folder (safetensors + config + tokenizer) that transformers and vLLM load as-is; a sharded
+    model's weights come in `state_dict`, gathered in full."""
+    model.save_pretrained(str(dest), state_dict=state_dict)
     copy_tokenizer_files(tokenizer_src, dest)
     pickles = [p.name for p in dest.iterdir() if p.suffix in PICKLE_SUFFIXES]
     if pickles:  # pragma: no cover - transformers only writes safetensors; guard against a regression

@@ -57,8 +57,10 @@ class TrainLoop:
         pad_id: int,
         reporter: Reporter,
         accelerator: Accelerator,
+        sharded: bool = False,
     ):
         self.accelerator = accelerator
+        self.sharded = sharded  # the model is FSDP2-sharded over the processes (genleak.finetuner.sharding)
         self.device = accelerator.device
         self.rank, self.world = accelerator.process_index, accelerator.num_processes
         self.config = config
@@ -67,8 +69,10 @@ class TrainLoop:
         self.reporter = reporter
         self.module = model  # the model itself, as checkpoints save it
         self.params = [p for p in model.parameters() if p.requires_grad]
-        # prepare: moves the model, wraps it in DistributedDataParallel when launched as several ranks
-        self.model, self.optimizer = accelerator.prepare(model, self._build_optimizer())
+        if sharded:  # already sharded in place; accelerate would wrap it in DDP on top
+            self.model, self.optimizer = model, self._build_optimizer()
+        else:  # prepare: moves the model, wraps it in DistributedDataParallel when launched as several ranks
+            self.model, self.optimizer = accelerator.prepare(model, self._build_optimizer())
         self.batches_per_epoch = len(self.epoch_batches(1))
         self.steps_per_epoch = math.ceil(self.batches_per_epoch / config.grad_accum)
         self.total_steps = self.steps_per_epoch * config.epochs
@@ -97,7 +101,7 @@ class TrainLoop:
 
         return get_scheduler(
             self.config.scheduler,
-            self.optimizer.optimizer,
+            getattr(self.optimizer, "optimizer", self.optimizer),  # accelerate's wrapper, or the optimizer itself
             num_warmup_steps=math.ceil(self.config.warmup_ratio * self.total_steps),
             num_training_steps=self.total_steps,
         )
@@ -136,8 +140,8 @@ class TrainLoop:
         for index, (batch, weight) in enumerate(zip(batches, weights)):
             self.reporter.check()
             last = index == len(batches) - 1
-            # gradients are all-reduced once per step, on the last micro-batch
-            with self.accelerator.no_sync(self.model) if not last else contextlib.nullcontext():
+            # gradients are all-reduced (reduce-scattered when sharded) once per step, on the last micro-batch
+            with self._gradient_sync(last):
                 with self.accelerator.autocast():
                     loss_sum, n_targets = self._forward_loss(batch)
                 # DDP averages gradients over ranks; multiplying by the rank count makes that average a sum
@@ -156,6 +160,14 @@ class TrainLoop:
             self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         return self._sum_over_ranks(loss_total) / group_tokens
+
+    def _gradient_sync(self, sync: bool) -> contextlib.AbstractContextManager:
+        if self.sharded:
+            from genleak.finetuner.sharding import set_gradient_sync
+
+            set_gradient_sync(self.model, sync)
+            return contextlib.nullcontext()
+        return contextlib.nullcontext() if sync else self.accelerator.no_sync(self.model)
 
     def _on_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {name: tensor.to(self.device) for name, tensor in batch.items()}

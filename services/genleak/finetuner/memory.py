@@ -57,8 +57,9 @@ class MemoryEstimate:
                 f"(micro-batch {rows} x {width} tokens)")
 
 
-def estimate_memory(model: torch.nn.Module, train: TrainConfig, rows: int, width: int) -> MemoryEstimate:
-    """The bound for `model` (meta or real, already wrapped by the method) on micro-batches of rows x width."""
+def estimate_memory(model: torch.nn.Module, train: TrainConfig, rows: int, width: int, shards: int = 1) -> MemoryEstimate:
+    """The bound for `model` (meta or real, already wrapped by the method) on micro-batches of rows x width;
+    `shards` > 1: FSDP splits weights, gradients and optimizer state over that many processes."""
     params = list(model.parameters())
     trainable = [p for p in params if p.requires_grad]
     weights = sum(p.numel() * BYTES.get(p.dtype, 4) for p in params)
@@ -66,8 +67,8 @@ def estimate_memory(model: torch.nn.Module, train: TrainConfig, rows: int, width
     training = sum(3 * p.numel() * BYTES.get(p.dtype, 4) for p in trainable)
     config = model.config if hasattr(model, "config") else None
     activations = _activation_bytes(config, train, rows, width)
-    return MemoryEstimate(sum(p.numel() for p in params), sum(p.numel() for p in trainable), weights, training,
-                          activations, (rows, width))
+    return MemoryEstimate(sum(p.numel() for p in params), sum(p.numel() for p in trainable), weights // shards,
+                          training // shards, activations, (rows, width))
 
 
 def meta_model(model_dir: Path, dtype: torch.dtype, trust_remote_code: bool, method: Any) -> torch.nn.Module:

@@ -27,6 +27,8 @@ def finetune_spec(request: finetuner_pb2.StartFineTuneRequest) -> FineTuneJobSpe
 
 
 class FinetunerServicer(JobRpcMixin, finetuner_pb2_grpc.FinetunerServiceServicer):
+    job_kinds = ("finetune", "lab")
+
     def __init__(self, core: FinetunerCore, jobs: JobManager):
         self.core = core
         self.jobs = jobs

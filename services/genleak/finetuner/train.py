@@ -139,7 +139,8 @@ def _check_memory(model_dir: Path, spec: FineTuneSpec, data: EncodedDataset, acc
     meta = memory.meta_model(model_dir, DTYPES[spec.train.dtype], spec.trust_remote_code,
                                      spec.plugin().build(spec.method_config))
     rows = min(spec.train.batch_size, len(data)) or 1
-    shape = memory.estimate_memory(meta, spec.train, rows, max(data.lengths, default=1))
+    shards = accelerator.num_processes if spec.train.sharding == "fsdp" else 1
+    shape = memory.estimate_memory(meta, spec.train, rows, max(data.lengths, default=1), shards)
     memory.check_fits(shape, accelerator.device, memory.device_capacity(accelerator.device))
 
 
@@ -164,7 +165,12 @@ def _train(
     with tempfile.TemporaryDirectory(prefix="genleak-finetune-") as scratch:
         _seed_everything(train.seed)  # adapter init draws from the RNG; every rank draws the same
         model = method.wrap(base, Path(scratch))
-        loop = TrainLoop(model, train, data, pad_token_id(tokenizer), reporter, accelerator)
+        sharded = train.sharding == "fsdp" and accelerator.num_processes > 1
+        if sharded:
+            from genleak.finetuner.sharding import shard_model
+
+            model = shard_model(model)
+        loop = TrainLoop(model, train, data, pad_token_id(tokenizer), reporter, accelerator, sharded)
         writer = ckpt.CheckpointWriter(out_dir, run_key, method, model_dir, train.save_merged, train.save_train_state)
         if start_epoch:
             ckpt.load_train_state(loop.module, loop, ckpt.epoch_dir(out_dir, start_epoch) / ckpt.TRAIN_STATE)
@@ -174,13 +180,20 @@ def _train(
         for epoch in range(start_epoch + 1, train.epochs + 1):
             metrics.append(loop.run_epoch(epoch))
             if train.save_every_epoch or epoch == train.epochs:
+                full_state = _gathered_state(loop) if sharded else None  # a collective: every rank gathers
                 if accelerator.is_main_process:  # ranks hold identical weights; one writes them
-                    checkpoints.append(writer.write(loop.module, loop, metrics[-1]))
+                    checkpoints.append(writer.write(loop.module, loop, metrics[-1], full_state))
                 accelerator.wait_for_everyone()
         if loop.skipped_steps:
             log.warning("%d of %d optimizer steps were skipped: fp16 gradients overflowed (the loss scale was "
                         "lowered each time)", loop.skipped_steps, loop.global_step)
     return metrics, checkpoints
+
+
+def _gathered_state(loop: TrainLoop) -> ckpt.FullState:
+    from genleak.finetuner.sharding import gather_full_state
+
+    return ckpt.FullState(*gather_full_state(loop.model, loop.optimizer))
 
 
 def _run_key(spec: FineTuneSpec, texts: list[str], model_dir: Path) -> str:
