@@ -105,3 +105,35 @@ def test_sigterm_stops_a_service_gracefully(deployed):
     _wait_serving(f"127.0.0.1:{port}")
     proc.terminate()
     assert proc.wait(timeout=30) == 0
+
+
+def test_a_local_model_folder_in_a_remote_spec_is_uploaded(deployed):
+    """Services cannot read the spec writer's folders: `--remote` publishes a local target folder first."""
+    from genleak.lab.build import make_lab_datasets
+    from genleak.lab.config import LabConfig
+    from genleak.lab.models import new_target, save_model_folder
+    from genleak.lab.tokenizer import train_tokenizer
+
+    env, ports, tmp = deployed
+    config = LabConfig.preset("tiny", {"seed": 0})
+    splits = make_lab_datasets(config, tmp / "local-lab")
+    tokenizer = train_tokenizer([d.text for d in splits.members], config.vocab_size, config.pretrain.max_length)
+    folder = tmp / "my-target"
+    save_model_folder(new_target(config.target, tokenizer, 0), tokenizer, folder)
+    spec = tmp / "local-model.yaml"
+    spec.write_text(f"""name: local-model
+lab: {{preset: tiny, seed: 0}}
+target: {folder}
+generator: {{engine: {{name: hf}}, sampling: {{max_new_tokens: 16}}}}
+finetune: {{method: lora, method_config: {{r: 4}}, epochs: 1, learning_rate: 1.0e-3, batch_size: 8}}
+attack: {{templates: [A], temperatures: [1.0], n_targets: 6, checkpoints: last}}
+leakage: null
+conditions: [base, original]
+""")
+    proc = subprocess.run([sys.executable, "-m", "genleak", "run", str(spec), "--remote", "--controller",
+                           f"127.0.0.1:{ports['controller']}", "--no-progress", "--out", str(tmp / "local-out")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"uploaded target {folder} -> s3://genleak-e2e/artifacts/models/imported/" in proc.stderr
+    report = (tmp / "local-out" / "report.json").read_text()
+    assert "s3://genleak-e2e/artifacts/models/imported/" in report and str(folder) not in report

@@ -55,20 +55,15 @@ def import_model_command(args: argparse.Namespace, settings: Settings) -> int:
     """Publish a local HF model folder (or an hf:// model) as a content-keyed model artifact, so a spec or
     a remote service can use it by URI. Pickle-only weights need --allow-pickle (converted to safetensors
     with torch's weights-only loader first)."""
-    import hashlib
     from pathlib import Path
 
-    from genleak.core.models import resolve_model_dir
+    from genleak.core.models import publish_model_folder, resolve_model_dir
 
     store = ArtifactStore(settings.store)
     source = args.source if args.source.startswith("hf://") else str(Path(args.source).resolve())
     folder = resolve_model_dir(store, source, "source", trust_remote_code=args.trust_remote_code,
                                allow_pickle=args.allow_pickle)
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
-    ref = store.publish(folder, store.uri_for("models", "imported", digest.hexdigest()[:32]), kind="model",
-                        meta={"source": source})
+    ref = publish_model_folder(store, folder, {"source": source})
     print(f"uri    {ref.uri}")
     print(f"sha256 {ref.sha256}")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import shutil
 import sys
 from contextlib import ExitStack, contextmanager
@@ -59,7 +60,10 @@ def _checked_spec(args: argparse.Namespace, settings: Settings):
     spec_text = read_spec_file(args.spec)
     spec = load_spec_text(spec_text, source=args.spec)
     check_local_inputs(spec, Path(args.spec).parent, remote=args.remote)
-    return spec, upload_local_datasets(spec_text, ArtifactStore(settings.store), Path(args.spec).parent)
+    store = ArtifactStore(settings.store)
+    if args.remote:  # an embedded stack reads this machine's folders in place; remote services cannot
+        spec_text = upload_local_models(spec_text, spec, store, Path(args.spec).parent)
+    return spec, upload_local_datasets(spec_text, store, Path(args.spec).parent)
 
 
 def _controller(args: argparse.Namespace, settings: Settings, stack: ExitStack):
@@ -139,6 +143,39 @@ def upload_local_datasets(spec_text: str, store: ArtifactStore, spec_dir: Path) 
                 changed = True
                 break
     return yaml.safe_dump(data, sort_keys=False) if changed else spec_text
+
+
+def upload_local_models(spec_text: str, spec, store: ArtifactStore, spec_dir: Path) -> str:
+    """Replace every local model folder the spec names (target, generator, reference and mask models) by a
+    model artifact published from it, as local datasets are: a remote service cannot see this machine's
+    folders. Paths resolve against the current folder, then the spec's folder."""
+    import yaml
+
+    from genleak.controller.references import named_references
+    from genleak.core.models import publish_model_folder
+
+    data = yaml.safe_load(spec_text) or {}
+    changed = False
+    for ref in named_references(spec):
+        if ref.kind != "model" or not ref.is_path:
+            continue
+        folder = next((c for c in (Path(ref.value).expanduser(), spec_dir / ref.value) if c.is_dir()), None)
+        if folder is not None:
+            uri = publish_model_folder(store, folder.resolve(), {"source": str(folder.resolve()), "key": ref.key}).uri
+            print(f"uploaded {ref.key} {folder} -> {uri}", file=sys.stderr)
+            _set_key(data, ref.key, uri)
+            changed = True
+    return yaml.safe_dump(data, sort_keys=False) if changed else spec_text
+
+
+def _set_key(data: dict, key: str, value: str) -> None:
+    """Set a dotted YAML key with list indices (`generators[1].model`, `mia.attacks.ne.mask_model`)."""
+    parts = [p for p in re.split(r"\.|\[(\d+)\]", key) if p]
+    node = data
+    for part in parts[:-1]:
+        node = node[int(part)] if part.isdigit() else node[part]
+    last = parts[-1]
+    node[int(last) if last.isdigit() else last] = value
 
 
 def _controller_address(args: argparse.Namespace, settings: Settings, stack: ExitStack) -> str:

@@ -18,7 +18,7 @@ from genleak.core.hub import fetch_hf_model, is_hf_uri, parse_hf_uri
 from genleak.core.pickles import PICKLE_SUFFIXES
 from genleak.core.progress import NULL_REPORTER, Reporter
 from genleak.core.registry import Registry
-from genleak.core.store import ArtifactStore
+from genleak.core.store import ArtifactRef, ArtifactStore
 
 if TYPE_CHECKING:
     from genleak.core.specs import ModelSpec
@@ -169,3 +169,15 @@ def _is_dir(path: Path) -> bool:
         return path.is_dir()
     except (OSError, ValueError):
         return False
+
+
+def publish_model_folder(store: ArtifactStore, folder: Path, meta: dict | None = None) -> ArtifactRef:
+    """Publish a local model folder as a model artifact keyed by its content (names and bytes of every
+    file), so the same folder published twice, from anywhere, is one artifact."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return store.publish(folder, store.uri_for("models", "imported", digest.hexdigest()[:32]), kind="model",
+                         meta=meta or {})
