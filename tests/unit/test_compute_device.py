@@ -85,3 +85,10 @@ def test_side_by_side_jobs_do_not_reset_each_others_peak():
         with ComputeMeter("cpu"):  # a second job starting now must not lower the first one's peak
             pass
         assert first.peak() >= high
+
+
+def test_weights_load_straight_onto_a_gpu_and_on_the_host_for_the_cpu():
+    from genleak.compute.device import load_placement
+
+    assert load_placement("cuda:1") == {"device_map": {"": "cuda:1"}}  # transformers places each tensor there
+    assert load_placement("cpu") == {}  # the CPU path loads exactly as before

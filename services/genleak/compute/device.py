@@ -51,6 +51,14 @@ def pick_device(override: str | torch.device | None = None) -> torch.device:
         return PartialState().device
 
 
+def load_placement(device: str | torch.device) -> dict[str, Any]:
+    """`from_pretrained` arguments that load weights straight onto `device` when it is a GPU (transformers
+    places each tensor as it reads it, so a 7B model never sits whole in host memory first). Elsewhere
+    nothing: the model loads on the host, where the CPU computes, exactly as it always did."""
+    device = torch.device(device)
+    return {"device_map": {"": str(device)}} if device.type == "cuda" else {}
+
+
 def precision_name(dtype: torch.dtype) -> str:
     """A dtype as the record names it: torch.float32 -> "float32"."""
     return str(dtype).removeprefix("torch.")

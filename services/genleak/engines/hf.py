@@ -52,7 +52,7 @@ class HFEngine:
         started = time.perf_counter()
         self.device = pick_device()
         self._tokenizer = _load_tokenizer(transformers, self.model_dir, config)
-        self._model = _load_model(self._torch, transformers, self.model_dir, config).to(self.device)
+        self._model = _load_model(self._torch, transformers, self.model_dir, config, self.device).to(self.device)
         self._transformers = transformers
         self.provenance = {"engine": "hf", "dtype": resolved_dtype(config), "device": self.device.type,
                            ENGINE_DEVICE_KEY: device_record(self.device)}
@@ -185,12 +185,15 @@ def _load_tokenizer(transformers: Any, model_dir: Path, config: EngineConfig) ->
     return tok
 
 
-def _load_model(torch: Any, transformers: Any, model_dir: Path, config: EngineConfig) -> Any:
+def _load_model(torch: Any, transformers: Any, model_dir: Path, config: EngineConfig, device: Any) -> Any:
+    from genleak.compute.device import load_placement
+
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16,
              "auto": "auto"}[resolved_dtype(config)]
     with MODEL_LOAD_LOCK:
         model = transformers.AutoModelForCausalLM.from_pretrained(
-            str(model_dir), dtype=dtype, use_safetensors=True, trust_remote_code=config.trust_remote_code
+            str(model_dir), dtype=dtype, use_safetensors=True, trust_remote_code=config.trust_remote_code,
+            **load_placement(device),
         )
     return model.eval()
 

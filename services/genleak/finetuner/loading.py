@@ -1,8 +1,8 @@
 """Load a base model and tokenizer safely, and export a merged model as a plain HF folder.
 
 Safety: weights only from safetensors (a pickle checkpoint can run code when loaded), no
-hub access, and remote code only when the spec opts in. The base model is loaded on the host and
-then moved to the training device (on a CPU the move is a no-op).
+hub access, and remote code only when the spec opts in. On a GPU the weights load straight onto it
+(`load_placement`); on a CPU they load on the host, where training runs.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ def load_base_model(model_dir: Path, dtype: str, trust_remote_code: bool,
                     device: str | torch.device = "cpu") -> torch.nn.Module:
     from transformers import AutoModelForCausalLM
 
+    from genleak.compute.device import load_placement
+
     with MODEL_LOAD_LOCK:
         model = AutoModelForCausalLM.from_pretrained(
             str(model_dir),
@@ -63,6 +65,7 @@ def load_base_model(model_dir: Path, dtype: str, trust_remote_code: bool,
             use_safetensors=True,
             trust_remote_code=trust_remote_code,
             local_files_only=True,
+            **load_placement(device),
         )
     model = model.to(device)
     log.info("loaded %s from %s (%.2fM params, %s, on %s)", type(model).__name__, model_dir, _millions(model), dtype,

@@ -75,17 +75,19 @@ def score_texts_hf(
         import transformers
 
         from genleak.compute.batching import chunks
-        from genleak.compute.device import pick_device
+        from genleak.compute.device import load_placement, pick_device
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ImportError("score_texts_hf needs torch and transformers: pip install 'genleak[hf]'") from exc
     reporter = reporter or NULL_REPORTER
     tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
     torch_dtype = getattr(torch, scoring_dtype(dtype))
+    device = pick_device()
     with MODEL_LOAD_LOCK:
         model = transformers.AutoModelForCausalLM.from_pretrained(
-            model_dir, use_safetensors=True, dtype=torch_dtype, trust_remote_code=trust_remote_code
+            model_dir, use_safetensors=True, dtype=torch_dtype, trust_remote_code=trust_remote_code,
+            **load_placement(device),
         ).eval()
-    model = model.to(pick_device())
+    model = model.to(device)
     context = model_context(model.config, max_model_len)
     encoded = encode_for_scoring(tokenizer, texts, max_length)
     windows = plan_windows(encoded, context)
