@@ -38,7 +38,8 @@ def build_service(name: str, settings: Settings, store: ArtifactStore, **kwargs)
 def serve(name: str, settings: Settings, host: str, port: int) -> RunningServer:
     store = ArtifactStore(settings.store)
     return start_server([build_service(name, settings, store)], host=host, port=port, auth_token=settings.auth_token,
-                        tls=settings.tls, max_concurrent_rpcs=settings.max_concurrent_rpcs)
+                        tls=settings.tls, max_concurrent_rpcs=settings.max_concurrent_rpcs,
+                        metrics_port=settings.metrics_port)
 
 
 @dataclass
@@ -60,8 +61,9 @@ class EmbeddedStack:
         return self
 
     def _start(self, name: str, settings: Settings, store: ArtifactStore, **kwargs) -> RunningServer:
+        # One /metrics endpoint for the four (they share GENLEAK_METRICS_PORT), a `service` label per service.
         return start_server([build_service(name, settings, store, **kwargs)], port=0, auth_token=settings.auth_token,
-                            max_concurrent_rpcs=settings.max_concurrent_rpcs)
+                            max_concurrent_rpcs=settings.max_concurrent_rpcs, metrics_port=settings.metrics_port)
 
     @property
     def controller_address(self) -> str:

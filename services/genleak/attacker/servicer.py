@@ -23,6 +23,8 @@ from genleak.v1 import attacker_pb2, attacker_pb2_grpc
 
 
 class AttackerServicer(JobRpcMixin, attacker_pb2_grpc.AttackerServiceServicer):
+    job_kinds = ("extraction", "mia", "mia-merge", "pii_scan")
+
     def __init__(self, core: AttackerCore, jobs: JobManager, calls: CallLimiter | None = None):
         self.core = core
         self.jobs = jobs

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 
+from genleak.controller.reports import get_report
 from genleak.controller.service import ControllerCore
 from genleak.core.jobs import JobManager
-from genleak.rpc.convert import job_to_proto
+from genleak.rpc.convert import job_to_proto, ref_to_proto
 from genleak.rpc.jobs_servicer import JobRpcMixin
 from genleak.rpc.server import ServiceBinding
 from genleak.v1 import controller_pb2, controller_pb2_grpc
 
 
 class ControllerServicer(JobRpcMixin, controller_pb2_grpc.ControllerServiceServicer):
+    job_kinds = ("experiment",)
+
     def __init__(self, core: ControllerCore, jobs: JobManager):
         self.core = core
         self.jobs = jobs
@@ -21,6 +24,12 @@ class ControllerServicer(JobRpcMixin, controller_pb2_grpc.ControllerServiceServi
         experiment = self.core.parse_request(request.spec_yaml, request.run_name)
         snap = self.jobs.submit("experiment", experiment, lambda r: self.core.run_experiment(experiment, r))
         return job_to_proto(snap)
+
+    def GetReport(self, request: controller_pb2.GetReportRequest, context):
+        found = get_report(self.core.store, self.jobs, request.job_id, request.run_name, request.stamp)
+        return controller_pb2.GetReportResponse(report=ref_to_proto(found.ref), report_json=found.report_json,
+                                                report_markdown=found.report_markdown, run_name=found.run,
+                                                stamp=found.stamp)
 
 
 def binding(core: ControllerCore, jobs: JobManager) -> ServiceBinding:

@@ -19,6 +19,7 @@ from enum import Enum
 from typing import Any, Callable, Iterator
 
 from genleak.core.errors import Cancelled, GenleakError, JobNotFound, ResourceExhausted, disk_full_reason
+from genleak.core.metrics import JobMetrics
 from genleak.core.progress import Reporter
 from genleak.core.specs import Spec
 
@@ -73,7 +74,8 @@ class JobManager:
     stays in the store, so resubmitting the same request answers it from there."""
 
     def __init__(self, workers: int = 1, max_queued: int = 16, gate: threading.Semaphore | None = None,
-                 max_finished: int = 1000):
+                 max_finished: int = 1000, service: str = ""):
+        # `service` labels this manager's metrics (genleak.core.metrics); start_server sets it when empty.
         # `gate` is shared by services living in one process (the embedded stack): model work
         # on 2 cores runs one job at a time instead of thrashing torch's thread pools.
         self._gate = gate or contextlib.nullcontext()
@@ -83,6 +85,7 @@ class JobManager:
         self._jobs: dict[str, JobSnapshot] = {}
         self._reporters: dict[str, Reporter] = {}
         self._cond = threading.Condition()
+        self.metrics = JobMetrics(service)
 
     def submit(self, kind: str, spec: Spec, fn: JobFn) -> JobSnapshot:
         job_id = f"{kind}-{spec.spec_hash()[:20]}"
@@ -103,6 +106,14 @@ class JobManager:
             if job_id not in self._jobs:
                 raise JobNotFound(f"no job {job_id!r} on this server")
             return self._jobs[job_id]
+
+    def list(self, kind: str = "", states: frozenset[JobState] = frozenset()) -> list[JobSnapshot]:
+        """The jobs this manager holds (every unfinished one, the newest `max_finished` finished ones),
+        newest first (by creation time, then id); only those of `kind` and in `states` when given."""
+        with self._cond:
+            snaps = [s for s in self._jobs.values()
+                     if (not kind or s.kind == kind) and (not states or s.state in states)]
+        return sorted(snaps, key=lambda s: (s.created_at, s.job_id), reverse=True)
 
     def watch(self, job_id: str, poll_s: float = 1.0, alive: Callable[[], bool] = lambda: True) -> Iterator[JobSnapshot]:
         """Yield a snapshot now and on every change, until the job is terminal or the client left."""
@@ -184,6 +195,7 @@ class JobManager:
         self._store(dataclasses.replace(snap, version=snap.version + 1, **changes))
 
     def _store(self, snap: JobSnapshot) -> None:
+        self.metrics.changed(self._jobs.get(snap.job_id), snap)
         self._jobs[snap.job_id] = snap
         self._cond.notify_all()
 

@@ -21,6 +21,8 @@ from typing import Callable, NoReturn, TypeVar
 
 import tenacity
 
+from genleak.core.metrics import count_retry
+
 T = TypeVar("T")
 
 
@@ -72,7 +74,8 @@ class RetryBudgetSpent(Exception):
 
 def call_with_retry(operation: Callable[[], T], policy: RetryPolicy, *, what: str, log: logging.Logger) -> T:
     """`operation()`, tried again after each TransientFailure until the policy's budget is spent.
-    `what` names the operation in each retry's log line (e.g. "S3 upload of s3://b/k")."""
+    `what` names the operation in each retry's log line (e.g. "S3 upload of s3://b/k"); its part before
+    " of " labels the retry counter (genleak_retries_total{operation="s3_upload"}), so keep ids after it."""
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(TransientFailure),
         wait=_within_budget(policy),
@@ -95,6 +98,7 @@ def _within_budget(policy: RetryPolicy) -> Callable[[tenacity.RetryCallState], f
 
 def _log_retry(policy: RetryPolicy, what: str, log: logging.Logger) -> Callable[[tenacity.RetryCallState], None]:
     def before_sleep(state: tenacity.RetryCallState) -> None:
+        count_retry(what)
         left = policy.budget_seconds - state.seconds_since_start
         log.warning("%s failed (%s); retry %d in %.2fs (%.1fs of the %gs retry budget left)", what,
                     _reason(state), state.attempt_number, state.upcoming_sleep, left, policy.budget_seconds)

@@ -185,6 +185,10 @@ class Settings(EnvironmentSettings):
     finetune_gpus: int | None = Field(None, ge=1, le=64, description="Data-parallel processes per fine-tune, one "
                                       "per GPU (torchrun on one node); unset = every visible GPU, 1 where there "
                                       "is none (on CPUs, N > 1 runs N gloo processes)")
+    metrics_port: Annotated[int | None, Variable(empty_is_unset=True)] = Field(
+        None, ge=1, le=65535, description="TCP port of the Prometheus /metrics endpoint (plain HTTP, on the gRPC "
+                                          "server's host; one per process: the embedded stack's four services "
+                                          "share it); unset = no endpoint")
     pii_salt: Annotated[str, Variable(secret_file=True)] = Field(
         "", repr=False, description="Salt of the hashed PII value ids in attacker outputs; set a secret one: "
                                     "phones and names are few enough to hash them all")

@@ -22,6 +22,8 @@ def generation_spec(request: generator_pb2.StartGenerationRequest) -> Generation
 
 
 class GeneratorServicer(JobRpcMixin, generator_pb2_grpc.GeneratorServiceServicer):
+    job_kinds = ("generation",)
+
     def __init__(self, core: GeneratorCore, jobs: JobManager):
         self.core = core
         self.jobs = jobs

@@ -11,6 +11,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from genleak.core.jobs import JobManager
+from genleak.core.metrics import start_metrics_server
 from genleak.core.settings import TlsSettings
 from genleak.rpc.interceptors import AuthInterceptor, ErrorInterceptor
 from genleak.rpc.security import server_credentials
@@ -38,6 +40,7 @@ class RunningServer:
         self.port = port
         self._health = health_servicer
         self._names = names
+        self.metrics_port: int | None = None  # where /metrics is served, when it is
 
     @property
     def address(self) -> str:
@@ -63,13 +66,16 @@ class RunningServer:
 
 def start_server(bindings: list[ServiceBinding], host: str = "127.0.0.1", port: int = 0,
                  auth_token: str = "", max_workers: int = 32, tls: TlsSettings | None = None,
-                 max_concurrent_rpcs: int | None = None) -> RunningServer:
+                 max_concurrent_rpcs: int | None = None, metrics_port: int | None = None) -> RunningServer:
     """Start a gRPC server (port 0 = any free port); health reports SERVING once started.
 
     `max_concurrent_rpcs` bounds the RPCs in flight (running or waiting for a worker thread): gRPC
     answers RESOURCE_EXHAUSTED beyond it, so queued requests cannot grow memory without limit.
 
     With `tls.cert`/`tls.key` the port speaks TLS only (plus `tls.client_ca`: mTLS, client certs required).
+
+    `metrics_port` (GENLEAK_METRICS_PORT) serves Prometheus metrics over plain HTTP on `host`; servers of one
+    process given the same port share one endpoint, each service's jobs under its own `service` label.
     """
     credentials = server_credentials(tls) if tls is not None and tls.server_enabled else None  # fail before binding
     interceptors: list[grpc.ServerInterceptor] = [ErrorInterceptor()]
@@ -87,14 +93,33 @@ def start_server(bindings: list[ServiceBinding], host: str = "127.0.0.1", port: 
     names = [b.full_name for b in bindings]
     for binding in bindings:
         binding.add_to_server(binding.servicer, server)
+        jobs = getattr(binding.servicer, "jobs", None)
+        if isinstance(jobs, JobManager) and not jobs.metrics.service:
+            jobs.metrics.service = service_label(binding.full_name)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
     address = f"{host}:{port}"
     bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     if bound == 0:
         raise OSError(f"could not bind {host}:{port}")
+    on_stop = [b.on_stop for b in bindings if b.on_stop]
+    metrics_bound = None
+    if metrics_port is not None:
+        try:
+            metrics_bound, stop_metrics = start_metrics_server(metrics_port, host)
+        except OSError as exc:
+            server.stop(None)
+            raise OSError(f"could not serve metrics on {host}:{metrics_port} (GENLEAK_METRICS_PORT): {exc}") from exc
+        on_stop.append(stop_metrics)
+        log.info("serving Prometheus metrics on http://%s:%d/metrics", host, metrics_bound)
     server.start()
-    running = RunningServer(server, bound, health_servicer, names, [b.on_stop for b in bindings if b.on_stop])
+    running = RunningServer(server, bound, health_servicer, names, on_stop)
+    running.metrics_port = metrics_bound
     running.set_serving(True)
     mode = ("mTLS" if tls.client_ca else "TLS") if credentials else "plaintext"
     log.info("serving %s on %s:%d (%s%s)", ", ".join(names), host, bound, mode, ", token auth" if auth_token else "")
     return running
+
+
+def service_label(full_name: str) -> str:
+    """The `service` label of a gRPC service's metrics: genleak.v1.GeneratorService -> generator."""
+    return full_name.rsplit(".", 1)[-1].removesuffix("Service").lower()

@@ -81,6 +81,11 @@ class AttackerServiceStub:
                 request_serializer=genleak_dot_v1_dot_common__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=genleak_dot_v1_dot_common__pb2.Job.FromString,
                 _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/genleak.v1.AttackerService/ListJobs',
+                request_serializer=genleak_dot_v1_dot_common__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=genleak_dot_v1_dot_common__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
 
 
 class AttackerServiceServicer:
@@ -88,13 +93,15 @@ class AttackerServiceServicer:
     """
 
     def StartExtraction(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The paper's e-mail extraction attack (see StartExtractionRequest). Returns the job at once (the
+        existing job for the same request). Job kind: extraction.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StartMembershipInference(self, request, context):
-        """Membership inference: score members and non-members, ROC-AUC / TPR@FPR per attack.
+        """Membership inference: score members and non-members, ROC-AUC / TPR@FPR per attack. Job kind: mia.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -103,6 +110,7 @@ class AttackerServiceServicer:
     def StartMembershipMerge(self, request, context):
         """One membership-inference result from the jobs of its shards (each scored a contiguous slice of the
         selected texts): the scores concatenated in shard order, the metrics computed over all of them.
+        Job kind: mia-merge.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -125,25 +133,36 @@ class AttackerServiceServicer:
     def StartPIIScan(self, request, context):
         """Untargeted PII leakage scan: sample a model (unconditioned and/or prompted) or read a dataset,
         detect PII, match it to the private corpus's inventory; counts per entity type in the result.
+        Job kind: pii_scan.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetJob(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One job's current snapshot.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WatchJob(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A job's snapshots as they change, until it is final.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CancelJob(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Ask a job to stop; returns its snapshot (CANCELLED once it has stopped).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """This server's jobs, newest first, by kind and state.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -195,6 +214,11 @@ def add_AttackerServiceServicer_to_server(servicer, server):
                     servicer.CancelJob,
                     request_deserializer=genleak_dot_v1_dot_common__pb2.CancelJobRequest.FromString,
                     response_serializer=genleak_dot_v1_dot_common__pb2.Job.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=genleak_dot_v1_dot_common__pb2.ListJobsRequest.FromString,
+                    response_serializer=genleak_dot_v1_dot_common__pb2.ListJobsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -441,6 +465,33 @@ class AttackerService:
             '/genleak.v1.AttackerService/CancelJob',
             genleak_dot_v1_dot_common__pb2.CancelJobRequest.SerializeToString,
             genleak_dot_v1_dot_common__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/genleak.v1.AttackerService/ListJobs',
+            genleak_dot_v1_dot_common__pb2.ListJobsRequest.SerializeToString,
+            genleak_dot_v1_dot_common__pb2.ListJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,

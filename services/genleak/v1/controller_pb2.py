@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from genleak.v1 import common_pb2 as genleak_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bgenleak/v1/controller.proto\x12\ngenleak.v1\x1a\x17genleak/v1/common.proto\"=\n\x16StartExperimentRequest\x12\x11\n\tspec_yaml\x18\x01 \x01(\t\x12\x10\n\x08run_name\x18\x02 \x01(\t2\x89\x02\n\x11\x43ontrollerService\x12\x46\n\x0fStartExperiment\x12\".genleak.v1.StartExperimentRequest\x1a\x0f.genleak.v1.Job\x12\x34\n\x06GetJob\x12\x19.genleak.v1.GetJobRequest\x1a\x0f.genleak.v1.Job\x12:\n\x08WatchJob\x12\x1b.genleak.v1.WatchJobRequest\x1a\x0f.genleak.v1.Job0\x01\x12:\n\tCancelJob\x12\x1c.genleak.v1.CancelJobRequest\x1a\x0f.genleak.v1.Jobb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bgenleak/v1/controller.proto\x12\ngenleak.v1\x1a\x17genleak/v1/common.proto\"=\n\x16StartExperimentRequest\x12\x11\n\tspec_yaml\x18\x01 \x01(\t\x12\x10\n\x08run_name\x18\x02 \x01(\t\"Q\n\x10GetReportRequest\x12\x10\n\x06job_id\x18\x01 \x01(\tH\x00\x12\x12\n\x08run_name\x18\x02 \x01(\tH\x00\x12\r\n\x05stamp\x18\x03 \x01(\tB\x08\n\x06target\"\x8b\x01\n\x11GetReportResponse\x12\'\n\x06report\x18\x01 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\x13\n\x0breport_json\x18\x02 \x01(\t\x12\x17\n\x0freport_markdown\x18\x03 \x01(\t\x12\x10\n\x08run_name\x18\x04 \x01(\t\x12\r\n\x05stamp\x18\x05 \x01(\t2\x9a\x03\n\x11\x43ontrollerService\x12\x46\n\x0fStartExperiment\x12\".genleak.v1.StartExperimentRequest\x1a\x0f.genleak.v1.Job\x12\x34\n\x06GetJob\x12\x19.genleak.v1.GetJobRequest\x1a\x0f.genleak.v1.Job\x12:\n\x08WatchJob\x12\x1b.genleak.v1.WatchJobRequest\x1a\x0f.genleak.v1.Job0\x01\x12:\n\tCancelJob\x12\x1c.genleak.v1.CancelJobRequest\x1a\x0f.genleak.v1.Job\x12\x45\n\x08ListJobs\x12\x1b.genleak.v1.ListJobsRequest\x1a\x1c.genleak.v1.ListJobsResponse\x12H\n\tGetReport\x12\x1c.genleak.v1.GetReportRequest\x1a\x1d.genleak.v1.GetReportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_STARTEXPERIMENTREQUEST']._serialized_start=68
   _globals['_STARTEXPERIMENTREQUEST']._serialized_end=129
-  _globals['_CONTROLLERSERVICE']._serialized_start=132
-  _globals['_CONTROLLERSERVICE']._serialized_end=397
+  _globals['_GETREPORTREQUEST']._serialized_start=131
+  _globals['_GETREPORTREQUEST']._serialized_end=212
+  _globals['_GETREPORTRESPONSE']._serialized_start=215
+  _globals['_GETREPORTRESPONSE']._serialized_end=354
+  _globals['_CONTROLLERSERVICE']._serialized_start=357
+  _globals['_CONTROLLERSERVICE']._serialized_end=767
 # @@protoc_insertion_point(module_scope)

@@ -56,6 +56,16 @@ class ControllerServiceStub:
                 request_serializer=genleak_dot_v1_dot_common__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=genleak_dot_v1_dot_common__pb2.Job.FromString,
                 _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/genleak.v1.ControllerService/ListJobs',
+                request_serializer=genleak_dot_v1_dot_common__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=genleak_dot_v1_dot_common__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
+        self.GetReport = channel.unary_unary(
+                '/genleak.v1.ControllerService/GetReport',
+                request_serializer=genleak_dot_v1_dot_controller__pb2.GetReportRequest.SerializeToString,
+                response_deserializer=genleak_dot_v1_dot_controller__pb2.GetReportResponse.FromString,
+                _registered_method=True)
 
 
 class ControllerServiceServicer:
@@ -63,25 +73,45 @@ class ControllerServiceServicer:
     """
 
     def StartExperiment(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Validate a spec and start its experiment. Returns the job at once (the existing job for the same spec
+        and run name while it runs or after it succeeded); a bad spec is INVALID_ARGUMENT naming the key.
+        The finished job's `report` artifact is the report; GetReport reads it. Job kind: experiment.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetJob(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One job's current snapshot.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WatchJob(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A job's snapshots as they change, until it is final.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CancelJob(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Ask a job to stop; returns its snapshot (CANCELLED once it has stopped).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """This controller's experiment jobs, newest first, by state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetReport(self, request, context):
+        """A finished experiment's report: where it is in the store and its report.json and report.md.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -108,6 +138,16 @@ def add_ControllerServiceServicer_to_server(servicer, server):
                     servicer.CancelJob,
                     request_deserializer=genleak_dot_v1_dot_common__pb2.CancelJobRequest.FromString,
                     response_serializer=genleak_dot_v1_dot_common__pb2.Job.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=genleak_dot_v1_dot_common__pb2.ListJobsRequest.FromString,
+                    response_serializer=genleak_dot_v1_dot_common__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'GetReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReport,
+                    request_deserializer=genleak_dot_v1_dot_controller__pb2.GetReportRequest.FromString,
+                    response_serializer=genleak_dot_v1_dot_controller__pb2.GetReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -219,6 +259,60 @@ class ControllerService:
             '/genleak.v1.ControllerService/CancelJob',
             genleak_dot_v1_dot_common__pb2.CancelJobRequest.SerializeToString,
             genleak_dot_v1_dot_common__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/genleak.v1.ControllerService/ListJobs',
+            genleak_dot_v1_dot_common__pb2.ListJobsRequest.SerializeToString,
+            genleak_dot_v1_dot_common__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/genleak.v1.ControllerService/GetReport',
+            genleak_dot_v1_dot_controller__pb2.GetReportRequest.SerializeToString,
+            genleak_dot_v1_dot_controller__pb2.GetReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

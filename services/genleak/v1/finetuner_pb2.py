@@ -26,7 +26,7 @@ from genleak.v1 import common_pb2 as genleak_dot_v1_dot_common__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1agenleak/v1/finetuner.proto\x12\ngenleak.v1\x1a\x17genleak/v1/common.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x94\x01\n\x14StartFineTuneRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x07\x64\x61taset\x18\x02 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\'\n\x06params\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructJ\x04\x08\x03\x10\x07\"?\n\x14StartLabBuildRequest\x12\'\n\x06params\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct2\xc8\x02\n\x10\x46inetunerService\x12\x42\n\rStartFineTune\x12 .genleak.v1.StartFineTuneRequest\x1a\x0f.genleak.v1.Job\x12\x42\n\rStartLabBuild\x12 .genleak.v1.StartLabBuildRequest\x1a\x0f.genleak.v1.Job\x12\x34\n\x06GetJob\x12\x19.genleak.v1.GetJobRequest\x1a\x0f.genleak.v1.Job\x12:\n\x08WatchJob\x12\x1b.genleak.v1.WatchJobRequest\x1a\x0f.genleak.v1.Job0\x01\x12:\n\tCancelJob\x12\x1c.genleak.v1.CancelJobRequest\x1a\x0f.genleak.v1.Jobb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1agenleak/v1/finetuner.proto\x12\ngenleak.v1\x1a\x17genleak/v1/common.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x94\x01\n\x14StartFineTuneRequest\x12#\n\x05model\x18\x01 \x01(\x0b\x32\x14.genleak.v1.ModelRef\x12(\n\x07\x64\x61taset\x18\x02 \x01(\x0b\x32\x17.genleak.v1.ArtifactRef\x12\'\n\x06params\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructJ\x04\x08\x03\x10\x07\"?\n\x14StartLabBuildRequest\x12\'\n\x06params\x18\x01 \x01(\x0b\x32\x17.google.protobuf.Struct2\x8f\x03\n\x10\x46inetunerService\x12\x42\n\rStartFineTune\x12 .genleak.v1.StartFineTuneRequest\x1a\x0f.genleak.v1.Job\x12\x42\n\rStartLabBuild\x12 .genleak.v1.StartLabBuildRequest\x1a\x0f.genleak.v1.Job\x12\x34\n\x06GetJob\x12\x19.genleak.v1.GetJobRequest\x1a\x0f.genleak.v1.Job\x12:\n\x08WatchJob\x12\x1b.genleak.v1.WatchJobRequest\x1a\x0f.genleak.v1.Job0\x01\x12:\n\tCancelJob\x12\x1c.genleak.v1.CancelJobRequest\x1a\x0f.genleak.v1.Job\x12\x45\n\x08ListJobs\x12\x1b.genleak.v1.ListJobsRequest\x1a\x1c.genleak.v1.ListJobsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,5 +38,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STARTLABBUILDREQUEST']._serialized_start=248
   _globals['_STARTLABBUILDREQUEST']._serialized_end=311
   _globals['_FINETUNERSERVICE']._serialized_start=314
-  _globals['_FINETUNERSERVICE']._serialized_end=642
+  _globals['_FINETUNERSERVICE']._serialized_end=713
 # @@protoc_insertion_point(module_scope)

@@ -61,6 +61,11 @@ class FinetunerServiceStub:
                 request_serializer=genleak_dot_v1_dot_common__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=genleak_dot_v1_dot_common__pb2.Job.FromString,
                 _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/genleak.v1.FinetunerService/ListJobs',
+                request_serializer=genleak_dot_v1_dot_common__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=genleak_dot_v1_dot_common__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
 
 
 class FinetunerServiceServicer:
@@ -68,33 +73,46 @@ class FinetunerServiceServicer:
     """
 
     def StartFineTune(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Fine-tune a model on a dataset. Returns the job at once (the existing job for the same request);
+        its artifacts are `epoch-N/merged` (a full model) and, for PEFT methods, `epoch-N/adapter` per epoch.
+        Job kind: finetune.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def StartLabBuild(self, request, context):
         """Build the built-in privacy lab (or find it in the store): its datasets and pretrained models are the
-        job's artifacts, by name; lab.json is the result (genleak.contracts.lab.LabBuildResult).
+        job's artifacts, by name; lab.json is the result (genleak.contracts.lab.LabBuildResult). Job kind: lab.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetJob(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One job's current snapshot.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WatchJob(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A job's snapshots as they change, until it is final.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CancelJob(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Ask a job to stop; returns its snapshot (CANCELLED once it has stopped).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """This server's jobs, newest first, by kind and state.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -126,6 +144,11 @@ def add_FinetunerServiceServicer_to_server(servicer, server):
                     servicer.CancelJob,
                     request_deserializer=genleak_dot_v1_dot_common__pb2.CancelJobRequest.FromString,
                     response_serializer=genleak_dot_v1_dot_common__pb2.Job.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=genleak_dot_v1_dot_common__pb2.ListJobsRequest.FromString,
+                    response_serializer=genleak_dot_v1_dot_common__pb2.ListJobsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -264,6 +287,33 @@ class FinetunerService:
             '/genleak.v1.FinetunerService/CancelJob',
             genleak_dot_v1_dot_common__pb2.CancelJobRequest.SerializeToString,
             genleak_dot_v1_dot_common__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/genleak.v1.FinetunerService/ListJobs',
+            genleak_dot_v1_dot_common__pb2.ListJobsRequest.SerializeToString,
+            genleak_dot_v1_dot_common__pb2.ListJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,

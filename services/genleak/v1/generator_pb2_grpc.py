@@ -61,6 +61,11 @@ class GeneratorServiceStub:
                 request_serializer=genleak_dot_v1_dot_common__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=genleak_dot_v1_dot_common__pb2.Job.FromString,
                 _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/genleak.v1.GeneratorService/ListJobs',
+                request_serializer=genleak_dot_v1_dot_common__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=genleak_dot_v1_dot_common__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
         self.LoadModel = channel.unary_unary(
                 '/genleak.v1.GeneratorService/LoadModel',
                 request_serializer=genleak_dot_v1_dot_generator__pb2.LoadModelRequest.SerializeToString,
@@ -83,7 +88,8 @@ class GeneratorServiceServicer:
     """
 
     def StartGeneration(self, request, context):
-        """Long work: generate a dataset artifact from a prompts dataset.
+        """Long work: generate a dataset artifact from a prompts dataset. Returns the job at once (QUEUED, or
+        the existing job for the same request); follow it with WatchJob. Job kind: generation.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -97,19 +103,29 @@ class GeneratorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetJob(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One job's current snapshot.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WatchJob(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """A job's snapshots as they change, until it is final.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CancelJob(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Ask a job to stop; returns its snapshot (CANCELLED once it has stopped).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """This server's jobs, newest first, by kind and state.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -122,13 +138,15 @@ class GeneratorServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UnloadModel(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Free a model's engine(s) from the cache; returns what is still loaded.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListModels(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """What the engine cache holds now.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -160,6 +178,11 @@ def add_GeneratorServiceServicer_to_server(servicer, server):
                     servicer.CancelJob,
                     request_deserializer=genleak_dot_v1_dot_common__pb2.CancelJobRequest.FromString,
                     response_serializer=genleak_dot_v1_dot_common__pb2.Job.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=genleak_dot_v1_dot_common__pb2.ListJobsRequest.FromString,
+                    response_serializer=genleak_dot_v1_dot_common__pb2.ListJobsResponse.SerializeToString,
             ),
             'LoadModel': grpc.unary_unary_rpc_method_handler(
                     servicer.LoadModel,
@@ -313,6 +336,33 @@ class GeneratorService:
             '/genleak.v1.GeneratorService/CancelJob',
             genleak_dot_v1_dot_common__pb2.CancelJobRequest.SerializeToString,
             genleak_dot_v1_dot_common__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/genleak.v1.GeneratorService/ListJobs',
+            genleak_dot_v1_dot_common__pb2.ListJobsRequest.SerializeToString,
+            genleak_dot_v1_dot_common__pb2.ListJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,
