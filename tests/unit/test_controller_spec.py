@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from genleak.report.build import build_report
@@ -225,3 +227,85 @@ def test_reports_order_every_condition_the_spec_accepts():
 
     assert set(CONDITION_ORDER) == set(get_args(Condition)) and len(CONDITION_ORDER) == len(set(CONDITION_ORDER))
     assert CONDITION_ORDER[0] == "base" and CONDITION_ORDER[-1] == PLANTED
+
+
+# ---- several generators (`generators:`) ---------------------------------------------------------
+
+TWO_GENERATORS = """
+name: g
+conditions: [base, original, generated, generated-scrubbed]
+generators:
+  - {name: cool, sampling: {temperature: 0.5}}
+  - {name: gemma, model: "zoo:gemma-3-270m", sampling: {temperature: 0.5}}
+"""
+
+
+def test_generators_are_full_generator_sections_with_a_name():
+    from genleak.controller.spec import GENERATED_CONDITIONS
+
+    spec = load_spec_text(TWO_GENERATORS)
+    assert [g.name for g in spec.generators] == ["cool", "gemma"] and spec.generation_task() == "continuation"
+    assert [g.model for g in spec.generator_list()] == ["lab:generator", "zoo:gemma-3-270m"]
+    assert {"lab:generator", "zoo:gemma-3-270m"} <= set(spec.references())
+    one = spec.for_generator("gemma")
+    assert one.generators is None and one.generator.model == "zoo:gemma-3-270m" and "name" not in one.generator.model_fields
+    # the name is a label: the generation job's params are the section's, as under `generator:`
+    assert spec.generators[1].params() == one.generator.params()
+    assert set(spec.generated_conditions()) == set(GENERATED_CONDITIONS)
+    # membership: every entry gets the scenario's task unless it names one
+    mia = load_spec_text("scenario: membership\ngenerators: [{name: a}, {name: b, model: lab:target}]\n")
+    assert [g.task for g in mia.generators] == ["self_instruct", "self_instruct"]
+
+
+@pytest.mark.parametrize("text, field, message", [
+    ("generator: {model: lab:generator}\ngenerators: [{name: a}]", "generators",
+     "give `generator` or `generators`, not both"),
+    ("generators: [{name: a}, {name: a, model: zoo:gemma-3-270m}]", "generators", "generator name 'a' is used twice"),
+    ("generators: [{name: a}, {name: b}]", "generators", "generators 'a' and 'b' are the same generator"),
+    ("generators: [{name: a, task: self_instruct}, {name: b, model: m}]", "generators",
+     "every generator must have the same task (a: self_instruct, b: continuation)"),
+    ("generators: [{name: 'a b'}]", "generators.0.name", "should match pattern"),
+    ("generators: [{name: a}]\nconditions: [base, original]", "generators", "needs a generated condition"),
+    ("generators: [{name: a, config: {temperature: 1}, sampling: {temperature: 1}}]", "generators.0",
+     "temperature set in both sampling and config of generator 'a'"),
+    ("scenario: membership\ngenerators: [{name: a}, {name: b, model: m, shards: 2}]", "generators.1.shards",
+     "cannot be sharded"),
+    ("generators: []", "generators", "at least 1 item"),
+    ("generators: [{model: m}]", "generators.0.name", "Field required"),
+])
+def test_bad_generators_name_the_key(text, field, message):
+    with pytest.raises(InvalidSpec) as err:
+        load_spec_text(text)
+    assert err.value.field == field and message in str(err.value), str(err.value)
+
+
+def test_a_generator_spec_hashes_and_plans_as_before_generators_existed():
+    """`generators` is left out of the dump while unset: the spec hash (run folders, the experiment job's
+    identity) and the stage names of every `generator:` spec are what they were."""
+    import glob
+
+    from genleak.controller.runner import plan_stages
+    from genleak.core.hashing import canonical_json, sha256_bytes
+
+    for path in sorted(glob.glob(str(Path(__file__).resolve().parents[2] / "examples" / "*.yaml"))):
+        spec = load_spec_text(Path(path).read_text())
+        if spec.generators:
+            continue
+        dump = spec.model_dump(mode="json")
+        assert "generators" not in dump
+        assert spec.spec_hash() == sha256_bytes(canonical_json(dump).encode())
+        assert not any(":" in name for name in plan_stages(spec) if name.startswith(("generate", "finetune")))
+    assert load_spec_text("name: x").spec_hash() == load_spec_text("name: x\ngenerators: null").spec_hash()
+    assert "generators" in load_spec_text(TWO_GENERATORS).model_dump()
+
+
+def test_each_generator_gets_its_own_stages_and_base_original_run_once():
+    from genleak.controller.runner import plan_stages
+
+    spec = load_spec_text(TWO_GENERATORS + "finetune: {epochs: 1}\nleakage: null\nattack: {checkpoints: last}\n")
+    assert plan_stages(spec) == [
+        "lab", "generate[generated:cool]", "generate[generated-scrubbed:cool]", "generate[generated:gemma]",
+        "generate[generated-scrubbed:gemma]", "attack[base]", "finetune[original]", "attack[original@epoch1]",
+        "finetune[generated:cool]", "attack[generated:cool@epoch1]", "finetune[generated:gemma]",
+        "attack[generated:gemma@epoch1]", "finetune[generated-scrubbed:cool]", "attack[generated-scrubbed:cool@epoch1]",
+        "finetune[generated-scrubbed:gemma]", "attack[generated-scrubbed:gemma@epoch1]"]

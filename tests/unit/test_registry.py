@@ -113,7 +113,7 @@ def test_every_plugin_family_uses_the_registry_type():
         "templates": (TEMPLATES, {"A", "B", "C", "D"}),
         "recognizers": (RECOGNIZERS, {"us_street_address"}),
         "stores": (STORES, {"file", "s3"}),
-        "zoo": (ZOO, {"smollm2-135m-instruct"}),
+        "zoo": (ZOO, {"smollm2-135m-instruct", "gemma-3-270m"}),
         "model schemes": (MODEL_SCHEMES, {"zoo"}),
         "scenarios": (SCENARIOS, {"extraction", "membership"}),
         "report scenarios": (REPORTS, {"extraction", "membership"}),
@@ -177,7 +177,7 @@ def test_zoo_references_go_to_the_zoo_scheme(tmp_path):
 
     for call in (lambda: require_model(_store(tmp_path), "zoo:no-such-model", where="generator.model"),
                  lambda: resolve_model_dir(_store(tmp_path), "zoo:no-such-model", where="generator.model")):
-        with pytest.raises(InvalidSpec, match="unknown zoo model 'no-such-model'; valid: zoo:smollm2-135m-instruct"):
+        with pytest.raises(InvalidSpec, match="unknown zoo model 'no-such-model'; valid: zoo:gemma-3-270m, zoo:smollm2-135m-instruct"):
             call()
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from genleak.contracts.engine import EngineConfig, SamplingConfig
 from genleak.contracts.extraction import ExtractionConfig, ExtractionParams, PerplexityParams
@@ -155,6 +155,31 @@ class GeneratorSpec(Spec):
         return GenerationParams(engine=self.engine, task=self.task, config=config, scrub=self.scrub if scrub else None)
 
 
+GENERATOR_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
+
+
+class NamedGeneratorSpec(GeneratorSpec):
+    """One entry of `generators:`: a whole generator section plus the short `name` that labels its stages
+    (`generate[generated:<name>]`, `finetune[generated:<name>]`) and its section of the report. The name is
+    a label only: the generation job's params (and so its cached result) are the section's, as for
+    `generator:`."""
+
+    name: str = Field(pattern=GENERATOR_NAME, description="Short label of this generator (letters, digits, . _ -; "
+                      "at most 32 characters): its stages and report section are named by it")
+
+    @model_validator(mode="after")
+    def _sampling_is_not_restated(self) -> "NamedGeneratorSpec":
+        # The same rule as generator:'s, as a ValueError so that the error names the list entry.
+        both = sorted(set(self.config) & set(self.sampling.model_dump(exclude_none=True)))
+        if both:
+            raise ValueError(f"{', '.join(both)} set in both sampling and config of generator {self.name!r}: keep one")
+        return self
+
+    def plain(self) -> GeneratorSpec:
+        """This entry as a `generator:` section (without its name)."""
+        return GeneratorSpec(**{name: getattr(self, name) for name in GeneratorSpec.model_fields})
+
+
 class FineTuneSpec(TrainConfig):
     """The fine-tuning job's training settings (genleak.contracts.finetune.TrainConfig, every field of it)
     plus the method, and sweeps: `method`, `learning_rate` and `seed` take one value or a list, every
@@ -295,6 +320,11 @@ class ExperimentSpec(Spec):
                                       description="Several target models instead of `target`: the experiment runs "
                                                   "once per target (lab and generated data shared), one report")
     generator: GeneratorSpec = GeneratorSpec()
+    generators: list[NamedGeneratorSpec] | None = Field(
+        None, min_length=1, max_length=16,
+        description="Several generators instead of `generator`, each a generator section with a `name`: every "
+                    "generated condition is generated, tuned and attacked once per generator, base/original/planted "
+                    "once, and one report compares them (a section per generator, a summary across them)")
     finetune: FineTuneSpec = FineTuneSpec()
     attack: AttackSpec = AttackSpec()
     mia: MembershipSpec = MembershipSpec()
@@ -325,6 +355,59 @@ class ExperimentSpec(Spec):
         if self.targets is not None and "target" in self.model_fields_set:
             raise InvalidSpec("give `target` or `targets`, not both", field="targets")
         return self
+
+    @field_validator("generators")
+    @classmethod
+    def _distinct_generators(cls, generators: list[NamedGeneratorSpec] | None) -> list[NamedGeneratorSpec] | None:
+        if generators is None:
+            return None
+        seen: dict[str, str] = {}
+        for generator in generators:
+            if generator.name in seen.values():
+                raise ValueError(f"generator name {generator.name!r} is used twice: each entry needs its own name")
+            key = generator.plain().spec_hash()
+            if key in seen:
+                raise ValueError(f"generators {seen[key]!r} and {generator.name!r} are the same generator (model, "
+                                 "engine, sampling, config and scrub): their data would be identical")
+            seen[key] = generator.name
+        return generators
+
+    @model_validator(mode="after")
+    def _generator_or_generators(self) -> "ExperimentSpec":
+        if self.generators is None:
+            return self
+        if "generator" in self.model_fields_set:
+            raise InvalidSpec("give `generator` or `generators`, not both: with several generators, each entry of "
+                              "`generators` is a whole generator section with a `name`", field="generators")
+        if not self.generated_conditions():
+            raise InvalidSpec(f"`generators` needs a generated condition in conditions "
+                              f"({' or '.join(GENERATED_CONDITIONS)}): only those use a generator",
+                              field="generators")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_unset_generators(self, handler: Any) -> Any:
+        """`generators` is left out of the dump while unset, so that a spec with `generator:` hashes (and names
+        its runs and cached results) exactly as it did before `generators` existed."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("generators") is None:
+            data.pop("generators", None)
+        return data
+
+    def generator_list(self) -> list[GeneratorSpec]:
+        """`generators`, or `[generator]` for a spec with one."""
+        return list(self.generators) if self.generators else [self.generator]
+
+    def generation_task(self) -> str:
+        """The generation task (every generator of a spec has the same)."""
+        return self.generator_list()[0].task
+
+    def for_generator(self, name: str) -> "ExperimentSpec":
+        """This experiment with one of its `generators` as its `generator` (how each report section reads it)."""
+        for generator in self.generators or []:
+            if generator.name == name:
+                return self.model_copy(update={"generator": generator.plain(), "generators": None})
+        raise KeyError(name)
 
     def target_list(self) -> list[str]:
         return list(self.targets) if self.targets else [self.target]
@@ -359,13 +442,23 @@ class ExperimentSpec(Spec):
         task = SCENARIOS.get(self.scenario).default_generation_task
         if "task" not in self.generator.model_fields_set and self.generator.task != task:
             object.__setattr__(self, "generator", self.generator.model_copy(update={"task": task}))
+        if self.generators:
+            generators = [g if "task" in g.model_fields_set or g.task == task else g.model_copy(update={"task": task})
+                          for g in self.generators]
+            if len({g.task for g in generators}) > 1:
+                raise InvalidSpec("every generator must have the same task (" + ", ".join(
+                    f"{g.name}: {g.task}" for g in generators) + "): the report compares their data on one scenario",
+                                  field="generators")
+            object.__setattr__(self, "generators", generators)
         return self
 
     @model_validator(mode="after")
     def _self_instruct_is_not_sharded(self) -> "ExperimentSpec":
-        if self.generator.task == "self_instruct" and self.generator.shards > 1:
-            raise InvalidSpec("self_instruct generation is sequential (each round prompts with the instructions "
-                              "accepted so far) and cannot be sharded; use shards: 1", field="generator.shards")
+        where = ["generator"] if not self.generators else [f"generators.{i}" for i in range(len(self.generators))]
+        for key, generator in zip(where, self.generator_list()):
+            if generator.task == "self_instruct" and generator.shards > 1:
+                raise InvalidSpec("self_instruct generation is sequential (each round prompts with the instructions "
+                                  "accepted so far) and cannot be sharded; use shards: 1", field=f"{key}.shards")
         return self
 
     def generated_conditions(self) -> list[str]:
@@ -381,8 +474,8 @@ class ExperimentSpec(Spec):
         """Every model/dataset reference this experiment reads."""
         refs = self.target_list()
         if self.generated_conditions():
-            refs += [self.generator.model, self.data.seed_tasks if self.generator.task == "self_instruct"
-                     else self.data.prompts]
+            refs += [g.model for g in self.generator_list()]
+            refs.append(self.data.seed_tasks if self.generation_task() == "self_instruct" else self.data.prompts)
         if any(c in self.conditions for c in CONTROL_CONDITIONS):
             refs.append(self.data.prompts)
         return refs + SCENARIOS.get(self.scenario).references(self)

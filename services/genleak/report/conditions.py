@@ -10,10 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 PLANTED = "planted"  # the positive control's condition (controller.positive_control plants its data)
-CONDITION_ORDER = ("base", "original", "generated", "generated-scrubbed", PLANTED)
+GENERATED_CONDITIONS = ("generated", "generated-scrubbed")  # the conditions a generator's data is tuned on
+CONDITION_ORDER = ("base", "original", *GENERATED_CONDITIONS, PLANTED)
 
 
 def condition_label(result: dict[str, Any]) -> str:
-    """How reports name a result: `generated`, or `generated [lr=0.001 seed=2]` for one setting of a sweep."""
+    """How reports name a result: `generated`, or `generated [lr=0.001 seed=2]` for one setting of a sweep;
+    `generated:hot` for generator `hot` of a `generators:` run (results carry `generator` there only)."""
     label = result.get("setting_label")
-    return f"{result['condition']} [{label}]" if label else result["condition"]
+    name = f"{result['condition']}:{result['generator']}" if result.get("generator") else result["condition"]
+    return f"{name} [{label}]" if label else name

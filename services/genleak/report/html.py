@@ -20,8 +20,9 @@ from typing import Any
 import yaml
 
 from genleak.report import plots as report_plots
-from genleak.report.conditions import condition_label
+from genleak.report.conditions import GENERATED_CONDITIONS, condition_label
 from genleak.report.controls import extraction_control_lines, membership_control_lines, sanity_lines, training_data_lines
+from genleak.report import generators as report_generators
 from genleak.report.markdown import MAXIMUM_NOTE, comparison_header, count_cell, mean_sd
 from genleak.report.membership import TPR_RULE, generation_sentences, tpr_heading
 from genleak.report.scenarios import report_for
@@ -60,7 +61,30 @@ def render_html(report: dict[str, Any], figures: dict[str, bytes] | None = None)
 
 
 def _body(report: dict[str, Any], figures: dict[str, bytes]) -> str:
+    if "generators" in report:
+        return _generators_body(report, figures)
     return report_for(report["scenario"]).html_body(report, figures)
+
+
+def _generators_body(report: dict[str, Any], figures: dict[str, bytes]) -> str:
+    """A `generators:` report: the comparison across generators, then each generator's own sections (their
+    headings one level down); `figures` may hold the ROC figure of every generator as "roc.png"."""
+    header, rows = report_generators.describe_rows(report)
+    parts = [_p(report_generators.intro(report)), _sanity(report),
+             _section("Generators compared", _table(header, rows, text_cols=(1,)))]
+    parts += [_section(t["title"], _p(t.get("note", ""), "note"), _table(t["header"], t["rows"]))
+              for t in report_generators.comparison_tables(report)]
+    if figures.get("roc.png"):
+        parts.append(_section("ROC curves, every generator", _figure(
+            figures["roc.png"], "ROC curves", "ROC curves (log-log), one panel per attack, each condition's last "
+                                              "checkpoint; a generated condition is named by its generator.")))
+    scenario = report_for(report["scenario"])
+    for index, section in enumerate(report["generators"], start=1):
+        body = scenario.html_body(report_generators.section_report(report, section), {})
+        body = body.replace("<h2>", "<h3>").replace("</h2>", "</h3>")  # tags only: report strings are escaped
+        parts.append(f"<section class=\"generator\">\n<h2>{esc(report_generators.section_title(index, section))}"
+                     f"</h2>\n{body}</section>\n")
+    return "".join(parts)
 
 
 # ---- building blocks (every report string goes through esc) ----
@@ -405,11 +429,23 @@ def _inputs(inputs: dict[str, str], sha256: dict[str, str]) -> str:
 
 
 def _artifacts(report: dict[str, Any]) -> str:
-    """The checkpoints attacked and what each attack wrote (artifact URIs), as the scenario lists them."""
-    header, rows = report_for(report["scenario"]).attacked_checkpoints(report)
+    """The checkpoints attacked and what each attack wrote (artifact URIs), as the scenario lists them (with
+    the generator first for a `generators:` report, the shared conditions once)."""
+    listed = report_for(report["scenario"]).attacked_checkpoints
+    if "generators" in report:
+        header, rows = ["generator"], []
+        for index, section in enumerate(report["generators"]):
+            own_header, own_rows = listed(section["report"])
+            header = ["generator", *own_header]
+            rows += [[section["name"] if generated else "-", *row] for row in own_rows
+                     if (generated := str(row[0]).split(" [")[0] in GENERATED_CONDITIONS) or index == 0]
+        text_cols = (3, 4, 5)
+    else:
+        header, rows = listed(report)
+        text_cols = (2, 3, 4)
     if not rows:
         return ""
-    return "<h3>Attacked checkpoints</h3>\n" + _table(header, rows, text_cols=(2, 3, 4))
+    return "<h3>Attacked checkpoints</h3>\n" + _table(header, rows, text_cols=text_cols)
 
 
 def extraction_checkpoints(report: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:

@@ -12,13 +12,17 @@ from typing import Any
 from genleak.report.compute import compute_lines
 from genleak.report.conditions import CONDITION_ORDER, condition_label
 from genleak.report.controls import extraction_control_lines, sanity_lines, training_data_lines
+from genleak.report.generators import render_generators_markdown
 from genleak.report.leakage import leaked_value_lines
 from genleak.report.scenarios import report_for
 from genleak.report.stats import difference_cell, p_value_cell
 
 
 def render_markdown(report: dict[str, Any], roc_file: str | None = None) -> str:
-    """report.md of a single-target report; `roc_file`: the ROC figure's file name, for scenarios that draw one."""
+    """report.md of a single-target report (a section per generator for a `generators:` one); `roc_file`: the
+    ROC figure's file name, for scenarios that draw one."""
+    if "generators" in report:
+        return render_generators_markdown(report, roc_file)
     return report_for(report["scenario"]).markdown(report, roc_file)
 
 

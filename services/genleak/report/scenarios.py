@@ -15,6 +15,8 @@ from typing import Any, Callable
 from genleak.core.registry import Registry
 
 Report = dict[str, Any]  # report.json's content
+# One table of the comparison across generators (a `generators:` spec): {"title", "note", "header", "rows"}.
+Table = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,13 @@ class ScenarioReport:
     attacked_checkpoints: Callable[[Report], tuple[list[str], list[list[Any]]]]
     # report["positive_control"] -> the rule and numbers after PASS/FAILED in the sanity line
     control_summary: Callable[[dict[str, Any]], str]
+    # The report keys a job's result keeps (the controller's Scenario.summary_keys): with `generators:` the
+    # combined report holds each of them by generator name.
+    summary_keys: tuple[str, ...] = ()
+    # The sections of a `generators:` report ([{"name", "model", ..., "report"}], each report this scenario's
+    # own, built on base/original/planted and that generator's conditions) -> the tables comparing them;
+    # None: the combined report lists the generators and their sections only (genleak.report.generators).
+    generator_tables: Callable[[list[dict[str, Any]]], list[Table]] | None = None
 
 
 REPORTS: Registry[ScenarioReport] = Registry("report scenario", field="scenario")

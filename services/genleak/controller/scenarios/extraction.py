@@ -26,8 +26,8 @@ from genleak.v1 import common_pb2
 class ExtractionScenario:
     name = "extraction"
     default_generation_task = "continuation"
-    summary_keys = ("best", "relative_change_vs_base")
     report = report_for("extraction")
+    summary_keys = report.summary_keys  # ("best", "relative_change_vs_base"): by generator name in a `generators:` report
 
     def references(self, spec: ExperimentSpec) -> list[str]:
         refs = [spec.data.pii_targets, spec.data.few_shot]

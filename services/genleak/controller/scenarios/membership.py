@@ -17,7 +17,7 @@ from genleak.controller import positive_control as control
 from genleak.controller import sharding, stages
 from genleak.controller.scenarios.base import (ATTACK_SETTINGS, LabRefs, Runner, checkpoint_epochs,
                                                register_scenario)
-from genleak.controller.spec import CONTROL_CONDITIONS, ExperimentSpec
+from genleak.controller.spec import CONTROL_CONDITIONS, GENERATED_CONDITIONS, ExperimentSpec
 from genleak.controller.stages import OnUpdate
 from genleak.core.datasets import load_records
 from genleak.core.errors import InvalidSpec
@@ -30,8 +30,8 @@ from genleak.v1 import common_pb2
 class MembershipScenario:
     name = "membership"
     default_generation_task = "self_instruct"
-    summary_keys = ("table", "relative_auc_change_vs_base")
     report = report_for("membership")
+    summary_keys = report.summary_keys  # ("table", "relative_auc_change_vs_base"): by generator name in a `generators:` report
 
     def references(self, spec: ExperimentSpec) -> list[str]:
         refs = [spec.mia.members, spec.mia.nonmembers]
@@ -86,12 +86,18 @@ class MembershipScenario:
 
     def figure(self, report: dict[str, Any], store: ArtifactStore, path: Path) -> bool:
         """ROC curves of each condition's last attacked checkpoint, read from the MIA jobs' roc artifacts
-        (the store is how services hand over bulk data)."""
-        if not report["checkpoints"]:
-            return False
+        (the store is how services hand over bulk data). A `generators:` report draws every generator's
+        conditions in one figure, a generated condition named `<condition> (<generator>)`."""
         last: dict[str, dict] = {}
-        for row in report["checkpoints"]:  # ordered by condition, then epoch
-            last[row["condition"]] = row
+        for index, section in enumerate(report.get("generators") or [{"name": "", "report": report}]):
+            for row in section["report"]["checkpoints"]:  # ordered by condition, then epoch
+                generated = row["condition"].split(" [")[0] in GENERATED_CONDITIONS
+                if not generated and index > 0:
+                    continue  # base, original, planted: shared, drawn once
+                last[f"{row['condition']} ({section['name']})" if generated and section["name"] else
+                     row["condition"]] = row
+        if not last:
+            return False
         curves = {c: json.loads((store.fetch(row["roc_uri"]) / "metrics.json").read_text()) for c, row in last.items()}
         plot_condition_rocs(curves, path)
         return True
