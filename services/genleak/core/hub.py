@@ -4,10 +4,15 @@ Only safetensors weights, configs and tokenizer files are downloaded (never `*.b
 pickles), into `<cache_dir>/hf`; a second use reads the local copy without the network. Where no
 hub is reachable (this project's CI, air-gapped clusters) the error says so and names the model,
 and a model already in the cache still resolves (`HF_HUB_OFFLINE=1` is honoured).
+
+A model already in Hugging Face's own hub cache (`$HF_HUB_CACHE`, else `$HF_HOME/hub`) is used from
+there first: the images bake `--build-arg PRELOAD_MODELS=...` into it with `hf download` (HF_HOME
+is /opt/genleak/hf), read-only, outside the cache volume that is mounted over `<cache_dir>`.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -34,13 +39,38 @@ def parse_hf_uri(uri: str, where: str = "model.uri") -> tuple[str, str | None]:
     return repo, revision or None
 
 
+def hf_hub_cache() -> Path:
+    """Hugging Face's hub cache, by huggingface_hub's rule (read now, not at its import): $HF_HUB_CACHE,
+    else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache"), "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
+def _preloaded(repo: str, revision: str | None, snapshot_download) -> Path | None:
+    """The model's snapshot in the hub cache (an image's PRELOAD_MODELS), without the network; None if absent."""
+    hub = hf_hub_cache()
+    if not (hub / ("models--" + repo.replace("/", "--"))).is_dir():
+        return None
+    try:
+        return Path(snapshot_download(repo, revision=revision, allow_patterns=ALLOW_PATTERNS, cache_dir=str(hub),
+                                      local_files_only=True))
+    except Exception:  # noqa: BLE001 - another revision, an incomplete copy: fetch as usual
+        return None
+
+
 def fetch_hf_model(uri: str, cache_dir: Path, where: str = "model.uri") -> Path:
-    """The local folder of an hf:// model (downloaded once, safetensors only)."""
+    """The local folder of an hf:// model: preloaded in the hub cache, or downloaded once (safetensors only)."""
     repo, revision = parse_hf_uri(uri, where)
     try:
         from huggingface_hub import snapshot_download
     except ImportError as exc:  # pragma: no cover - comes with transformers
         raise ModelNotFound(f"{where}: {uri} needs huggingface_hub ({exc})") from None
+    preloaded = _preloaded(repo, revision, snapshot_download)
+    if preloaded is not None:
+        return preloaded
     try:
         folder = snapshot_download(repo, revision=revision, allow_patterns=ALLOW_PATTERNS,
                                    cache_dir=str(Path(cache_dir) / "hf"))
