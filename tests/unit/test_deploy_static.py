@@ -49,7 +49,7 @@ from genleak.core.settings import Settings
 
 PORTS = {"controller": 50050, "generator": 50051, "finetuner": 50052, "attacker": 50053}
 K8S_VERSIONS = ("1.30.0", "1.37.0")
-SECRET_KEYS = {"genleak-secrets": {"auth-token", "s3-access-key", "s3-secret-key", "pii-salt"},
+SECRET_KEYS = {"genleak-secrets": {"auth-token", "s3-access-key", "s3-secret-key", "pii-salt", "hf-token"},
                "genleak-minio": {"root-user", "root-password"}, "genleak-tls": {"tls.crt", "tls.key", "ca.crt"}}
 # GENLEAK_* variables a deployment may set ahead of the code that reads them (none now: Settings reads
 # every one). Drop a name here once Settings reads it.
@@ -60,8 +60,12 @@ GPU = "nvidia.com/gpu"
 CUSTOM_API_GROUPS = ("monitoring.coreos.com/",)
 
 
+# Variables a library reads itself: huggingface_hub's token for gated models.
+LIBRARY_ENV = {"HF_TOKEN"}
+
+
 def _known_env_names() -> set[str]:
-    return settings_env_names() | AHEAD_OF_SETTINGS
+    return settings_env_names() | AHEAD_OF_SETTINGS | LIBRARY_ENV
 
 
 def _containers(docs):
@@ -564,7 +568,9 @@ def test_compose_env_names_exist_in_settings_and_credentials_stay_out_of_git():
                    "MINIO_ROOT_PASSWORD"}
     assert credentials <= set(example)
     secretish = re.compile(r"TOKEN|SECRET|PASSWORD|SALT")
-    assert all(v.startswith("change-me") for k, v in example.items() if secretish.search(k))
+    optional = {"HF_TOKEN"}  # public models need none: empty, not a placeholder that would be sent to the Hub
+    assert all(v.startswith("change-me") or (k in optional and v == "") for k, v in example.items()
+               if secretish.search(k))
     for service in doc["services"].values():
         assert not [k for k in (service.get("environment") or {}) if secretish.search(k)], "secrets only via env_file"
         assert [f["path"] for f in service.get("env_file", [])] in ([], ["deploy/compose.env"])
@@ -1031,3 +1037,14 @@ def test_preloaded_models_are_baked_where_hf_references_look(path, monkeypatch):
         monkeypatch.setenv("HF_HOME", env["HF_HOME"])
         assert hf_hub_cache() == Path(env["HF_HOME"]) / "hub", "hf download's cache is where hf:// looks first"
         assert not _under(env["HF_HOME"], env["GENLEAK_CACHE_DIR"]), "the cache volume is mounted over that"
+
+
+def test_workers_that_fetch_hf_models_get_an_optional_hf_token():
+    """Gated hf:// models need HF_TOKEN where they are downloaded; public ones must not need the Secret key."""
+    docs = rendered("base")
+    for name, (_, spec) in pod_specs(docs).items():
+        env = {e["name"]: e for c in spec["containers"] for e in c.get("env", [])}
+        if name in ("generator", "finetuner", "attacker"):
+            ref = env["HF_TOKEN"]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": "genleak-secrets", "key": "hf-token", "optional": True}, name
+    assert "HF_TOKEN=" in (ROOT / "deploy" / "compose.env.example").read_text()

@@ -113,3 +113,32 @@ def test_hf_hub_cache_follows_huggingface_hubs_variables(monkeypatch, tmp_path):
     monkeypatch.delenv("HF_HOME")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert hf_hub_cache() == tmp_path / "huggingface" / "hub"
+
+
+def test_a_reference_without_revision_is_pinned_to_the_commit_it_means(tmp_path, monkeypatch):
+    from genleak.core.hub import pinned_revision
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    refs = tmp_path / "models--org--name" / "refs"
+    refs.mkdir(parents=True)
+    (refs / "main").write_text(commit + "\n")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert pinned_revision("org/name") == commit  # a preloaded copy names its commit without the network
+    assert pinned_revision("org/other") is None  # offline and not preloaded: not pinnable here
+
+
+def test_genleak_run_pins_hf_models_in_the_spec_it_submits(capsys):
+    import yaml
+
+    from genleak.cli.run import pin_hf_models
+    from genleak.controller.spec import load_spec_text
+
+    text = "name: pin\nlab: {preset: tiny}\ntarget: hf://org/target@v1\ngenerator: {model: hf://org/gen}\n"
+    spec = load_spec_text(text)
+    pinned = yaml.safe_load(pin_hf_models(text, spec, resolve=lambda repo: "f" * 40))
+    assert pinned["generator"]["model"] == "hf://org/gen@" + "f" * 40
+    assert pinned["target"] == "hf://org/target@v1"  # a revision given is kept
+    assert "pinned generator.model" in capsys.readouterr().err
+    assert pin_hf_models(text, spec, resolve=lambda repo: None) == text  # not pinnable: as written, warned
+    assert "is not pinned" in capsys.readouterr().err

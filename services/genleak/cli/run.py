@@ -61,6 +61,7 @@ def _checked_spec(args: argparse.Namespace, settings: Settings):
     spec = load_spec_text(spec_text, source=args.spec)
     check_local_inputs(spec, Path(args.spec).parent, remote=args.remote)
     store = ArtifactStore(settings.store)
+    spec_text = pin_hf_models(spec_text, spec)
     if args.remote:  # an embedded stack reads this machine's folders in place; remote services cannot
         spec_text = upload_local_models(spec_text, spec, store, Path(args.spec).parent)
     return spec, upload_local_datasets(spec_text, store, Path(args.spec).parent)
@@ -142,6 +143,32 @@ def upload_local_datasets(spec_text: str, store: ArtifactStore, spec_dir: Path) 
                 data[section][key] = import_dataset_file(store, candidate, f"{section}.{key}", view=view).uri
                 changed = True
                 break
+    return yaml.safe_dump(data, sort_keys=False) if changed else spec_text
+
+
+def pin_hf_models(spec_text: str, spec, resolve: Callable[[str], str | None] | None = None) -> str:
+    """Name the commit of every `hf://org/name` model without a revision (`hf://org/name@<commit>`), so the
+    run's spec, its cache keys and its report say exactly which weights ran. A reference that cannot be
+    pinned here (no hub, no preloaded copy) stays as written, with a warning."""
+    import yaml
+
+    from genleak.controller.references import named_references
+    from genleak.core.hub import is_hf_uri, parse_hf_uri, pinned_revision
+
+    resolve = resolve or pinned_revision
+    data = yaml.safe_load(spec_text) or {}
+    changed = False
+    for ref in named_references(spec):
+        if ref.kind != "model" or not is_hf_uri(ref.value) or parse_hf_uri(ref.value, ref.key)[1]:
+            continue
+        commit = resolve(parse_hf_uri(ref.value, ref.key)[0])
+        if commit is None:
+            print(f"warning: {ref.key} {ref.value} is not pinned to a commit (no hub or preloaded copy here); "
+                  "the services fetch whatever its main branch is then", file=sys.stderr)
+            continue
+        _set_key(data, ref.key, f"{ref.value}@{commit}")
+        print(f"pinned {ref.key} {ref.value} -> @{commit}", file=sys.stderr)
+        changed = True
     return yaml.safe_dump(data, sort_keys=False) if changed else spec_text
 
 

@@ -8,6 +8,10 @@ and a model already in the cache still resolves (`HF_HUB_OFFLINE=1` is honoured)
 A model already in Hugging Face's own hub cache (`$HF_HUB_CACHE`, else `$HF_HOME/hub`) is used from
 there first: the images bake `--build-arg PRELOAD_MODELS=...` into it with `hf download` (HF_HOME
 is /opt/genleak/hf), read-only, outside the cache volume that is mounted over `<cache_dir>`.
+
+`genleak run` pins a reference without a revision to the commit it means at submission
+(`pinned_revision`), so the spec the run records (and its cache keys) name that commit. Gated models
+need `HF_TOKEN` in the environment of whatever downloads them; huggingface_hub reads it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ HF_PREFIX = "hf://"
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "tokenizer*", "*.txt", "*.model", "*.tiktoken", "*.jinja"]
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 _REVISION = re.compile(r"^[A-Za-z0-9._/-]{1,128}$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
 
 def is_hf_uri(uri: str) -> bool:
@@ -59,6 +64,22 @@ def _preloaded(repo: str, revision: str | None, snapshot_download) -> Path | Non
                                       local_files_only=True))
     except Exception:  # noqa: BLE001 - another revision, an incomplete copy: fetch as usual
         return None
+
+
+def pinned_revision(repo: str, timeout_s: float = 10.0) -> str | None:
+    """The commit `hf://repo` (no revision) means now, so a run can name it: the hub cache's `refs/main`
+    (a preloaded model, no network), else the Hub's answer (`HF_TOKEN` reaches gated models); None where
+    neither is available (an air-gapped machine without the model)."""
+    ref = hf_hub_cache() / ("models--" + repo.replace("/", "--")) / "refs" / "main"
+    if ref.is_file() and _COMMIT.match(ref.read_text().strip()):
+        return ref.read_text().strip()
+    try:
+        from huggingface_hub import HfApi
+
+        sha = HfApi().model_info(repo, timeout=timeout_s).sha
+    except Exception:  # noqa: BLE001 - offline, gated without a token, missing repo: not pinnable here
+        return None
+    return sha if sha and _COMMIT.match(sha) else None
 
 
 def fetch_hf_model(uri: str, cache_dir: Path, where: str = "model.uri") -> Path:
