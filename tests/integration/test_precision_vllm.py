@@ -106,7 +106,8 @@ def test_generator_refuses_disagreeing_bfloat16_and_float32_runs(models, tmp_pat
         assert "use engine.dtype: float32" in str(refused.value)
         job = generate("auto")  # auto is float32 on a CPU: no check, and it runs
         engine = struct_to_dict(job.result)["engine"]
-        assert engine == {"engine": "vllm", "dtype": "float32", "device": "cpu"}
+        assert engine == {"engine": "vllm", "dtype": "float32", "device": "cpu", "tensor_parallel_size": 1,
+                          "enforce_eager": True, "quantization": None}
     finally:
         server.stop(grace=0.5)
 

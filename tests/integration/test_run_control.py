@@ -157,7 +157,8 @@ def test_run_prints_its_job_id_and_validate_then_finds_every_stage_cached(world,
     # The plan names the stages the run times, and the journal recorded each as it was published.
     assert set(plan_stages(spec)) == set(report["stage_seconds"]) - {"lab"} == set(execution["stages_done"])
     assert execution["plan"] == plan_stages(spec) and execution["owner"]["pid"] > 0
-    code, out, _ = _cli(capsys, "validate", str(world["spec"]), "--store", store)
+    # as it was run: --remote publishes the local target folder, and that artifact is in the spec run
+    code, out, _ = _cli(capsys, "validate", str(world["spec"]), "--remote", "--store", store)
     assert code == 0 and "3 stages, 3 cached" in out
 
 

@@ -84,7 +84,9 @@ def test_side_by_side_jobs_do_not_reset_each_others_peak():
         del ballast
         with ComputeMeter("cpu"):  # a second job starting now must not lower the first one's peak
             pass
-        assert first.peak() >= high
+        # a reset would drop it by the 64 MiB freed; the kernel's RSS counters are per-CPU and may lag by a
+        # few hundred KiB, so allow 4 MiB of counter noise
+        assert first.peak() >= high - 4 * 2**20
 
 
 def test_weights_load_straight_onto_a_gpu_and_on_the_host_for_the_cpu():

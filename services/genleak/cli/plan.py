@@ -58,14 +58,15 @@ def validate_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_plan(spec_path: str, run_name: str, store: ArtifactStore, remote: bool = False) -> Plan:
     """Everything `genleak run` checks before it starts the services, then the stages and their cache status.
-    The spec's local dataset files are published into the store as `genleak run` does (content-keyed: the
-    run reuses them), because the spec the controller runs, and so its hash, names their URIs."""
-    from genleak.cli.run import upload_local_datasets
+    The spec is turned into what `genleak run` submits (local datasets, and with `remote` local model
+    folders, published content-keyed, so the run reuses them; hf:// models pinned), because the spec the
+    controller runs, and so its hash, names their URIs."""
+    from genleak.cli.run import submitted_spec_text
 
     text = read_spec_file(spec_path)
     spec = load_spec_text(text, source=spec_path)
     check_local_inputs(spec, Path(spec_path).parent, remote=remote)
-    ran = load_spec_text(upload_local_datasets(text, store, Path(spec_path).parent), source=spec_path)
+    ran = load_spec_text(submitted_spec_text(text, spec, store, Path(spec_path).parent, remote), source=spec_path)
     done = cached_stages(store, ran)
     stages = [{"name": name, "cached": name in done} for name in experiment_plan(ran)]
     return Plan(spec=spec_path, run=run_name or spec.name, scenario=spec.scenario, targets=spec.target_list(),

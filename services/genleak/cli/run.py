@@ -60,11 +60,18 @@ def _checked_spec(args: argparse.Namespace, settings: Settings):
     spec_text = read_spec_file(args.spec)
     spec = load_spec_text(spec_text, source=args.spec)
     check_local_inputs(spec, Path(args.spec).parent, remote=args.remote)
-    store = ArtifactStore(settings.store)
+    return spec, submitted_spec_text(spec_text, spec, ArtifactStore(settings.store), Path(args.spec).parent,
+                                     args.remote)
+
+
+def submitted_spec_text(spec_text: str, spec, store: ArtifactStore, spec_dir: Path, remote: bool) -> str:
+    """The spec as the controller gets it (and as its hash, so its cache keys, are computed): hf:// models
+    pinned to commits, local model folders published when the services are remote, local dataset files
+    published always (services read artifacts)."""
     spec_text = pin_hf_models(spec_text, spec)
-    if args.remote:  # an embedded stack reads this machine's folders in place; remote services cannot
-        spec_text = upload_local_models(spec_text, spec, store, Path(args.spec).parent)
-    return spec, upload_local_datasets(spec_text, store, Path(args.spec).parent)
+    if remote:  # an embedded stack reads this machine's folders in place; remote services cannot
+        spec_text = upload_local_models(spec_text, spec, store, spec_dir)
+    return upload_local_datasets(spec_text, store, spec_dir)
 
 
 def _controller(args: argparse.Namespace, settings: Settings, stack: ExitStack):

