@@ -65,3 +65,17 @@ def pytest_report_header(config):
     from genleak.core.platform_info import describe_platform
 
     return f"genleak platform: {describe_platform()}"
+
+
+@pytest.fixture()
+def cli_leaves_no_trace():
+    """genleak's main() configures the root logger and sets library defaults in the environment: both are
+    put back, so the tests after a CLI test see the logging and environment they expect."""
+    import logging
+
+    env, root = dict(os.environ), logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    os.environ.clear()
+    os.environ.update(env)
+    root.handlers[:], root.level = handlers, level

@@ -9,8 +9,6 @@ answered by a stand-in that returns checkpoint references."""
 from __future__ import annotations
 
 import json
-import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -50,16 +48,7 @@ REPORT = ScenarioReport(
     control_summary=lambda control: "Rule: none.")
 
 
-@pytest.fixture(autouse=True)
-def _cli_leaves_no_trace():
-    """main() configures the root logger and sets library defaults in the environment: both are put back,
-    so the tests after these see the logging and environment they expect."""
-    env, root = dict(os.environ), logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    os.environ.clear()
-    os.environ.update(env)
-    root.handlers[:], root.level = handlers, level
+pytestmark = pytest.mark.usefixtures("cli_leaves_no_trace")
 
 
 class HeldScenario:

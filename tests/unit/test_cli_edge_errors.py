@@ -4,8 +4,6 @@ dataset path sent to a controller directly. Each names the key (or the path) and
 
 from __future__ import annotations
 
-import logging
-import os
 from pathlib import Path
 
 import pytest
@@ -19,16 +17,7 @@ from genleak.core.errors import InvalidSpec
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _cli_leaves_no_trace():
-    """main() configures the root logger and sets library defaults in the environment: both are put back,
-    so the tests after these see the logging and environment they expect."""
-    env, root = dict(os.environ), logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    os.environ.clear()
-    os.environ.update(env)
-    root.handlers[:], root.level = handlers, level
+pytestmark = pytest.mark.usefixtures("cli_leaves_no_trace")
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-import os
 from pathlib import Path
 
 import pytest
@@ -23,16 +21,7 @@ from genleak.v1 import common_pb2
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _cli_leaves_no_trace():
-    """main() configures the root logger and sets library defaults in the environment: both are put back,
-    so the tests after these see the logging and environment they expect."""
-    env, root = dict(os.environ), logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    os.environ.clear()
-    os.environ.update(env)
-    root.handlers[:], root.level = handlers, level
+pytestmark = pytest.mark.usefixtures("cli_leaves_no_trace")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ through the store reaching the owner, every run listed, and the CLI's views of i
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -27,16 +26,7 @@ from genleak.core.store import ArtifactStore
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _cli_leaves_no_trace():
-    """main() configures the root logger and sets library defaults in the environment: both are put back,
-    so the tests after these see the logging and environment they expect."""
-    env, root = dict(os.environ), logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    os.environ.clear()
-    os.environ.update(env)
-    root.handlers[:], root.level = handlers, level
+pytestmark = pytest.mark.usefixtures("cli_leaves_no_trace")
 
 
 @pytest.fixture
