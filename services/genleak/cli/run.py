@@ -157,47 +157,56 @@ def pin_hf_models(spec_text: str, spec, resolve: Callable[[str], str | None] | N
     """Name the commit of every `hf://org/name` model without a revision (`hf://org/name@<commit>`), so the
     run's spec, its cache keys and its report say exactly which weights ran. A reference that cannot be
     pinned here (no hub, no preloaded copy) stays as written, with a warning."""
-    import yaml
-
-    from genleak.controller.references import named_references
     from genleak.core.hub import is_hf_uri, parse_hf_uri, pinned_revision
 
     resolve = resolve or pinned_revision
-    data = yaml.safe_load(spec_text) or {}
-    changed = False
-    for ref in named_references(spec):
-        if ref.kind != "model" or not is_hf_uri(ref.value) or parse_hf_uri(ref.value, ref.key)[1]:
-            continue
+
+    def pinned(ref) -> str | None:
+        if not is_hf_uri(ref.value) or parse_hf_uri(ref.value, ref.key)[1]:
+            return None
         commit = resolve(parse_hf_uri(ref.value, ref.key)[0])
         if commit is None:
             print(f"warning: {ref.key} {ref.value} is not pinned to a commit (no hub or preloaded copy here); "
                   "the services fetch whatever its main branch is then", file=sys.stderr)
-            continue
-        _set_key(data, ref.key, f"{ref.value}@{commit}")
+            return None
         print(f"pinned {ref.key} {ref.value} -> @{commit}", file=sys.stderr)
-        changed = True
-    return yaml.safe_dump(data, sort_keys=False) if changed else spec_text
+        return f"{ref.value}@{commit}"
+
+    return _rewrite_models(spec_text, spec, pinned)
 
 
 def upload_local_models(spec_text: str, spec, store: ArtifactStore, spec_dir: Path) -> str:
     """Replace every local model folder the spec names (target, generator, reference and mask models) by a
     model artifact published from it, as local datasets are: a remote service cannot see this machine's
     folders. Paths resolve against the current folder, then the spec's folder."""
+    from genleak.core.models import publish_model_folder
+
+    def uploaded(ref) -> str | None:
+        if not ref.is_path:
+            return None
+        folder = next((c for c in (Path(ref.value).expanduser(), spec_dir / ref.value) if c.is_dir()), None)
+        if folder is None:
+            return None
+        uri = publish_model_folder(store, folder.resolve(), {"source": str(folder.resolve()), "key": ref.key}).uri
+        print(f"uploaded {ref.key} {folder} -> {uri}", file=sys.stderr)
+        return uri
+
+    return _rewrite_models(spec_text, spec, uploaded)
+
+
+def _rewrite_models(spec_text: str, spec, rewrite: Callable) -> str:
+    """The spec text with each model reference that `rewrite(ref)` gives a new value for replaced by it
+    (None: kept); the text unchanged when nothing is."""
     import yaml
 
     from genleak.controller.references import named_references
-    from genleak.core.models import publish_model_folder
 
     data = yaml.safe_load(spec_text) or {}
     changed = False
     for ref in named_references(spec):
-        if ref.kind != "model" or not ref.is_path:
-            continue
-        folder = next((c for c in (Path(ref.value).expanduser(), spec_dir / ref.value) if c.is_dir()), None)
-        if folder is not None:
-            uri = publish_model_folder(store, folder.resolve(), {"source": str(folder.resolve()), "key": ref.key}).uri
-            print(f"uploaded {ref.key} {folder} -> {uri}", file=sys.stderr)
-            _set_key(data, ref.key, uri)
+        value = rewrite(ref) if ref.kind == "model" else None
+        if value is not None:
+            _set_key(data, ref.key, value)
             changed = True
     return yaml.safe_dump(data, sort_keys=False) if changed else spec_text
 
